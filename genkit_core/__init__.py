@@ -1,0 +1,84 @@
+"""genkit: latent-variable generative models (AE, VAE, CVAE) composed from plugins and specs.
+
+The core defines the component interfaces, the pluggy registry, the spec schema, the one model
+class, the one trainer and the CLI. It imports nothing from ``genkit_plugins``: the built-ins
+arrive through the ``genkit`` entry point like any third-party plugin.
+"""
+
+from ._version import __version__
+from .build import build_component, build_model, describe_data
+from .errors import (
+    DataError,
+    DuplicateComponentError,
+    GenkitError,
+    NonFiniteError,
+    PluginError,
+    RunError,
+    SpecError,
+    UnknownComponentError,
+)
+from .hookspecs import hookimpl, hookspec
+from .interfaces import (
+    KINDS,
+    Annealing,
+    Conditioner,
+    DataBundle,
+    DataInfo,
+    DataParams,
+    DataSource,
+    Decoder,
+    Divergence,
+    DivergenceParams,
+    Encoder,
+    Likelihood,
+    Logger,
+    Params,
+    Prior,
+    Split,
+)
+from .model import LatentVariableModel, ModelOutput
+from .registry import Component, PluginProblem, Registry, get_registry
+from .spec import ModelSpec, TrainSpec, load_spec, spec_model
+
+__all__ = [
+    "KINDS",
+    "Annealing",
+    "Component",
+    "Conditioner",
+    "DataBundle",
+    "DataError",
+    "DataInfo",
+    "DataParams",
+    "DataSource",
+    "Decoder",
+    "Divergence",
+    "DivergenceParams",
+    "DuplicateComponentError",
+    "Encoder",
+    "GenkitError",
+    "LatentVariableModel",
+    "Likelihood",
+    "Logger",
+    "ModelOutput",
+    "ModelSpec",
+    "NonFiniteError",
+    "Params",
+    "PluginError",
+    "PluginProblem",
+    "Prior",
+    "Registry",
+    "RunError",
+    "SpecError",
+    "Split",
+    "TrainSpec",
+    "UnknownComponentError",
+    "__version__",
+    "build_component",
+    "build_model",
+    "describe_data",
+    "get_registry",
+    "hookimpl",
+    "hookspec",
+    "load_spec",
+    "spec_model",
+]

@@ -1,0 +1,64 @@
+"""genkit's own exception types: every user mistake raises one of these.
+
+The CLI prints a :class:`GenkitError` as one line and exits non-zero; anything else
+is a bug in genkit or a plugin and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataError",
+    "DuplicateComponentError",
+    "GenkitError",
+    "NonFiniteError",
+    "PluginError",
+    "RunError",
+    "SpecError",
+    "UnknownComponentError",
+]
+
+
+class GenkitError(Exception):
+    """Base of all errors caused by the user's input: specs, data, files, plugins."""
+
+
+class SpecError(GenkitError):
+    """A spec is malformed or inconsistent.
+
+    Args:
+        message: what is wrong and how to fix it.
+        field: dotted path of the offending field (``encoder.hidden.0``), when there is one.
+        source: the spec file, when the spec came from one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, source: str | None = None):
+        self.field = field
+        self.source = source
+        self.detail = message
+        prefix = f"{source}: " if source else ""
+        where = f"{field}: " if field else ""
+        super().__init__(f"{prefix}{where}{message}")
+
+
+class UnknownComponentError(SpecError):
+    """A spec names a component that no loaded plugin provides."""
+
+
+class PluginError(GenkitError):
+    """A plugin failed to load or registered something invalid."""
+
+
+class DuplicateComponentError(PluginError):
+    """Two plugins registered the same kind and name."""
+
+
+class DataError(GenkitError):
+    """Training or test data is missing, malformed or does not fit the spec."""
+
+
+class RunError(GenkitError):
+    """A run directory or a file in it is missing, corrupt or would be overwritten."""
+
+
+class NonFiniteError(GenkitError):
+    """Training produced a non-finite loss or gradient and the spec says to stop."""

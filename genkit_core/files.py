@@ -1,0 +1,89 @@
+"""Safe file handling: atomic writes and safetensors reading with clear errors.
+
+Every file genkit writes goes through :func:`atomic_write`: the bytes go to a temporary file in
+the same directory, are fsynced, and replace the target with ``os.replace``, so a process
+killed at any moment (``kill -9`` included) leaves either the old file or the new one.
+Weights are read only from safetensors: no pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as save_safetensors_bytes
+
+from .errors import RunError
+
+__all__ = ["atomic_write", "atomic_write_with", "read_tensors", "write_tensors"]
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (temp file, fsync, rename)."""
+    atomic_write_with(path, lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> None:
+    """Let ``write(tmp_path)`` produce the file, then move it onto ``path`` atomically."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with tmp.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # directories cannot be opened on some platforms
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_tensors(
+    path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None
+) -> None:
+    """Save tensors to a safetensors file atomically; ``metadata`` is stored as JSON text."""
+    contiguous = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    header = {"genkit": json.dumps(metadata or {})}
+    atomic_write(path, save_safetensors_bytes(contiguous, metadata=header))
+
+
+def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a safetensors file written by :func:`write_tensors`: its tensors and metadata.
+
+    Raises:
+        RunError: the file is missing, truncated, corrupt, or not a genkit safetensors file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: no such file")
+    try:
+        with safe_open(path, framework="pt") as f:
+            metadata = json.loads((f.metadata() or {}).get("genkit", "{}"))
+            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - not a dict
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise RunError(
+            f"{path}: not a readable safetensors file (truncated or corrupt: {exc}); "
+            "restore it from a backup or train again"
+        ) from None
+    return tensors, metadata

@@ -1,0 +1,110 @@
+"""DataSource: where training and test examples come from.
+
+A source returns whole splits. Tensors (or NumPy arrays, memory-mapped ones included) are the
+fast path: genkit holds them on the device and batches by index. A map-style ``Dataset`` is for
+data that is read item by item (image folders); genkit streams it through a ``DataLoader``
+unless it fits in memory.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+from torch.utils.data import Dataset
+
+from .params import DataParams
+
+__all__ = ["DataBundle", "DataInfo", "DataSource", "Split"]
+
+ArrayLike = torch.Tensor | np.ndarray
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a data source provides, known before (or without) loading it.
+
+    Attributes:
+        shape: shape of one example, ``(C, H, W)`` for images or ``(D,)`` for vectors.
+        num_classes: number of class labels, or None if the data has no class labels.
+        condition_dim: size of a continuous condition vector, or None.
+        name: a human name for messages.
+    """
+
+    shape: tuple[int, ...]
+    num_classes: int | None = None
+    condition_dim: int | None = None
+    name: str = "data"
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the data carries a condition a CVAE can use."""
+        return self.num_classes is not None or self.condition_dim is not None
+
+    @property
+    def is_image(self) -> bool:
+        """Whether examples are ``(C, H, W)`` images."""
+        return len(self.shape) == 3
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split (train or test).
+
+    Attributes:
+        x: ``(N, *shape)`` examples: a tensor or NumPy array (``uint8`` means 8-bit values that
+            genkit maps to [0, 1]; floats are used as they are), or a map-style ``Dataset`` whose
+            items are ``(x, y)`` pairs (``y`` ignored when unlabelled).
+        y: ``(N,)`` int class labels or ``(N, C)`` float conditions, or None. Ignored when ``x``
+            is a Dataset (its items carry the labels).
+    """
+
+    x: ArrayLike | Dataset
+    y: ArrayLike | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DataBundle:
+    """A loaded data set: both splits and their description."""
+
+    train: Split
+    test: Split
+    info: DataInfo
+
+
+class DataSource(ABC):
+    """A data set named in a spec's ``data`` section.
+
+    Parameter models must subclass :class:`DataParams` (binarisation, size limits, flattening are
+    applied by genkit for every source). Loading must never reach the network unless the spec
+    asks (``download: true``), and a missing file is a :class:`~genkit_core.errors.DataError`
+    that says how to get it.
+
+    Args:
+        params: the validated spec section.
+    """
+
+    kind: ClassVar[str] = "data"
+    Params: ClassVar[type[BaseModel]] = DataParams
+
+    def __init__(self, params: DataParams):
+        self.params = params
+
+    @abstractmethod
+    def load(self) -> DataBundle:
+        """Read both splits."""
+
+    def describe(self) -> DataInfo:
+        """The data's description without the cost of loading it all (default: load it)."""
+        return self.load().info
+
+    def __repr__(self) -> str:
+        fields: dict[str, Any] = self.params.model_dump(exclude_defaults=True)
+        return f"{type(self).__name__}({fields})"

@@ -1,0 +1,61 @@
+"""Parameter models: what a spec section may say about a component.
+
+Every component class carries a pydantic model of its parameters as ``cls.Params``. The
+registry derives the spec section from it by adding ``type: Literal[<name>]``, so plugin
+authors describe only their own options. Unknown keys are errors everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Annealing", "DataParams", "DivergenceParams", "Params"]
+
+
+class Params(BaseModel):
+    """Base of component parameter models: strict (unknown keys are errors) and immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Annealing(Params):
+    r"""A schedule for the divergence weight over optimisation steps.
+
+    ``linear``: :math:`w(t) = \min(1, t / \text{steps})` (Bowman et al., 2016).
+    ``cyclical``: :math:`w(t) = \min(1, (t \bmod S) / (rS))` with ``steps`` S and ``ratio`` r,
+    restarting every S steps (Fu et al., 2019).
+    """
+
+    kind: Literal["linear", "cyclical"] = "linear"
+    steps: Annotated[int, Field(gt=0, le=10**9)] = 10_000
+    ratio: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class DivergenceParams(Params):
+    r"""Options every divergence takes: the modifiers of the training objective.
+
+    The objective's divergence penalty is
+    :math:`\beta \, w(t) \, \frac{1}{B}\sum_b D_b` without free bits, and with a free-bits floor
+    :math:`\lambda` (Kingma et al., 2016)
+    :math:`\beta \, w(t) \sum_j \max(\lambda, \frac{1}{B}\sum_b D_{bj})`.
+    Reported divergences and the ELBO never include these modifiers.
+    """
+
+    beta: Annotated[float, Field(ge=0, le=1e6)] = 1.0
+    anneal: Annealing | None = None
+    free_bits: Annotated[float, Field(ge=0, le=1e3)] = 0.0
+
+
+class DataParams(Params):
+    """Options every data source takes, applied by genkit after the source loads.
+
+    ``binarize``: ``static`` draws x ~ Bernoulli(pixel) once (seeded); ``dynamic`` redraws the
+    training set every epoch (test data is binarised once, seeded, either way).
+    """
+
+    binarize: Literal["none", "static", "dynamic"] = "none"
+    max_train: Annotated[int, Field(gt=0)] | None = None
+    max_test: Annotated[int, Field(gt=0)] | None = None
+    flatten: bool = False

@@ -1,0 +1,341 @@
+"""The component registry, built on pluggy.
+
+Plugins are found through the ``genkit`` entry-point group (genkit's own built-ins included) or
+named in a spec's ``plugins:`` list. Each plugin's :func:`~genkit_core.hookspecs.genkit_components`
+hook is called on its own, so a plugin that fails to import, returns something invalid or
+collides with another is reported by name while the others keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import re
+from dataclasses import dataclass, field
+from importlib.metadata import Distribution, EntryPoint, entry_points
+from types import ModuleType
+from typing import Any, Literal
+
+import pluggy
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import BaseModel, ConfigDict
+
+from . import hookspecs
+from ._version import DISTRIBUTION, __version__
+from .errors import DuplicateComponentError, PluginError, UnknownComponentError
+from .interfaces import KINDS, DataParams, DataSource, Divergence, DivergenceParams
+
+__all__ = ["Component", "PluginProblem", "Registry", "get_registry"]
+
+ENTRY_POINT_GROUP = "genkit"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_REQUIRED_PARAMS_BASE: dict[type, type[BaseModel]] = {
+    Divergence: DivergenceParams,
+    DataSource: DataParams,
+}
+
+
+@dataclass(frozen=True)
+class Component:
+    """A named component: what ``{type: <name>}`` in a spec resolves to.
+
+    Args:
+        name: the name specs use (lowercase letters, digits, underscores).
+        cls: the class, a subclass of one of genkit's interfaces, with ``cls.Params``.
+        plugin: the plugin that registered it (filled in by the registry).
+        package: the distribution that provides it, ``name version`` (filled in by the registry).
+    """
+
+    name: str
+    cls: type
+    plugin: str = ""
+    package: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The interface kind: ``encoder``, ``decoder``, ``prior``, ..."""
+        return _kind_of(self.cls) or "?"
+
+    @property
+    def summary(self) -> str:
+        """The first line of the class docstring."""
+        doc = inspect.getdoc(self.cls) or ""
+        return doc.splitlines()[0] if doc else ""
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """Why a plugin, or one of its components, was not registered."""
+
+    plugin: str
+    package: str
+    message: str
+
+    def __str__(self) -> str:
+        source = f" ({self.package})" if self.package else ""
+        return f"plugin '{self.plugin}'{source}: {self.message}"
+
+
+@dataclass
+class Registry:
+    """Every registered component, by kind and name, and the problems met while loading plugins."""
+
+    problems: list[PluginProblem] = field(default_factory=list)
+    _components: dict[tuple[str, str], Component] = field(default_factory=dict)
+    _spec_models: dict[tuple[str, str], type[BaseModel]] = field(default_factory=dict)
+    _plugins: set[str] = field(default_factory=set)
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+
+    # --- loading -------------------------------------------------------------------------
+
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Import and register every installed plugin of the entry-point group, genkit's first."""
+        for ep in _sorted_unique(entry_points(group=group)):
+            package = _describe(ep.dist)
+            incompatible = _incompatibility(ep.dist)
+            if incompatible:
+                self.problems.append(PluginProblem(ep.name, package, incompatible))
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # any import failure of a third party's code
+                message = f"failed to import '{ep.value}': {type(exc).__name__}: {exc}"
+                self.problems.append(PluginProblem(ep.name, package, message))
+                continue
+            self.register_plugin(plugin, name=ep.name, package=package)
+
+    def load_module(self, module_name: str) -> None:
+        """Import a module named in a spec's ``plugins:`` list and register its components.
+
+        Raises:
+            PluginError: the module cannot be imported or registers nothing valid.
+        """
+        if module_name in self._plugins:
+            return
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            raise PluginError(
+                f"plugin module '{module_name}' could not be imported: {type(exc).__name__}: "
+                f"{exc}. Check that it is on the Python path (PYTHONPATH) or installed."
+            ) from exc
+        before = len(self.problems)
+        self.register_plugin(module, name=module_name, package="")
+        if len(self.problems) > before:
+            raise PluginError("; ".join(str(p) for p in self.problems[before:]))
+
+    def register_plugin(self, plugin: ModuleType | object, name: str, package: str = "") -> None:
+        """Register the components a plugin's ``genkit_components`` hook returns.
+
+        Problems are recorded in :attr:`problems` (naming the plugin) rather than raised, so one
+        broken plugin never stops the others.
+        """
+        try:
+            self._pm.register(plugin, name=name)
+        except Exception as exc:  # pluggy's PluginValidationError, or a name registered twice
+            self.problems.append(PluginProblem(name, package, str(exc)))
+            return
+        self._plugins.add(name)
+        impls = [i for i in self._pm.hook.genkit_components.get_hookimpls() if i.plugin is plugin]
+        if not impls:
+            message = "registers no components: it needs a @hookimpl function `genkit_components`"
+            self.problems.append(PluginProblem(name, package, message))
+            return
+        for impl in impls:
+            try:
+                returned = impl.function()
+            except Exception as exc:
+                message = f"genkit_components() raised {type(exc).__name__}: {exc}"
+                self.problems.append(PluginProblem(name, package, message))
+                continue
+            for item in _as_list(returned):
+                self._try_add(item, plugin=name, package=package)
+
+    def _try_add(self, item: Any, plugin: str, package: str) -> None:
+        try:
+            self.add(item, plugin=plugin, package=package)
+        except PluginError as exc:
+            self.problems.append(PluginProblem(plugin, package, str(exc)))
+
+    def add(self, component: Component, plugin: str = "", package: str = "") -> Component:
+        """Validate and register one component.
+
+        Raises:
+            PluginError: the component is invalid (not a Component, wrong base class, abstract
+                methods left, a parameter model that is not pydantic, a bad name).
+            DuplicateComponentError: the kind and name are taken; the message names both packages.
+        """
+        if not isinstance(component, Component):
+            raise PluginError(
+                f"returned {component!r}, not a genkit_core.Component(name, cls); "
+                "genkit_components() must return a list of Component"
+            )
+        component = Component(component.name, component.cls, plugin or component.plugin, package)
+        spec_model = _validate(component)
+        key = (component.kind, component.name)
+        if key in self._components:
+            other = self._components[key]
+            raise DuplicateComponentError(
+                f"{component.kind} '{component.name}' is registered by both "
+                f"{_origin(other)} and {_origin(component)}; the second was ignored. "
+                "Rename one of them or uninstall one package."
+            )
+        self._components[key] = component
+        self._spec_models[key] = spec_model
+        self.version += 1
+        return component
+
+    # --- lookup --------------------------------------------------------------------------
+
+    def get(self, kind: str, name: str) -> Component:
+        """The component of this kind and name.
+
+        Raises:
+            UnknownComponentError: listing the known names of that kind and the closest match.
+        """
+        try:
+            return self._components[(kind, name)]
+        except KeyError:
+            raise UnknownComponentError(self.unknown_message(kind, name), field=kind) from None
+
+    def spec_model(self, kind: str, name: str) -> type[BaseModel]:
+        """The spec section model of a component: its ``Params`` plus ``type: Literal[name]``."""
+        self.get(kind, name)
+        return self._spec_models[(kind, name)]
+
+    def names(self, kind: str) -> list[str]:
+        """Registered names of one kind, sorted."""
+        return sorted(n for k, n in self._components if k == kind)
+
+    def components(self, kind: str | None = None) -> list[Component]:
+        """Registered components (of one kind, or all), sorted by kind and name."""
+        found = [c for (k, _), c in self._components.items() if kind in (None, k)]
+        return sorted(found, key=lambda c: (list(KINDS).index(c.kind), c.name))
+
+    def unknown_message(self, kind: str, name: object) -> str:
+        """``unknown encoder 'mpl'; did you mean 'mlp'? known: conv, mlp``."""
+        known = self.names(kind)
+        close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ";"
+        message = f"unknown {kind} '{name}'{hint} known: {', '.join(known) or 'none'}"
+        if self.problems:
+            failed = sorted({p.plugin for p in self.problems})
+            message += f" (plugins with problems: {', '.join(failed)}; see `genkit plugins`)"
+        return message
+
+
+def _kind_of(cls: Any) -> str | None:
+    if not isinstance(cls, type):
+        return None
+    return next((kind for kind, base in KINDS.items() if issubclass(cls, base)), None)
+
+
+def _validate(component: Component) -> type[BaseModel]:
+    """Check a component against its interface and build its spec section model."""
+    cls, name = component.cls, component.name
+    label = f"component '{name}' ({getattr(cls, '__qualname__', cls)!s})"
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise PluginError(
+            f"{label}: name must be lowercase letters, digits and underscores, got {name!r}"
+        )
+    kind = _kind_of(cls)
+    if kind is None:
+        bases = ", ".join(b.__name__ for b in KINDS.values())
+        raise PluginError(f"{label} is not a subclass of a genkit interface ({bases})")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(cls.__abstractmethods__))
+        raise PluginError(f"{label} does not implement the {kind} methods: {missing}")
+    params = getattr(cls, "Params", None)
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise PluginError(f"{label}: Params must be a pydantic BaseModel subclass, got {params!r}")
+    required = _REQUIRED_PARAMS_BASE.get(KINDS[kind])
+    if required is not None and not issubclass(params, required):
+        raise PluginError(
+            f"{label}: a {kind}'s Params must subclass genkit_core.{required.__name__}"
+        )
+    if "type" in params.model_fields:
+        raise PluginError(f"{label}: Params must not define 'type'; genkit adds it")
+    try:
+        return _section_model(kind, name, params, component.summary)
+    except Exception as exc:  # pydantic refuses the parameter model
+        raise PluginError(f"{label}: its Params cannot be used in a spec: {exc}") from exc
+
+
+def _section_model(kind: str, name: str, params: type[BaseModel], summary: str) -> type[BaseModel]:
+    title = f"{kind}:{name}"
+    namespace = {
+        "__annotations__": {"type": Literal[name]},  # type: ignore[valid-type]
+        "__module__": params.__module__,
+        "__doc__": summary or params.__doc__,
+        "model_config": ConfigDict(extra="forbid", title=title),
+    }
+    return type(f"{params.__name__}_{kind}_{name}", (params,), namespace)
+
+
+def _origin(component: Component) -> str:
+    package = f" ({component.package})" if component.package else ""
+    return f"plugin '{component.plugin}'{package}"
+
+
+def _as_list(returned: Any) -> list[Any]:
+    if returned is None:
+        return []
+    if isinstance(returned, list | tuple):
+        return list(returned)
+    return [returned]
+
+
+def _describe(dist: Distribution | None) -> str:
+    return f"{dist.name} {dist.version}" if dist is not None else ""
+
+
+def _sorted_unique(eps: Any) -> list[EntryPoint]:
+    """Entry points once each (a package on two path entries shows twice), genkit's own first."""
+    seen: dict[tuple[str, str, str], EntryPoint] = {}
+    for ep in eps:
+        dist = ep.dist.name if ep.dist is not None else ""
+        seen.setdefault((dist, ep.name, ep.value), ep)
+    return sorted(seen.values(), key=lambda ep: (_dist_name(ep) != DISTRIBUTION, _dist_name(ep)))
+
+
+def _dist_name(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else ""
+
+
+def _incompatibility(dist: Distribution | None) -> str | None:
+    """Why a plugin's declared genkit version range excludes this genkit, or None."""
+    if dist is None:
+        return None
+    for line in dist.requires or []:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.name.lower().replace("_", "-") != DISTRIBUTION:
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        if not requirement.specifier.contains(__version__, prereleases=True):
+            return (
+                f"requires {DISTRIBUTION}{requirement.specifier} but {__version__} is installed; "
+                "it was not loaded. Install a version of the plugin made for this genkit."
+            )
+    return None
+
+
+_default: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, loading installed plugins on first use."""
+    global _default
+    if _default is None:
+        registry = Registry()
+        registry.load_entry_points()
+        _default = registry
+    return _default

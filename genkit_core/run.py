@@ -1,0 +1,152 @@
+"""Run directories: what a training run leaves behind, and :func:`load_run` to use it.
+
+A run directory holds ``spec.yaml`` (the resolved spec), ``model.safetensors`` (the weights),
+``checkpoint.safetensors`` (everything needed to resume), ``metrics.csv``, ``samples.png`` and
+``reconstructions.png``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .build import build_model
+from .errors import RunError, SpecError
+from .files import atomic_write, read_tensors, write_tensors
+from .interfaces import DataInfo
+from .model import LatentVariableModel
+from .registry import Registry
+from .spec import ModelSpec, dump_spec, load_spec
+from .spec.loading import resolve
+
+__all__ = [
+    "CHECKPOINT",
+    "METRICS",
+    "RECONSTRUCTIONS",
+    "SAMPLES",
+    "SPEC",
+    "WEIGHTS",
+    "default_run_dir",
+    "load_run",
+    "load_run_spec",
+    "prepare_run_dir",
+    "save_spec",
+    "save_weights",
+]
+
+SPEC = "spec.yaml"
+WEIGHTS = "model.safetensors"
+CHECKPOINT = "checkpoint.safetensors"
+METRICS = "metrics.csv"
+SAMPLES = "samples.png"
+RECONSTRUCTIONS = "reconstructions.png"
+_OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, METRICS, SAMPLES, RECONSTRUCTIONS, "report.html")
+_MIN_FREE_BYTES = 64 << 20
+
+
+def default_run_dir(spec_path: str | Path | None, root: Path = Path("runs")) -> Path:
+    """``runs/<spec name>``, or ``runs/<spec name>-N`` for the first N that is free."""
+    stem = Path(spec_path).stem if spec_path else "run"
+    candidate, n = root / stem, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        candidate, n = root / f"{stem}-{n}", n + 1
+    return candidate
+
+
+def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -> Path:
+    """Create the run directory, refusing to overwrite one and checking it can be written.
+
+    Raises:
+        RunError: the directory holds a run (and ``overwrite`` is false), or it is not writable,
+            or its disk lacks room for the weights and checkpoints.
+    """
+    if path.exists() and not path.is_dir():
+        raise RunError(f"{path}: exists and is not a directory; choose another -o")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise RunError(
+                f"{path}: already holds files; pass --overwrite to replace the run, "
+                f"--resume {path} to continue it, or choose another -o"
+            )
+        for name in _OWN_FILES:
+            (path / name).unlink(missing_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write(path / ".genkit-write-test", b"ok")
+        (path / ".genkit-write-test").unlink()
+    except OSError as exc:
+        raise RunError(f"{path}: cannot write the run directory ({exc.strerror})") from None
+    need = 3 * model_bytes + _MIN_FREE_BYTES
+    free = shutil.disk_usage(path).free
+    if free < need:
+        raise RunError(
+            f"{path}: only {free >> 20} MiB free, and this run needs about {need >> 20} MiB; "
+            "free some space or choose another -o"
+        )
+    return path
+
+
+def save_spec(run_dir: Path, spec: ModelSpec) -> None:
+    """Write the resolved spec (every default filled in) as ``spec.yaml``."""
+    atomic_write(run_dir / SPEC, dump_spec(resolve(spec)).encode())
+
+
+def save_weights(
+    run_dir: Path, model: LatentVariableModel, extra: dict[str, Any] | None = None
+) -> None:
+    """Write the model's weights and its data description as ``model.safetensors``."""
+    meta = {"data": asdict(model.data_info), **(extra or {})}
+    write_tensors(run_dir / WEIGHTS, model.state_dict(), meta)
+
+
+def load_run_spec(run_dir: str | Path, registry: Registry | None = None) -> ModelSpec:
+    """The spec a run was trained with.
+
+    Raises:
+        RunError: the directory or its ``spec.yaml`` is missing.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / SPEC).is_file():
+        what = "no such directory" if not run_dir.is_dir() else f"no {SPEC} in it"
+        raise RunError(f"{run_dir}: not a genkit run ({what}); pass a directory genkit train wrote")
+    try:
+        return load_spec(run_dir / SPEC, registry=registry)
+    except SpecError as exc:
+        raise RunError(f"{run_dir / SPEC} no longer validates: {exc.detail}") from None
+
+
+def load_run(
+    run_dir: str | Path, device: str | torch.device = "cpu", registry: Registry | None = None
+) -> LatentVariableModel:
+    """Rebuild a trained model from its run directory, in eval mode.
+
+    The weights come from ``model.safetensors`` (or, for a run stopped before it wrote them,
+    from the last checkpoint); the spec from ``spec.yaml``. The data is not needed.
+
+    Raises:
+        RunError: files are missing or corrupt, or the weights do not fit the spec.
+    """
+    from .training.checkpoint import load_weights  # the trainer imports this module
+
+    run_dir = Path(run_dir)
+    spec = load_run_spec(run_dir, registry)
+    weights_file = run_dir / WEIGHTS
+    if weights_file.is_file():
+        tensors, meta = read_tensors(weights_file)
+    elif (run_dir / CHECKPOINT).is_file():
+        weights_file = run_dir / CHECKPOINT
+        tensors, meta = read_tensors(weights_file)
+        tensors = {
+            k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")
+        }
+    else:
+        raise RunError(f"{run_dir}: no {WEIGHTS} or {CHECKPOINT}; the run never saved weights")
+    data = meta.get("data")
+    info = DataInfo(**{**data, "shape": tuple(data["shape"])}) if data else None
+    model = build_model(spec, data=info, registry=registry, device=device)
+    load_weights(model, tensors, weights_file)
+    return model.eval()

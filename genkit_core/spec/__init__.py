@@ -1,0 +1,23 @@
+"""Declarative specs: the schema built from registered plugins, files, and validation."""
+
+from .files import apply_overrides, dump_spec, read_spec_file
+from .loading import SpecValidationError, load_spec, resolve
+from .model_spec import DEFAULTS, SECTIONS, ModelSpec, spec_model
+from .train import OptimizerSpec, ScheduleSpec, Stage, TrainSpec
+
+__all__ = [
+    "DEFAULTS",
+    "SECTIONS",
+    "ModelSpec",
+    "OptimizerSpec",
+    "ScheduleSpec",
+    "SpecValidationError",
+    "Stage",
+    "TrainSpec",
+    "apply_overrides",
+    "dump_spec",
+    "load_spec",
+    "read_spec_file",
+    "resolve",
+    "spec_model",
+]

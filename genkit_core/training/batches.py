@@ -1,0 +1,224 @@
+"""Batch sources: a split held on the device (the fast path) or streamed from disk.
+
+Both take one permutation per epoch, shared by every rank, and give rank r the rows
+``[i*G + r*b, i*G + (r+1)*b)`` of global batch i (per-rank batch b, global batch G = b * world),
+so a data-parallel run sees exactly the batches of a single process with batch G.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from ..interfaces import DataInfo, Split
+
+__all__ = ["Batches", "InMemoryBatches", "StreamedBatches", "fits_in_memory", "make_batches"]
+
+Batch = tuple[Tensor, Tensor | None]
+
+
+class Batches(Protocol):
+    """A split cut into batches; ``steps`` batches per epoch for this rank."""
+
+    steps: int
+
+    def epoch(self, order: Tensor, start: int = 0) -> Iterator[Batch]:
+        """This rank's batches from ``start`` on, for the epoch permutation ``order``."""
+        ...
+
+
+def _steps(n: int, batch_size: int, world: int, drop_last: bool) -> int:
+    full, rest = divmod(n, batch_size * world)
+    return full + int(rest > 0 and not drop_last and world == 1)
+
+
+def _rows(i: int, n: int, batch_size: int, world: int, rank: int) -> tuple[int, int]:
+    start = i * batch_size * world + rank * batch_size
+    return start, min(start + batch_size, n)
+
+
+class InMemoryBatches:
+    """The whole split as one tensor on the device; each batch is an ``index_select``.
+
+    Args:
+        x: ``(N, *shape)`` examples on the device, ``uint8`` kept as such (4x less memory).
+        y: ``(N,)`` or ``(N, C)`` conditions on the device, or None.
+        batch_size: per-rank batch b.
+    """
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor | None,
+        batch_size: int,
+        world: int = 1,
+        rank: int = 0,
+        drop_last: bool = False,
+    ):
+        self.x, self.y = x, y
+        self.batch_size, self.world, self.rank = batch_size, world, rank
+        self.steps = _steps(len(x), batch_size, world, drop_last)
+
+    def epoch(self, order: Tensor, start: int = 0) -> Iterator[Batch]:
+        order = order.to(self.x.device, non_blocking=True)
+        for i in range(start, self.steps):
+            lo, hi = _rows(i, len(self.x), self.batch_size, self.world, self.rank)
+            index = order[lo:hi]
+            yield self.x.index_select(0, index), None if self.y is None else self.y[index]
+
+    def in_order(self) -> Iterator[Batch]:
+        """This rank's contiguous shard of the split, in order (for evaluation)."""
+        shard = math.ceil(len(self.x) / self.world)
+        lo, hi = self.rank * shard, min((self.rank + 1) * shard, len(self.x))
+        for start in range(lo, hi, self.batch_size):
+            stop = min(start + self.batch_size, hi)
+            yield self.x[start:stop], None if self.y is None else self.y[start:stop]
+
+
+class _ArrayBatches(Dataset):
+    """Rows of (memory-mapped) arrays, fetched a whole batch at a time by a DataLoader worker."""
+
+    def __init__(self, x: np.ndarray | Tensor, y: np.ndarray | Tensor | None):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, index: list[int]) -> Batch:
+        rows = np.asarray(index)
+        x = torch.as_tensor(np.asarray(self.x[rows]))
+        return x, None if self.y is None else torch.as_tensor(np.asarray(self.y[rows]))
+
+
+def _take(batch: Any) -> Any:
+    return batch
+
+
+class StreamedBatches:
+    """A split read from disk in batches by ``DataLoader`` workers, for data that does not fit.
+
+    Args:
+        split: arrays (memory-mapped ``.npy`` files, say) or a map-style Dataset of (x, y).
+        labelled: whether batches carry labels.
+        device: where batches go (pinned memory and non-blocking copies on CUDA).
+    """
+
+    def __init__(
+        self,
+        split: Split,
+        labelled: bool,
+        batch_size: int,
+        device: torch.device,
+        num_workers: int,
+        world: int = 1,
+        rank: int = 0,
+        drop_last: bool = False,
+    ):
+        arrays = isinstance(split.x, np.ndarray | Tensor)
+        self.dataset = _ArrayBatches(split.x, split.y) if arrays else split.x
+        self._batched = arrays
+        self.labelled, self.device, self.num_workers = labelled, device, num_workers
+        self.batch_size, self.world, self.rank = batch_size, world, rank
+        self.n = len(split)
+        self.steps = _steps(self.n, batch_size, world, drop_last)
+
+    def _loader(self, batches: list[list[int]]) -> DataLoader:
+        pin = self.device.type == "cuda"
+        if self._batched:  # the dataset fetches whole batches itself
+            return DataLoader(
+                self.dataset, sampler=batches, batch_size=None, collate_fn=_take,
+                num_workers=self.num_workers, pin_memory=pin,
+            )  # fmt: skip
+        return DataLoader(
+            self.dataset, batch_sampler=batches, num_workers=self.num_workers, pin_memory=pin
+        )
+
+    def epoch(self, order: Tensor, start: int = 0) -> Iterator[Batch]:
+        batches = [
+            order[slice(*_rows(i, self.n, self.batch_size, self.world, self.rank))].tolist()
+            for i in range(start, self.steps)
+        ]
+        yield from self._moved(self._loader(batches))
+
+    def in_order(self) -> Iterator[Batch]:
+        """This rank's contiguous shard of the split, in order (for evaluation)."""
+        shard = math.ceil(self.n / self.world)
+        lo, hi = self.rank * shard, min((self.rank + 1) * shard, self.n)
+        batches = [
+            list(range(s, min(s + self.batch_size, hi))) for s in range(lo, hi, self.batch_size)
+        ]
+        yield from self._moved(self._loader(batches))
+
+    def _moved(self, loader: DataLoader) -> Iterator[Batch]:
+        for x, y in loader:
+            x = x.to(self.device, non_blocking=True)
+            y = y.to(self.device, non_blocking=True) if self.labelled and y is not None else None
+            yield x, y
+
+
+def _nbytes(split: Split, info: DataInfo) -> int:
+    if isinstance(split.x, Tensor):
+        return split.x.numel() * split.x.element_size()
+    if isinstance(split.x, np.ndarray):
+        return split.x.nbytes
+    return len(split) * math.prod(info.shape)  # a folder of 8-bit images, read as uint8
+
+
+def _free_memory(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not available on this platform
+        return None
+
+
+def fits_in_memory(split: Split, info: DataInfo, device: torch.device) -> bool:
+    """Whether the split takes at most half of the device's free memory."""
+    free = _free_memory(device)
+    return free is None or _nbytes(split, info) <= free // 2
+
+
+def _materialize(split: Split, labelled: bool, num_workers: int) -> tuple[Tensor, Tensor | None]:
+    """The split as tensors (reading a Dataset once, in batches, through workers)."""
+    if isinstance(split.x, np.ndarray | Tensor):
+        x = torch.as_tensor(
+            np.ascontiguousarray(split.x) if isinstance(split.x, np.ndarray) else split.x
+        )
+        y = None if split.y is None or not labelled else torch.as_tensor(np.asarray(split.y))
+        return x, y
+    loader = DataLoader(split.x, batch_size=512, num_workers=num_workers)
+    xs, ys = zip(*loader, strict=True)
+    return torch.cat(xs), torch.cat(ys) if labelled else None
+
+
+def make_batches(
+    split: Split,
+    info: DataInfo,
+    labelled: bool,
+    batch_size: int,
+    device: torch.device,
+    placement: str = "auto",
+    num_workers: int = 2,
+    world: int = 1,
+    rank: int = 0,
+    drop_last: bool = False,
+) -> InMemoryBatches | StreamedBatches:
+    """Hold the split on the device when it fits (or ``placement`` says so), else stream it."""
+    if placement == "stream" or (placement == "auto" and not fits_in_memory(split, info, device)):
+        return StreamedBatches(
+            split, labelled, batch_size, device, num_workers, world, rank, drop_last
+        )
+    x, y = _materialize(split, labelled, num_workers)
+    y = None if y is None else (y.long() if info.num_classes is not None else y.float())
+    return InMemoryBatches(
+        x.to(device), None if y is None else y.to(device), batch_size, world, rank, drop_last
+    )

@@ -1,0 +1,120 @@
+"""Training checkpoints: everything a run needs to continue exactly, in one safetensors file.
+
+A checkpoint holds the model's weights, the optimiser's state, the RNG states (torch's global
+CPU and CUDA generators and the trainer's own permutation and noise generators), the position
+(epoch, step within it, global step) and the partial epoch's metric sums. The learning-rate
+schedule is a function of the position, so it needs no state of its own. The file is written
+atomically (see :mod:`genkit_core.files`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import RunError
+from ..files import read_tensors, write_tensors
+from .state import flatten, unflatten
+
+__all__ = ["Position", "load_checkpoint", "save_checkpoint"]
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where training stands: ``epoch`` (0-based) and ``batch`` done within it; ``step`` overall."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+    skipped: int = 0
+
+
+def save_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+    position: Position,
+    sums: torch.Tensor,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write the full training state to ``path`` atomically (``extra``: more JSON metadata)."""
+    state: dict[str, Any] = {
+        "optimizer": optimizer.state_dict(),
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            **{name: g.get_state() for name, g in generators.items()},
+        },
+        "sums": sums.detach().clone(),
+    }
+    tensors, skeleton = flatten(state, "state")
+    tensors.update({f"model/{k}": v for k, v in model.state_dict().items()})
+    meta = {**(extra or {}), "format": FORMAT, "position": asdict(position), "state": skeleton}
+    write_tensors(path, tensors, meta)
+
+
+def load_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+    sums: torch.Tensor,
+) -> Position:
+    """Restore what :func:`save_checkpoint` wrote, in place; return the position.
+
+    Raises:
+        RunError: the file is unreadable, of another format, or does not fit this model.
+    """
+    tensors, meta = read_tensors(path)
+    if meta.get("format") != FORMAT:
+        raise RunError(f"{path}: not a genkit checkpoint of format {FORMAT}")
+    weights = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
+    load_weights(model, weights, path)
+    try:
+        state = unflatten(meta["state"], tensors)
+        optimizer.load_state_dict(state["optimizer"])
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise RunError(f"{path}: the optimiser state does not fit this spec ({exc})") from None
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    for name, generator in generators.items():
+        generator.set_state(rng[name])
+    sums.copy_(state["sums"])
+    return Position(**meta["position"])
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Load a state dict, refusing one that does not fit the model, with a readable reason.
+
+    Raises:
+        RunError: names the missing, unexpected or mis-shaped tensors.
+    """
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    shapes = [
+        f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in weights and weights[k].shape != v.shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing[:5])}{' ...' * (len(missing) > 5)}")
+    if unexpected:
+        problems.append(f"unexpected {', '.join(unexpected[:5])}{' ...' * (len(unexpected) > 5)}")
+    if shapes:
+        problems.append(f"shape mismatch {', '.join(shapes[:5])}")
+    if problems:
+        raise RunError(
+            f"{source}: the weights do not fit the model of spec.yaml ({'; '.join(problems)}); "
+            "was the spec edited after training?"
+        )
+    model.load_state_dict(weights)

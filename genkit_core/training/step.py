@@ -1,0 +1,202 @@
+"""One optimisation step: forward, backward, optional clipping, the update, and bookkeeping.
+
+Metrics are summed on the device and non-finite values are recorded on the device, so a step
+needs no host synchronisation. On the CPU (where synchronising is free) and in ``skip`` mode the
+step checks the loss before the update and never applies a non-finite one. On CUDA the whole
+step can be captured once as a CUDA graph and replayed (``train.compile``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..datasets import as_float
+
+__all__ = ["NonFinite", "TrainStep"]
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """Where training first went non-finite: the step and the names of the offending values."""
+
+    step: int
+    names: tuple[str, ...]
+    parameters_finite: bool
+
+    def describe(self) -> str:
+        """``the divergence term became non-finite (nan or inf) at step 12``, or the parameters."""
+        if self.step < 0:
+            return "the loss of another process became non-finite (nan or inf)"
+        if not self.parameters_finite:
+            return (
+                f"the parameters became non-finite (nan or inf) by step {self.step}, "
+                "after a non-finite gradient or update"
+            )
+        named = [n for n in self.names if n != "loss"] or list(self.names)
+        what = " and ".join(n if n == "gradient" else f"{n} term" for n in named)
+        return f"the {what} became non-finite (nan or inf) at step {self.step}"
+
+
+class TrainStep:
+    """The training step for one model, optimiser and device.
+
+    Args:
+        module: what the forward pass calls (the model, or its DistributedDataParallel wrapper).
+        model: the model itself (for its parameters).
+        optimizer: a ``torch.optim`` optimiser over the model's parameters.
+        terms: names of the per-example terms the model returns, in order.
+        device: where the bookkeeping tensors live.
+        clip_grad_norm: clip the global gradient norm to this value (None: no clipping).
+        skip_nonfinite: skip updates whose loss or gradient is non-finite instead of stopping.
+        sync_each_step: check every step before the update (free on the CPU).
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        terms: list[str],
+        device: torch.device,
+        clip_grad_norm: float | None = None,
+        skip_nonfinite: bool = False,
+        sync_each_step: bool = True,
+    ):
+        self.module, self.optimizer, self.terms = module, optimizer, terms
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.clip = clip_grad_norm
+        self.skip = skip_nonfinite
+        self.sync = sync_each_step or skip_nonfinite
+        self.checked = ["loss", *terms] + (["gradient"] if clip_grad_norm is not None else [])
+        dtype = torch.float32 if device.type == "mps" else torch.float64
+        self.sums = torch.zeros(2 + len(terms), dtype=dtype, device=device)
+        self.step_t = torch.zeros((), dtype=torch.long, device=device)
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
+        self.bad_mask = torch.zeros((), dtype=torch.long, device=device)
+        self._bits = torch.tensor([1 << i for i in range(len(self.checked))], device=device)
+        self.skipped = 0
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self._static: tuple[Tensor, Tensor | None, Tensor] | None = None
+
+    # --- the step ------------------------------------------------------------------------
+
+    def __call__(self, x: Tensor, y: Tensor | None, eps: Tensor) -> None:
+        """Take one step on a batch with the given reparameterisation noise ``(B, L)``."""
+        if self.graph is not None and self._static is not None and x.shape == self._static[0].shape:
+            static_x, static_y, static_eps = self._static
+            static_x.copy_(x, non_blocking=True)
+            if static_y is not None and y is not None:
+                static_y.copy_(y, non_blocking=True)
+            static_eps.copy_(eps, non_blocking=True)
+            self.graph.replay()
+            return
+        self.optimizer.zero_grad(set_to_none=True)
+        self._body(x, y, eps)
+
+    def _body(self, x: Tensor, y: Tensor | None, eps: Tensor) -> None:
+        out = self.module(as_float(x), y, eps, self.step_t)
+        out.loss.backward()
+        sums = [out.loss.detach() * x.shape[0]] + [out.terms[t].detach().sum() for t in self.terms]
+        if self.clip is not None:
+            sums.append(nn.utils.clip_grad_norm_(self.params, self.clip))
+        checked = torch.stack(sums)
+        if self.sync and not bool(torch.isfinite(checked).all()):
+            self._record_bad(checked)
+            if self.skip:
+                self.skipped += 1
+                self.step_t += 1
+            return
+        self.optimizer.step()
+        if not self.sync:
+            self._record_bad(checked)
+        self.sums[0] += x.shape[0]
+        self.sums[1:] += checked[: len(self.terms) + 1]
+        self.step_t += 1
+
+    def _record_bad(self, checked: Tensor) -> None:
+        """Remember, on the device and in place, the first step with a non-finite value."""
+        mask = ((~torch.isfinite(checked)).long() * self._bits).sum()
+        first = (self.first_bad < 0) & (mask > 0)
+        self.bad_mask.copy_(torch.where(first, mask, self.bad_mask))
+        self.first_bad.copy_(torch.where(first, self.step_t, self.first_bad))
+
+    # --- checks and metrics --------------------------------------------------------------
+
+    def nonfinite(self) -> NonFinite | None:
+        """The first non-finite step since training began, or None (synchronises)."""
+        step = int(self.first_bad)
+        if step < 0 or self.skip:
+            return None
+        mask = int(self.bad_mask)
+        names = tuple(n for i, n in enumerate(self.checked) if mask & (1 << i))
+        finite = all(bool(torch.isfinite(p).all()) for p in self.params)
+        return NonFinite(step, names, finite)
+
+    # --- CUDA graphs ---------------------------------------------------------------------
+
+    def capture(self, x: Tensor, y: Tensor | None, eps: Tensor) -> bool:
+        """Capture the step for batches shaped like this one; False (and eager steps) on failure.
+
+        The warm-up steps that capturing needs are undone afterwards (parameters and optimiser
+        state restored in place), so a captured run takes the same path as an eager one.
+        """
+        if x.device.type != "cuda" or self.sync:
+            return False
+        static = (x.clone(), None if y is None else y.clone(), eps.clone())
+        saved = _snapshot(self)
+        try:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self._body(*static)
+            torch.cuda.current_stream().wait_stream(side)
+            self.optimizer.zero_grad(set_to_none=True)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self._body(*static)
+        except Exception as exc:  # capture is an optimisation: fall back to eager steps
+            torch.cuda.synchronize()
+            _restore(self, saved)
+            warnings.warn(f"CUDA graph capture failed, training eagerly: {exc}", stacklevel=2)
+            return False
+        _restore(self, saved)
+        self.graph, self._static = graph, static
+        return True
+
+
+def _snapshot(step: TrainStep) -> dict[str, object]:
+    state = {
+        id(t): t.clone()
+        for s in step.optimizer.state.values()
+        for t in s.values()
+        if isinstance(t, Tensor)
+    }
+    return {
+        "params": [p.detach().clone() for p in step.params],
+        "optimizer": state,
+        "bookkeeping": [t.clone() for t in (step.sums, step.step_t, step.first_bad, step.bad_mask)],
+    }
+
+
+def _restore(step: TrainStep, saved: dict[str, object]) -> None:
+    """Put parameters, optimiser state and bookkeeping back in place (addresses unchanged)."""
+    with torch.no_grad():
+        for p, v in zip(step.params, saved["params"], strict=True):  # type: ignore[arg-type]
+            p.copy_(v)
+        before: dict[int, Tensor] = saved["optimizer"]  # type: ignore[assignment]
+        for s in step.optimizer.state.values():
+            for t in s.values():
+                if isinstance(t, Tensor):
+                    t.copy_(before[id(t)]) if id(t) in before else t.zero_()
+        for t, v in zip(
+            (step.sums, step.step_t, step.first_bad, step.bad_mask),
+            saved["bookkeeping"],
+            strict=True,  # type: ignore[arg-type]
+        ):
+            t.copy_(v)

@@ -1,0 +1,484 @@
+"""``Trainer``: the one training loop, for every model kind, device and process count.
+
+Per epoch: one permutation (shared by all ranks), batches by index on the device, a step per
+batch with no host synchronisation on CUDA, held-out evaluation, one metrics row, image grids,
+and an atomic checkpoint. Checkpoints are also written every ``train.checkpoint_every`` steps,
+and the run resumes from any of them exactly (same weights as an uninterrupted run on CPU).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from ..build import build_component, build_model
+from ..datasets import as_float, binarize, load_data
+from ..errors import DataError, NonFiniteError, RunError, SpecError
+from ..files import read_tensors
+from ..images import as_images, save_grid
+from ..interfaces import DataBundle, Logger
+from ..model import LatentVariableModel
+from ..registry import Registry, get_registry
+from ..run import (
+    CHECKPOINT,
+    RECONSTRUCTIONS,
+    SAMPLES,
+    default_run_dir,
+    load_run_spec,
+    prepare_run_dir,
+    save_spec,
+    save_weights,
+)
+from ..spec import ModelSpec, load_spec
+from .batches import InMemoryBatches, make_batches
+from .checkpoint import Position, load_checkpoint, load_weights, save_checkpoint
+from .distributed import Distributed, setup_distributed
+from .optim import make_optimizer, set_lr
+from .step import NonFinite, TrainStep
+
+__all__ = ["TrainResult", "Trainer", "TrainingInterrupted"]
+
+_CUDA_CHECK_EVERY = 200
+"""On CUDA, steps between checks for non-finite values (each check synchronises)."""
+
+
+class TrainingInterrupted(RunError):  # noqa: N818 - Ctrl-C is no error
+    """Ctrl-C stopped training; a checkpoint was saved and ``--resume`` continues the run."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where a finished run is and its last metrics row."""
+
+    run_dir: Path
+    metrics: dict[str, float]
+    steps: int
+
+
+class Trainer:
+    """Trains the model a spec describes into a run directory.
+
+    Args:
+        spec: the spec (or a file / mapping :func:`~genkit_core.spec.load_spec` reads). Ignored
+            when resuming: the run's own ``spec.yaml`` is used, with ``overrides`` applied.
+        run_dir: where to write (default ``runs/<spec name>``); the run to continue if ``resume``.
+        resume: continue the run in ``run_dir`` from its checkpoint.
+        overwrite: replace an existing run in ``run_dir``.
+        overrides: ``dotted.key=value`` changes to the spec.
+        stream: where progress and epoch lines go (None: nowhere).
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec | str | Path | dict[str, Any] | None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        overrides: list[str] | tuple[str, ...] = (),
+        registry: Registry | None = None,
+        stream: TextIO | None = sys.stderr,
+    ):
+        self.registry = registry or get_registry()
+        if resume:
+            if run_dir is None:
+                raise RunError("--resume needs the run directory to continue")
+            saved = load_run_spec(run_dir, self.registry)
+            self.spec = load_spec(saved, overrides, self.registry)
+        else:
+            if spec is None:
+                raise SpecError("no spec given")
+            source = spec if not isinstance(spec, ModelSpec) else None
+            self.spec = load_spec(spec, overrides, self.registry)
+            if run_dir is None:
+                run_dir = default_run_dir(source if isinstance(source, str | Path) else None)
+        self.run_dir = Path(run_dir)  # type: ignore[arg-type]
+        self.resume, self.overwrite, self.stream = resume, overwrite, stream
+        self._stop_requested = False
+
+    # --- setup ---------------------------------------------------------------------------
+
+    def fit(self) -> TrainResult:
+        """Train to the end of ``train.epochs``; return the run directory and final metrics.
+
+        Raises:
+            DataError, SpecError, RunError: before the first step, for bad data or spec or an
+                unusable run directory.
+            NonFiniteError: training went non-finite (``on_nonfinite: stop``); the last good
+                checkpoint and weights are kept.
+            TrainingInterrupted: Ctrl-C; a checkpoint was saved.
+        """
+        spec, train = self.spec, self.spec.train
+        self.dist = dist = setup_distributed(_checked_device(train.device))
+        torch.manual_seed(train.seed)
+        data = load_data(spec, self.registry)
+        model = build_model(spec, data.info, self.registry, device=dist.device)
+        _check_support(model, data)
+        model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+        if dist.is_main:
+            if not self.resume:
+                prepare_run_dir(self.run_dir, self.overwrite, model_bytes)
+            elif not (self.run_dir / CHECKPOINT).is_file():
+                raise RunError(f"{self.run_dir}: no {CHECKPOINT} to resume from")
+        dist.barrier()
+        self.model, self.data = model, data
+        self._setup_training(model, data, dist)
+        self.loggers: list[Logger] = []
+        if dist.is_main:
+            save_spec(self.run_dir, spec)
+            self.loggers = [
+                build_component("logging", section, self.registry, run_dir=self.run_dir)
+                for section in spec.logging
+            ]
+        try:
+            with _graceful_interrupt(self):
+                return self._loop()
+        finally:
+            for logger in self.loggers:
+                logger.close()
+
+    def _setup_training(
+        self, model: LatentVariableModel, data: DataBundle, dist: Distributed
+    ) -> None:
+        spec, train = self.spec, self.spec.train
+        device = dist.device
+        labelled = spec.model == "cvae"
+        common = dict(
+            placement=train.data_placement, num_workers=train.num_workers,
+            world=dist.world, rank=dist.rank,
+        )  # fmt: skip
+        self.train_batches = make_batches(
+            data.train,
+            data.info,
+            labelled,
+            train.batch_size,
+            device,
+            drop_last=train.drop_last,
+            **common,
+        )
+        self.test_batches = make_batches(
+            data.test, data.info, labelled, train.eval_batch_size, device, **common
+        )
+        self._grey_train = None
+        if spec.data.binarize == "dynamic":
+            if not isinstance(self.train_batches, InMemoryBatches):
+                raise SpecError(
+                    "dynamic binarisation needs the training data in memory; use static",
+                    field="data.binarize",
+                )
+            self._grey_train = self.train_batches.x
+        use_graph = (
+            device.type == "cuda" and train.compile in ("auto", "cuda_graph")
+            and not dist.active and train.on_nonfinite == "stop"
+            and isinstance(self.train_batches, InMemoryBatches)
+        )  # fmt: skip
+        if train.compile == "cuda_graph" and not use_graph:
+            raise SpecError(
+                "cuda_graph needs one CUDA device, data held on it and on_nonfinite: stop; "
+                "use compile: auto to fall back by itself",
+                field="train.compile",
+            )
+        self.optimizer = make_optimizer(train, model.parameters(), device, capturable=use_graph)
+        module: torch.nn.Module = model
+        if dist.active:
+            module = DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        if train.compile == "torch_compile":
+            module = torch.compile(
+                module, mode="reduce-overhead" if device.type == "cuda" else None
+            )
+        terms = ["reconstruction"] + (["divergence"] if model.is_variational else [])
+        self.step = TrainStep(
+            module, model, self.optimizer, terms, device, train.clip_grad_norm,
+            skip_nonfinite=train.on_nonfinite == "skip", sync_each_step=device.type != "cuda",
+        )  # fmt: skip
+        self._want_graph = use_graph
+        self.generators = {
+            "permutation": torch.Generator().manual_seed(train.seed),
+            "noise": torch.Generator(device).manual_seed(train.seed + 1),
+        }
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _loop(self) -> TrainResult:
+        spec, train, dist = self.spec, self.spec.train, self.dist
+        position = self._start()
+        metrics: dict[str, float] = {}
+        steps = self.train_batches.steps
+        global_batch = train.batch_size * dist.world
+        epoch_start_state = self.generators["permutation"].get_state()
+        for epoch in range(position.epoch, train.epochs):
+            if epoch > position.epoch or position.batch == 0:
+                epoch_start_state = self.generators["permutation"].get_state()
+            else:  # resuming mid-epoch: regenerate this epoch's permutation
+                epoch_start_state = self._resumed_permutation_state
+                self.generators["permutation"].set_state(epoch_start_state)
+            order = torch.randperm(len(self.data.train), generator=self.generators["permutation"])
+            if self._grey_train is not None:
+                self._rebinarize(epoch)
+            first = position.batch if epoch == position.epoch else 0
+            started = time.perf_counter()
+            bar = tqdm(
+                total=steps, initial=first, desc=f"epoch {epoch + 1}/{train.epochs}", leave=False,
+                disable=not (train.progress and dist.is_main and _is_terminal(self.stream)),
+                file=self.stream,
+                dynamic_ncols=True,
+            )  # fmt: skip
+            step_count = position.step
+            for i, (x, y) in enumerate(self.train_batches.epoch(order, first), start=first):
+                if train.schedule.type != "constant":
+                    set_lr(
+                        self.optimizer,
+                        train.lr * train.schedule.factor(epoch + i / steps, train.epochs),
+                    )
+                rows = min(global_batch, len(self.data.train) - i * global_batch)
+                eps = torch.randn(
+                    rows, spec.latent_dim, generator=self.generators["noise"], device=dist.device
+                )
+                eps = eps[dist.rank * train.batch_size : dist.rank * train.batch_size + x.shape[0]]
+                if self._want_graph:
+                    self._want_graph = False
+                    self.step.capture(x, y, eps)
+                self.step(x, y, eps)
+                step_count += 1
+                bar.update()
+                if dist.device.type != "cuda" or step_count % _CUDA_CHECK_EVERY == 0:
+                    self._check_finite(epoch)
+                if step_count % max(1, steps // 20) == 0:
+                    bar.set_postfix_str(self._running_loss(), refresh=False)
+                done = Position(epoch, i + 1, step_count, self.step.skipped)
+                if train.checkpoint_every and step_count % train.checkpoint_every == 0:
+                    self._checkpoint(done, epoch_start_state)
+                if self._stop_requested:
+                    bar.close()
+                    self._checkpoint(done, epoch_start_state)
+                    self._save_weights(done)
+                    raise TrainingInterrupted(
+                        f"interrupted at step {step_count} (epoch {epoch + 1}); checkpoint saved. "
+                        f"Continue with: genkit train --resume {self.run_dir}"
+                    )
+            bar.close()
+            self._check_finite(epoch)
+            position = Position(epoch + 1, 0, step_count, self.step.skipped)
+            metrics = self._end_epoch(epoch, position, time.perf_counter() - started)
+            self._checkpoint(position, self.generators["permutation"].get_state())
+        return TrainResult(self.run_dir, metrics, position.step)
+
+    def _start(self) -> Position:
+        """Load the checkpoint when resuming; otherwise save the untrained state as step 0."""
+        extra = {"data": asdict(self.data.info)}
+        self._checkpoint_meta = extra
+        if not self.resume:
+            self._checkpoint(Position(), self.generators["permutation"].get_state())
+            return Position()
+        path = self.run_dir / CHECKPOINT
+        perm = torch.Generator()
+        generators = {**self.generators, "permutation_epoch_start": perm}
+        position = load_checkpoint(path, self.model, self.optimizer, generators, self.step.sums)
+        self._resumed_permutation_state = perm.get_state()
+        self.step.step_t.fill_(position.step)
+        self.step.skipped = position.skipped
+        self._say(f"resuming {self.run_dir} at epoch {position.epoch + 1}, step {position.step}")
+        return position
+
+    def _checkpoint(self, position: Position, epoch_start_state: torch.Tensor) -> None:
+        self._check_finite(position.epoch)
+        if not self.dist.is_main:
+            self.dist.barrier()
+            return
+        perm = torch.Generator()
+        perm.set_state(epoch_start_state)
+        generators = {**self.generators, "permutation_epoch_start": perm}
+        save_checkpoint(
+            self.run_dir / CHECKPOINT, self.model, self.optimizer, generators, position,
+            self.step.sums, self._checkpoint_meta,
+        )  # fmt: skip
+        self.dist.barrier()
+
+    def _save_weights(self, position: Position) -> None:
+        if self.dist.is_main:
+            save_weights(self.run_dir, self.model, {"step": position.step, "epoch": position.epoch})
+
+    # --- per epoch -----------------------------------------------------------------------
+
+    def _end_epoch(self, epoch: int, position: Position, seconds: float) -> dict[str, float]:
+        spec, dist = self.spec, self.dist
+        sums = dist.all_sum(self.step.sums.clone())
+        self.step.sums.zero_()
+        n = max(int(sums[0]), 1)
+        names = ["loss", *self.step.terms]
+        row: dict[str, float] = {
+            "epoch": epoch + 1,
+            "step": position.step,
+            "seconds": round(seconds, 4),
+        }
+        row["lr"] = spec.train.lr * spec.train.schedule.factor(epoch + 1, spec.train.epochs)
+        row.update(
+            {f"train_{k}": float(v) / n for k, v in zip(names, sums[1:].tolist(), strict=True)}
+        )
+        if spec.train.on_nonfinite == "skip":
+            row["skipped_steps"] = self.step.skipped
+        last = epoch + 1 == spec.train.epochs
+        if (epoch + 1) % spec.train.eval_every == 0 or last:
+            row.update({f"test_{k}": v for k, v in self._evaluate(position.step).items()})
+        if dist.is_main:
+            for logger in self.loggers:
+                logger.log(row, position.step)
+            self._save_images()
+            self._save_weights(position)
+            test = f"  test {row['test_loss']:.3f}" if "test_loss" in row else ""
+            if (epoch + 1) % max(1, spec.train.epochs // 10) == 0 or last or epoch == 0:
+                self._say(
+                    f"epoch {epoch + 1}/{spec.train.epochs}  "
+                    f"train {row['train_loss']:.3f}{test}  ({seconds:.1f} s)"
+                )
+        return row
+
+    @torch.no_grad()
+    def _evaluate(self, step: int) -> dict[str, float]:
+        """Held-out loss and terms, averaged over the test set and the ranks."""
+        model, device = self.model, self.dist.device
+        noise = torch.Generator(device).manual_seed(self.spec.train.seed + 2)
+        step_t = torch.tensor(step, device=device)
+        sums = torch.zeros(2 + len(self.step.terms), dtype=torch.float64, device=device)
+        model.eval()
+        for x, y in self.test_batches.in_order():
+            eps = torch.randn(x.shape[0], model.latent_dim, generator=noise, device=device)
+            out = model(as_float(x), y, eps, step_t)
+            values = [out.loss * x.shape[0]] + [out.terms[t].sum() for t in self.step.terms]
+            sums += torch.stack([torch.tensor(float(x.shape[0]), device=device), *values]).double()
+        model.train()
+        sums = self.dist.all_sum(sums).tolist()
+        names = ["loss", *self.step.terms]
+        return {k: v / sums[0] for k, v in zip(names, sums[1:], strict=True)}
+
+    @torch.no_grad()
+    def _save_images(self) -> None:
+        """``samples.png`` (one row per class for a cvae) and ``reconstructions.png``."""
+        model, spec, info = self.model, self.spec, self.data.info
+        model.eval()
+        with torch.random.fork_rng(
+            devices=[self.dist.device] if self.dist.device.type == "cuda" else []
+        ):
+            torch.manual_seed(spec.train.seed)
+            x, y = next(iter(self.test_batches.in_order()))
+            x, y = as_float(x[:32]), None if y is None else y[:32]
+            pairs = torch.stack([x, model.reconstruct(x, y)], dim=1).flatten(0, 1)
+            images = as_images(pairs, info.shape)
+            if images is not None:
+                save_grid(self.run_dir / RECONSTRUCTIONS, images, nrow=16)
+            if model.is_variational:
+                n, labels, nrow = spec.train.samples, None, 8
+                if model.conditioner is not None and info.num_classes is not None:
+                    labels = torch.arange(
+                        info.num_classes, device=self.dist.device
+                    ).repeat_interleave(nrow)
+                    n = len(labels)
+                elif model.conditioner is not None:
+                    labels = y[:1].expand(n, -1) if y is not None else None
+                images = as_images(model.sample(n, labels), info.shape)
+                if images is not None:
+                    save_grid(self.run_dir / SAMPLES, images, nrow=nrow)
+        model.train()
+
+    def _rebinarize(self, epoch: int) -> None:
+        """Dynamic binarisation: a fresh Bernoulli draw of the training set, seeded by the epoch."""
+        seed = (self.spec.train.seed * 1_000_003 + epoch) % (2**63)
+        generator = torch.Generator(self._grey_train.device).manual_seed(seed)
+        self.train_batches.x = binarize(self._grey_train, generator)
+
+    # --- safety --------------------------------------------------------------------------
+
+    def _check_finite(self, epoch: int) -> None:
+        problem = self.step.nonfinite()
+        if self.dist.active:  # every rank must stop together, or the others would hang
+            flag = torch.tensor([float(problem is not None)], device=self.dist.device)
+            if float(self.dist.all_sum(flag)) > 0 and problem is None:
+                problem = NonFinite(-1, ("loss",), True)
+        if problem is None:
+            return
+        kept = ""
+        if self.dist.is_main and (self.run_dir / CHECKPOINT).is_file():
+            tensors, meta = read_tensors(self.run_dir / CHECKPOINT)
+            weights = {
+                k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")
+            }
+            load_weights(self.model, weights, self.run_dir / CHECKPOINT)
+            self._save_weights(Position(**meta["position"]))
+            kept = (
+                f" The last good checkpoint (step {meta['position']['step']}) is kept in "
+                f"{self.run_dir}; genkit eval uses it."
+            )
+        raise NonFiniteError(
+            f"training stopped: {problem.describe()} (epoch {epoch + 1}).{kept} "
+            "Lower train.lr, set train.clip_grad_norm, or set train.on_nonfinite: skip"
+        )
+
+    def _running_loss(self) -> str:
+        if self.dist.device.type == "cuda":
+            return ""  # reading it would synchronise; the epoch line reports it
+        n, loss = float(self.step.sums[0]), float(self.step.sums[1])
+        return f"loss {loss / n:.3f}" if n else ""
+
+    def _say(self, line: str) -> None:
+        if self.stream is not None and self.dist.is_main:
+            tqdm.write(line, file=self.stream)
+
+
+def _checked_device(device: str) -> str:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecError(
+            "CUDA is not available on this machine; use cpu or auto", field="train.device"
+        )
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise SpecError(
+            "MPS is not available on this machine; use cpu or auto", field="train.device"
+        )
+    return device
+
+
+def _check_support(model: LatentVariableModel, data: DataBundle) -> None:
+    """Refuse data outside the likelihood's support before the first step."""
+    for name, split in (("train", data.train), ("test", data.test)):
+        if not isinstance(split.x, torch.Tensor):
+            continue
+        for start in range(0, len(split.x), 1 << 16):
+            problem = model.likelihood.support_error(as_float(split.x[start : start + (1 << 16)]))
+            if problem:
+                raise DataError(f"data '{model.spec.data.type}', {name} split: {problem}")
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    return stream is not None and hasattr(stream, "isatty") and stream.isatty()
+
+
+class _graceful_interrupt:  # noqa: N801 - used as a context manager
+    """The first Ctrl-C asks the trainer to checkpoint and stop after the current step."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        self.previous: Any = None
+
+    def __enter__(self) -> None:
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.trainer._stop_requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.trainer._stop_requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)

@@ -1,0 +1,36 @@
+"""genkit's built-in components, registered through the ``genkit`` entry point like any plugin.
+
+This module is the plugin: its :func:`genkit_components` hook lists every component by name.
+"""
+
+from __future__ import annotations
+
+from genkit_core import Component, hookimpl
+
+from .conditioners.label_concat import LabelConcat
+from .data.digits import Digits
+from .divergences.gaussian_kl import GaussianKL
+from .likelihoods.bernoulli import Bernoulli
+from .likelihoods.mse import MSE
+from .loggers.csv_logger import CSVLogger
+from .networks.conv import ConvDecoder, ConvEncoder
+from .networks.mlp import MLPDecoder, MLPEncoder
+from .priors.standard_normal import StandardNormal
+
+
+@hookimpl
+def genkit_components() -> list[Component]:
+    """Every built-in component."""
+    return [
+        Component("mlp", MLPEncoder),
+        Component("mlp", MLPDecoder),
+        Component("conv", ConvEncoder),
+        Component("conv", ConvDecoder),
+        Component("standard_normal", StandardNormal),
+        Component("gaussian_kl", GaussianKL),
+        Component("mse", MSE),
+        Component("bernoulli", Bernoulli),
+        Component("label_concat", LabelConcat),
+        Component("digits", Digits),
+        Component("csv", CSVLogger),
+    ]

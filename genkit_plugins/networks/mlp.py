@@ -1,0 +1,63 @@
+"""Fully connected encoder and decoder, for data of any shape (flattened)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Annotated
+
+from pydantic import Field
+from torch import Tensor, nn
+
+from genkit_core import Decoder, Encoder, Params
+
+from .activations import Activation, activation
+
+__all__ = ["MLPDecoder", "MLPEncoder", "MLPParams"]
+
+Width = Annotated[int, Field(gt=0, le=65_536)]
+
+
+class MLPParams(Params):
+    """Hidden layer widths, in the order data flows, and their activation."""
+
+    hidden: Annotated[list[Width], Field(max_length=64)] = Field(default_factory=lambda: [512])
+    activation: Activation = "relu"
+
+
+def _stack(sizes: list[int], act: Activation, last_activation: bool) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(n_in, n_out))
+        if last_activation or i < len(sizes) - 2:
+            layers.append(activation(act))
+    return nn.Sequential(*layers)
+
+
+class MLPEncoder(Encoder):
+    """Multilayer perceptron: flattened data -> hidden layers (each followed by the activation)."""
+
+    Params = MLPParams
+
+    def __init__(self, params: MLPParams, in_shape: tuple[int, ...]):
+        super().__init__(params, in_shape)
+        sizes = [math.prod(in_shape), *params.hidden]
+        self.out_features = sizes[-1]
+        self.net = _stack(sizes, params.activation, last_activation=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x.flatten(1))
+
+
+class MLPDecoder(Decoder):
+    """Multilayer perceptron: latent -> hidden layers -> every likelihood parameter, reshaped."""
+
+    Params = MLPParams
+
+    def __init__(self, params: MLPParams, in_features: int, out_shape: tuple[int, ...]):
+        super().__init__(params, in_features, out_shape)
+        sizes = [in_features, *params.hidden, math.prod(out_shape)]
+        self.net = _stack(sizes, params.activation, last_activation=False)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)

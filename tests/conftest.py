@@ -1,0 +1,67 @@
+"""Fixtures shared by every test: small specs, spec files, a fresh registry."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+
+from genkit_core import Registry
+
+BASE: dict[str, Any] = {
+    "model": "vae",
+    "latent_dim": 4,
+    "data": {"type": "digits", "max_train": 256, "max_test": 64},
+    "encoder": {"type": "mlp", "hidden": [32]},
+    "decoder": {"type": "mlp", "hidden": [32]},
+    "likelihood": {"type": "bernoulli"},
+    "train": {"epochs": 1, "batch_size": 32, "seed": 0, "device": "cpu", "progress": False},
+}
+
+
+@pytest.fixture(autouse=True)
+def _deterministic() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def spec_dict() -> Callable[..., dict[str, Any]]:
+    """A small valid spec (a VAE on 256 digits) with top-level fields replaced by ``changes``."""
+
+    def make(**changes: Any) -> dict[str, Any]:
+        spec = copy.deepcopy(BASE)
+        spec.update(copy.deepcopy(changes))
+        return {k: v for k, v in spec.items() if v is not None}
+
+    return make
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[..., Path]:
+    """Write a spec mapping to a YAML or JSON file (by suffix) and return its path."""
+
+    def write(data: dict[str, Any], name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        if path.suffix == ".json":
+            path.write_text(json.dumps(data))
+        else:
+            path.write_text(yaml.safe_dump(data))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def builtins_registry() -> Registry:
+    """A fresh registry holding only genkit's built-ins, registered as the entry point does."""
+    import genkit_plugins
+
+    registry = Registry()
+    registry.register_plugin(genkit_plugins, name="builtins", package="genkit-lvm")
+    return registry

@@ -1,0 +1,210 @@
+"""Reading and validating specs: formats, defaults, error messages with field paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from genkit_core import SpecError, build_model, load_spec, spec_model
+from genkit_core.spec import SpecValidationError, dump_spec, resolve
+
+
+def _errors(spec: object) -> list[tuple[str, str]]:
+    with pytest.raises(SpecValidationError) as info:
+        load_spec(spec)  # type: ignore[arg-type]
+    return info.value.errors
+
+
+def test_yaml_json_and_toml_give_the_same_spec(tmp_path: Path, spec_dict):
+    data = spec_dict()
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    (tmp_path / "s.json").write_text(json.dumps(data))
+    (tmp_path / "s.toml").write_text(
+        'model = "vae"\nlatent_dim = 4\n'
+        '[data]\ntype = "digits"\nmax_train = 256\nmax_test = 64\n'
+        '[encoder]\ntype = "mlp"\nhidden = [32]\n[decoder]\ntype = "mlp"\nhidden = [32]\n'
+        '[likelihood]\ntype = "bernoulli"\n'
+        '[train]\nepochs = 1\nbatch_size = 32\nseed = 0\ndevice = "cpu"\nprogress = false\n'
+    )
+    specs = [load_spec(tmp_path / name) for name in ("s.yaml", "s.json", "s.toml")]
+    assert specs[0] == specs[1] == specs[2]
+
+
+def test_defaults_are_filled_in_and_the_resolved_spec_round_trips(spec_dict):
+    spec = load_spec(spec_dict(likelihood=None))
+    assert spec.prior.type == "standard_normal"
+    assert spec.divergence.type == "gaussian_kl"
+    assert spec.likelihood.type == "mse"
+    assert spec.likelihood.weight == 1.0
+    assert spec.train.optimizer.type == "adam"
+    assert [logger.type for logger in spec.logging] == ["csv"]
+    resolved = resolve(spec)
+    assert resolved["encoder"] == {"type": "mlp", "hidden": [32], "activation": "relu"}
+    assert load_spec(yaml.safe_load(dump_spec(resolved))) == spec
+
+
+def test_cvae_gets_the_label_concat_conditioner_by_default(spec_dict):
+    assert load_spec(spec_dict(model="cvae")).conditioner.type == "label_concat"
+
+
+def test_changing_one_line_swaps_a_term(spec_dict):
+    mse = build_model(spec_dict(likelihood={"type": "mse", "weight": 0.5}), device="meta")
+    bernoulli = build_model(spec_dict(), device="meta")
+    assert type(mse.likelihood).__name__ == "MSE"
+    assert type(bernoulli.likelihood).__name__ == "Bernoulli"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        pytest.param({"latent_dim": 0}, "latent_dim", "greater than 0", id="latent-zero"),
+        pytest.param({"latent_dim": "four"}, "latent_dim", "valid integer", id="latent-string"),
+        pytest.param({"model": "gan"}, "model", "'ae', 'vae' or 'cvae'", id="unknown-model"),
+        pytest.param(
+            {"encoder": {"type": "mpl"}}, "encoder", "did you mean 'mlp'", id="unknown-encoder"
+        ),
+        pytest.param({"encoder": {"hidden": [3]}}, "encoder", "missing 'type'", id="missing-type"),
+        pytest.param(
+            {"encoder": "mlp"}, "encoder", "must be a mapping like {type: conv}", id="not-a-mapping"
+        ),
+        pytest.param(
+            {"encoder": {"type": "mlp", "hidden": [-3]}},
+            "encoder.hidden.0",
+            "greater than 0",
+            id="negative-width",
+        ),
+        pytest.param(
+            {"decoder": {"type": "mlp", "hiden": [3]}},
+            "decoder.hiden",
+            "did you mean 'hidden'",
+            id="typo-in-section",
+        ),
+        pytest.param({"epochs": 3}, "epochs", "unknown field 'epochs'", id="unknown-top-level"),
+        pytest.param(
+            {"train": {"epoch": 3}}, "train.epoch", "did you mean 'epochs'", id="typo-in-train"
+        ),
+        pytest.param(
+            {"train": {"optimizer": {"type": "adagrad"}}},
+            "train.optimizer.type",
+            "'adam'",
+            id="unknown-optimizer",
+        ),
+        pytest.param(
+            {"train": {"device": "tpu"}}, "train.device", "should match pattern", id="bad-device"
+        ),
+        pytest.param(
+            {"logging": [{"type": "cvs"}]}, "logging.0", "did you mean 'csv'", id="unknown-logger"
+        ),
+        pytest.param(
+            {"model": "ae", "prior": {"type": "standard_normal"}},
+            "prior",
+            "an ae has no prior",
+            id="ae-with-prior",
+        ),
+        pytest.param(
+            {"model": "ae", "divergence": {"type": "gaussian_kl"}},
+            "divergence",
+            "an ae has no divergence",
+            id="ae-with-divergence",
+        ),
+        pytest.param(
+            {"conditioner": {"type": "label_concat"}},
+            "conditioner",
+            "only a cvae has a conditioner",
+            id="vae-with-conditioner",
+        ),
+        pytest.param({"prior": None, "model": "vae"}, None, None, id="vae-default-prior"),
+    ],
+)
+def test_invalid_specs_name_the_field(spec_dict, changes, field, message):
+    data = spec_dict(**changes)
+    if field is None:
+        load_spec(data)
+        return
+    errors = _errors(data)
+    assert any(f == field and message in m for f, m in errors), errors
+
+
+def test_missing_sections_are_each_reported():
+    errors = dict(_errors({"model": "vae"}))
+    assert set(errors) == {"latent_dim", "data", "encoder", "decoder"}
+    assert errors["encoder"] == "required, but missing"
+
+
+def test_several_problems_are_reported_together(spec_dict):
+    with pytest.raises(SpecError, match=r"2 problems: latent_dim: .*; encoder: unknown encoder"):
+        load_spec(spec_dict(latent_dim=-1, encoder={"type": "nope"}))
+
+
+def test_conv_on_flat_data_fails_naming_the_encoder(spec_dict):
+    data = spec_dict(data={"type": "digits", "flatten": True}, encoder={"type": "conv"})
+    with pytest.raises(
+        SpecError, match=r"^encoder\.type: conv needs image data of shape \(C, H, W\)"
+    ):
+        build_model(data, device="meta")
+
+
+def test_a_closed_form_kl_that_does_not_exist_suggests_mc_kl(spec_dict, builtins_registry):
+    import torch
+    from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+
+    from genkit_core import Component
+    from genkit_plugins.priors.standard_normal import StandardNormal
+
+    class TwoModes(StandardNormal):
+        """A mixture of two Gaussians (no closed-form KL against a Gaussian)."""
+
+        def distribution(self):
+            locs = torch.stack([self.loc - 1, self.loc + 1])
+            modes = Independent(Normal(locs, self.scale.expand_as(locs)), 1)
+            return MixtureSameFamily(Categorical(logits=self.loc.new_zeros(2)), modes)
+
+    builtins_registry.add(Component("two_modes", TwoModes))
+    data = spec_dict(prior={"type": "two_modes"})
+    pattern = (
+        r"divergence\.type: 'gaussian_kl' has no closed form .* use divergence: \{type: mc_kl\}"
+    )
+    with pytest.raises(SpecError, match=pattern):
+        build_model(data, registry=builtins_registry, device="meta")
+
+
+def test_overrides_set_nested_fields(spec_dict):
+    spec = load_spec(spec_dict(), ["train.epochs=7", "encoder.hidden=[8, 4]", "train.lr=1e-2"])
+    assert spec.train.epochs == 7
+    assert spec.encoder.hidden == [8, 4]
+    assert spec.train.lr == pytest.approx(0.01)
+
+
+def test_an_override_into_a_value_is_an_error(spec_dict):
+    with pytest.raises(SpecError, match=r"--set latent_dim.x: 'latent_dim' is not a section"):
+        load_spec(spec_dict(), ["latent_dim.x=1"])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param("", "the spec is empty", id="empty"),
+        pytest.param("- 1\n- 2\n", "must be a mapping of fields", id="a-list"),
+        pytest.param("model: [vae\n", "not valid YAML at line", id="broken-yaml"),
+        pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00", "not a text file", id="binary"),
+    ],
+)
+def test_unreadable_files_are_clear_errors(tmp_path: Path, content: str | bytes, message: str):
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(SpecError, match=message):
+        load_spec(path)
+
+
+def test_a_missing_file_is_named(tmp_path: Path):
+    with pytest.raises(SpecError, match=r"nope\.yaml: cannot read the spec: no such file"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_the_schema_lists_every_registered_component(builtins_registry):
+    schema = json.dumps(spec_model(builtins_registry).model_json_schema())
+    for component in builtins_registry.components():
+        assert f'"const": "{component.name}"' in schema or f'"enum": ["{component.name}"]' in schema
