@@ -131,6 +131,11 @@ def _sample(args: argparse.Namespace) -> int:
     from .run import load_run
 
     model = load_run(args.run_dir, device=_device(args.device))
+    if not model.is_variational:
+        raise RunError(
+            f"{args.run_dir} is an ae, which has no prior to sample from; "
+            "use genkit reconstruct, or train a vae"
+        )
     device = next(model.parameters()).device
     labels = None
     if args.label is not None:

@@ -65,3 +65,34 @@ def builtins_registry() -> Registry:
     registry = Registry()
     registry.register_plugin(genkit_plugins, name="builtins", package="genkit-lvm")
     return registry
+
+
+TINY_RUN: dict[str, Any] = {
+    "latent_dim": 3,
+    "data": {"type": "digits", "max_train": 192, "max_test": 64},
+    "encoder": {"type": "mlp", "hidden": [32]},
+    "decoder": {"type": "mlp", "hidden": [32]},
+    "likelihood": {"type": "bernoulli"},
+    "train": {"epochs": 2, "batch_size": 32, "seed": 0, "device": "cpu", "progress": False},
+}
+
+
+def _train_tiny(run_dir: Path, model: str = "vae", overrides: tuple[str, ...] = ()) -> Any:
+    from genkit_core.training import Trainer
+
+    trainer = Trainer({"model": model, **TINY_RUN}, run_dir, overrides=list(overrides), stream=None)
+    trainer.fit()
+    return trainer
+
+
+@pytest.fixture(scope="session")
+def train_tiny() -> Callable[..., Any]:
+    """Train a tiny model (2 epochs, 192 digits) into a run directory; returns the Trainer."""
+    return _train_tiny
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One finished tiny run directory per model kind, trained once per session."""
+    root = tmp_path_factory.mktemp("runs")
+    return {kind: _train_tiny(root / kind, kind).run_dir for kind in ("ae", "vae", "cvae")}

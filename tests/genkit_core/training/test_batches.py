@@ -1,0 +1,57 @@
+"""Batches by index on the device, sharded across ranks exactly like one large batch."""
+
+from __future__ import annotations
+
+import torch
+
+from genkit_core.training.batches import InMemoryBatches
+
+
+def _rows(batches: InMemoryBatches, order: torch.Tensor) -> list[torch.Tensor]:
+    return [x[:, 0] for x, _ in batches.epoch(order)]
+
+
+def test_one_process_covers_every_example_once_with_a_partial_last_batch():
+    x = torch.arange(10).float()[:, None]
+    order = torch.randperm(10)
+    batches = InMemoryBatches(x, None, batch_size=4)
+    got = _rows(batches, order)
+    assert [len(b) for b in got] == [4, 4, 2]
+    assert torch.equal(torch.cat(got), order.float())
+
+
+def test_ranks_split_each_global_batch_in_order():
+    x = torch.arange(12).float()[:, None]
+    y = torch.arange(12) * 10
+    order = torch.randperm(12)
+    single = list(InMemoryBatches(x, y, batch_size=4).epoch(order))
+    ranks = [
+        list(InMemoryBatches(x, y, batch_size=2, world=2, rank=r).epoch(order)) for r in (0, 1)
+    ]
+    for i, (xs, ys) in enumerate(single):
+        joined_x = torch.cat([ranks[0][i][0], ranks[1][i][0]])
+        joined_y = torch.cat([ranks[0][i][1], ranks[1][i][1]])
+        assert torch.equal(joined_x, xs) and torch.equal(joined_y, ys)
+
+
+def test_several_ranks_drop_an_incomplete_global_batch():
+    batches = InMemoryBatches(torch.zeros(10, 1), None, batch_size=2, world=2, rank=1)
+    assert batches.steps == 2
+
+
+def test_starting_mid_epoch_continues_with_the_same_batches():
+    x = torch.arange(9).float()[:, None]
+    order = torch.randperm(9)
+    batches = InMemoryBatches(x, None, batch_size=2)
+    assert [b.tolist() for b in _rows(batches, order)[2:]] == [
+        b[:, 0].tolist() for b, _ in batches.epoch(order, start=2)
+    ]
+
+
+def test_in_order_shards_the_test_set_across_ranks():
+    x = torch.arange(7).float()[:, None]
+    parts = [
+        torch.cat([b for b, _ in InMemoryBatches(x, None, 2, world=2, rank=r).in_order()])
+        for r in (0, 1)
+    ]
+    assert torch.equal(torch.cat(parts), x)
