@@ -37,6 +37,7 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; follow the umask instead
         with tmp.open("rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -44,6 +45,12 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,0 +1,63 @@
+"""Atomic writes and safetensors reading."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+import torch
+
+from genkit_core import RunError
+from genkit_core.files import atomic_write, atomic_write_with, read_tensors, write_tensors
+
+
+def test_atomic_write_replaces_the_file_and_follows_the_umask(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+    old_umask = os.umask(0o022)
+    try:
+        atomic_write(path, b"new")
+    finally:
+        os.umask(old_umask)
+    assert path.read_bytes() == b"new"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # no temporary file left
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+
+    def fail(tmp):
+        tmp.write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_with(path, fail)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_tensors_and_metadata_round_trip(tmp_path):
+    tensors = {"a": torch.randn(3, 4), "b": torch.arange(5)}
+    write_tensors(tmp_path / "t.safetensors", tensors, {"step": 7, "data": {"shape": [1, 8, 8]}})
+    loaded, meta = read_tensors(tmp_path / "t.safetensors")
+    assert meta == {"step": 7, "data": {"shape": [1, 8, 8]}}
+    assert all(torch.equal(loaded[k], v) for k, v in tensors.items())
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: b"\xff" * 16 + data[16:], id="corrupt-header"),
+        pytest.param(lambda data: b"", id="empty"),
+    ],
+)
+def test_damaged_files_are_a_run_error_naming_the_file(tmp_path, damage):
+    path = tmp_path / "model.safetensors"
+    write_tensors(path, {"w": torch.randn(100, 100)})
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(RunError, match=r"model\.safetensors: not a readable safetensors file"):
+        read_tensors(path)
