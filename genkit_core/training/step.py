@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.distributions import Distribution
 
 from ..datasets import as_float
 
@@ -148,6 +149,8 @@ class TrainStep:
             return False
         static = (x.clone(), None if y is None else y.clone(), eps.clone())
         saved = _snapshot(self)
+        validate = Distribution._validate_args  # argument checks synchronise, which capture forbids
+        Distribution.set_default_validate_args(False)
         try:
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
@@ -165,6 +168,8 @@ class TrainStep:
             _restore(self, saved)
             warnings.warn(f"CUDA graph capture failed, training eagerly: {exc}", stacklevel=2)
             return False
+        finally:
+            Distribution.set_default_validate_args(validate)
         _restore(self, saved)
         self.graph, self._static = graph, static
         return True
