@@ -340,23 +340,57 @@ def _nonnegative(text: str) -> int:
     return value
 
 
+def _report(exc: GenkitError, kind: str) -> None:
+    """Print an error as one line; under torchrun, with its rank, or from rank 0 alone when
+    every rank raised it together.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        print(f"genkit: {kind}{exc}", file=sys.stderr)
+    elif not _raised_on_every_rank(exc):
+        print(f"genkit: {kind}[rank {os.environ.get('RANK', '?')}] {exc}", file=sys.stderr)
+    elif _is_main_process():
+        print(f"genkit: {kind}{exc}", file=sys.stderr)
+
+
+def _raised_on_every_rank(exc: GenkitError) -> bool:
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    from .training.distributed import is_raised_on_every_rank
+
+    return is_raised_on_every_rank(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``genkit`` command line; return the exit status."""
     args = _parser().parse_args(argv)
     command, _ = _COMMANDS[args.command]
+    together = False  # whether every torchrun process ends the command here too
     try:
-        return command(args)
+        status = command(args)
+        together = True
+        return status
     except GenkitError as exc:
+        together = _raised_on_every_rank(exc)
         if args.traceback:
             raise
         from .training import TrainingInterrupted
 
         status = 130 if isinstance(exc, TrainingInterrupted) else 1
-        print(f"genkit: {'' if status == 130 else 'error: '}{exc}", file=sys.stderr)
+        _report(exc, "" if status == 130 else "error: ")
         return status
     except KeyboardInterrupt:
         print("genkit: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _leave_process_group(together)
+
+
+def _leave_process_group(together: bool) -> None:
+    """End this process's part in a torchrun group; see ``leave_process_group``."""
+    if "torch.distributed" in sys.modules:  # nothing to leave in a command that never imported it
+        from .training.distributed import leave_process_group
+
+        leave_process_group(wait=together)
 
 
 if __name__ == "__main__":  # pragma: no cover

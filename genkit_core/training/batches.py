@@ -2,7 +2,9 @@
 
 Both take one permutation per epoch, shared by every rank, and give rank r the rows
 ``[i*G + r*b, i*G + (r+1)*b)`` of global batch i (per-rank batch b, global batch G = b * world),
-so a data-parallel run sees exactly the batches of a single process with batch G.
+so a data-parallel run sees exactly the batches of a single process with batch G. A last,
+partial global batch is shared out as evenly as :func:`shard_rows` can (a rank may get none).
+The held-out split is shared out in whole batches (:func:`eval_batches`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..interfaces import DataInfo, Split
 
-__all__ = ["Batches", "InMemoryBatches", "StreamedBatches", "fits_in_memory", "make_batches"]
+__all__ = [
+    "Batches",
+    "InMemoryBatches",
+    "StreamedBatches",
+    "eval_batches",
+    "fits_in_memory",
+    "make_batches",
+    "shard_rows",
+]
 
 Batch = tuple[Tensor, Tensor | None]
 
@@ -34,14 +44,31 @@ class Batches(Protocol):
         ...
 
 
+def shard_rows(size: int, world: int, rank: int) -> tuple[int, int]:
+    """Rows ``[lo, hi)`` of ``size`` that ``rank`` of ``world`` takes.
+
+    The shares are contiguous, in rank order, and differ in size by at most one: rank r takes
+    ``[r*b, (r+1)*b)`` when ``size`` = b * world.
+    """
+    share, extra = divmod(size, world)
+    lo = rank * share + min(rank, extra)
+    return lo, lo + share + int(rank < extra)
+
+
+def eval_batches(n: int, batch_size: int, world: int, rank: int) -> range:
+    """The held-out batches ``j`` (rows ``[j*E, (j+1)*E)`` of ``n``) that ``rank`` evaluates."""
+    return range(*shard_rows(math.ceil(n / batch_size), world, rank))
+
+
 def _steps(n: int, batch_size: int, world: int, drop_last: bool) -> int:
     full, rest = divmod(n, batch_size * world)
-    return full + int(rest > 0 and not drop_last and world == 1)
+    return full + int(rest > 0 and not drop_last)
 
 
 def _rows(i: int, n: int, batch_size: int, world: int, rank: int) -> tuple[int, int]:
-    start = i * batch_size * world + rank * batch_size
-    return start, min(start + batch_size, n)
+    start = i * batch_size * world
+    lo, hi = shard_rows(min(batch_size * world, n - start), world, rank)
+    return start + lo, start + hi
 
 
 class InMemoryBatches:
@@ -74,11 +101,9 @@ class InMemoryBatches:
             yield self.x.index_select(0, index), None if self.y is None else self.y[index]
 
     def in_order(self) -> Iterator[Batch]:
-        """This rank's contiguous shard of the split, in order (for evaluation)."""
-        shard = math.ceil(len(self.x) / self.world)
-        lo, hi = self.rank * shard, min((self.rank + 1) * shard, len(self.x))
-        for start in range(lo, hi, self.batch_size):
-            stop = min(start + self.batch_size, hi)
+        """This rank's share of the split's batches, in order (for evaluation)."""
+        for j in eval_batches(len(self.x), self.batch_size, self.world, self.rank):
+            start, stop = j * self.batch_size, min((j + 1) * self.batch_size, len(self.x))
             yield self.x[start:stop], None if self.y is None else self.y[start:stop]
 
 
@@ -141,18 +166,21 @@ class StreamedBatches:
         )
 
     def epoch(self, order: Tensor, start: int = 0) -> Iterator[Batch]:
-        batches = [
-            order[slice(*_rows(i, self.n, self.batch_size, self.world, self.rank))].tolist()
-            for i in range(start, self.steps)
-        ]
-        yield from self._moved(self._loader(batches))
+        batches, keep = [], []
+        for i in range(start, self.steps):
+            lo, hi = _rows(i, self.n, self.batch_size, self.world, self.rank)
+            # a rank with no rows still steps (DDP needs every rank): read one row, keep none
+            batches.append(order[lo:hi].tolist() if hi > lo else order[lo - 1 : lo].tolist())
+            keep.append(hi - lo)
+        for (x, y), rows in zip(self._moved(self._loader(batches)), keep, strict=True):
+            yield x[:rows], None if y is None else y[:rows]
 
     def in_order(self) -> Iterator[Batch]:
-        """This rank's contiguous shard of the split, in order (for evaluation)."""
-        shard = math.ceil(self.n / self.world)
-        lo, hi = self.rank * shard, min((self.rank + 1) * shard, self.n)
+        """This rank's share of the split's batches, in order (for evaluation)."""
+        b = self.batch_size
         batches = [
-            list(range(s, min(s + self.batch_size, hi))) for s in range(lo, hi, self.batch_size)
+            list(range(j * b, min((j + 1) * b, self.n)))
+            for j in eval_batches(self.n, b, self.world, self.rank)
         ]
         yield from self._moved(self._loader(batches))
 

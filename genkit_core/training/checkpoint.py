@@ -26,12 +26,17 @@ FORMAT = 1
 
 @dataclass(frozen=True)
 class Position:
-    """Where training stands: ``epoch`` (0-based) and ``batch`` done within it; ``step`` overall."""
+    """Where training stands: ``epoch`` (0-based) and ``batch`` done within it; ``step`` overall.
+
+    ``global_batch`` is the rows per step (``train.batch_size`` x processes) that ``batch``
+    counts in (0: unknown).
+    """
 
     epoch: int = 0
     batch: int = 0
     step: int = 0
     skipped: int = 0
+    global_batch: int = 0
 
 
 def save_checkpoint(

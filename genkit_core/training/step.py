@@ -3,7 +3,8 @@
 Metrics are summed on the device and non-finite values are recorded on the device, so a step
 needs no host synchronisation. On the CPU (where synchronising is free) and in ``skip`` mode the
 step checks the loss before the update and never applies a non-finite one. On CUDA the whole
-step can be captured once as a CUDA graph and replayed (``train.compile``).
+step can be captured once as a CUDA graph and replayed (``train.compile``). Under DDP the
+decision to skip an update is taken by all ranks together, so their weights never drift apart.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from ..datasets import as_float
+from .distributed import Distributed
 
 __all__ = ["NonFinite", "TrainStep"]
 
@@ -30,8 +32,6 @@ class NonFinite:
 
     def describe(self) -> str:
         """``the divergence term became non-finite (nan or inf) at step 12``, or the parameters."""
-        if self.step < 0:
-            return "the loss of another process became non-finite (nan or inf)"
         if not self.parameters_finite:
             return (
                 f"the parameters became non-finite (nan or inf) by step {self.step}, "
@@ -54,6 +54,7 @@ class TrainStep:
         clip_grad_norm: clip the global gradient norm to this value (None: no clipping).
         skip_nonfinite: skip updates whose loss or gradient is non-finite instead of stopping.
         sync_each_step: check every step before the update (free on the CPU).
+        distributed: the ranks that must agree on skipping an update (default: this one alone).
     """
 
     def __init__(
@@ -66,8 +67,10 @@ class TrainStep:
         clip_grad_norm: float | None = None,
         skip_nonfinite: bool = False,
         sync_each_step: bool = True,
+        distributed: Distributed | None = None,
     ):
         self.module, self.optimizer, self.terms = module, optimizer, terms
+        self.distributed = distributed or Distributed()
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.clip = clip_grad_norm
         self.skip = skip_nonfinite
@@ -85,8 +88,13 @@ class TrainStep:
 
     # --- the step ------------------------------------------------------------------------
 
-    def __call__(self, x: Tensor, y: Tensor | None, eps: Tensor) -> None:
-        """Take one step on a batch with the given reparameterisation noise ``(B, L)``."""
+    def __call__(self, x: Tensor, y: Tensor | None, eps: Tensor, weight: float = 1.0) -> None:
+        """Take one step on a batch with the given reparameterisation noise ``(B, L)``.
+
+        ``weight`` scales the loss that is differentiated: a rank holding :math:`n_r` of the
+        :math:`n` rows of a partial global batch passes :math:`W n_r / n`, so that DDP's mean
+        over the W ranks is the gradient of the mean over the n rows (0 for no rows).
+        """
         if self.graph is not None and self._static is not None and x.shape == self._static[0].shape:
             static_x, static_y, static_eps = self._static
             static_x.copy_(x, non_blocking=True)
@@ -96,16 +104,19 @@ class TrainStep:
             self.graph.replay()
             return
         self.optimizer.zero_grad(set_to_none=True)
-        self._body(x, y, eps)
+        self._body(x, y, eps, weight)
 
-    def _body(self, x: Tensor, y: Tensor | None, eps: Tensor) -> None:
+    def _body(self, x: Tensor, y: Tensor | None, eps: Tensor, weight: float = 1.0) -> None:
         out = self.module(as_float(x), y, eps, self.step_t)
-        out.loss.backward()
-        sums = [out.loss.detach() * x.shape[0]] + [out.terms[t].detach().sum() for t in self.terms]
+        (out.loss if weight == 1 else out.loss * weight).backward()
+        rows = x.shape[0]
+        loss = out.loss.detach()  # nan for no rows: the mean of nothing
+        sums = [loss * rows if rows else torch.zeros_like(loss)]
+        sums += [out.terms[t].detach().sum() for t in self.terms]
         if self.clip is not None:
             sums.append(nn.utils.clip_grad_norm_(self.params, self.clip))
         checked = torch.stack(sums)
-        if self.sync and not bool(torch.isfinite(checked).all()):
+        if self.sync and not self._finite_on_every_rank(checked):
             self._record_bad(checked)
             if self.skip:
                 self.skipped += 1
@@ -117,6 +128,11 @@ class TrainStep:
         self.sums[0] += x.shape[0]
         self.sums[1:] += checked[: len(self.terms) + 1]
         self.step_t += 1
+
+    def _finite_on_every_rank(self, checked: Tensor) -> bool:
+        """Whether ``checked`` is finite here and on every other rank (synchronises)."""
+        bad = (~torch.isfinite(checked)).any().to(torch.float32).reshape(1)
+        return not bool(self.distributed.all_sum(bad))
 
     def _record_bad(self, checked: Tensor) -> None:
         """Remember, on the device and in place, the first step with a non-finite value."""

@@ -39,11 +39,11 @@ from ..run import (
     save_weights,
 )
 from ..spec import ModelSpec, load_spec
-from .batches import InMemoryBatches, make_batches
+from .batches import InMemoryBatches, eval_batches, make_batches, shard_rows
 from .checkpoint import Position, load_checkpoint, load_weights, save_checkpoint
-from .distributed import Distributed, setup_distributed
+from .distributed import AgreedFlag, Distributed, raised_on_every_rank, setup_distributed
 from .optim import make_optimizer, set_lr
-from .step import NonFinite, TrainStep
+from .step import TrainStep
 
 __all__ = ["TrainResult", "Trainer", "TrainingInterrupted"]
 
@@ -116,21 +116,35 @@ class Trainer:
                 checkpoint and weights are kept.
             TrainingInterrupted: Ctrl-C; a checkpoint was saved.
         """
+        self.dist = setup_distributed(_checked_device(self.spec.train.device))
+        try:
+            return self._fit(self.dist)
+        finally:
+            self.dist.close()
+
+    def _fit(self, dist: Distributed) -> TrainResult:
         spec, train = self.spec, self.spec.train
-        self.dist = dist = setup_distributed(_checked_device(train.device))
+        self.run_dir = dist.broadcast(self.run_dir)  # rank 0 names a default run directory
         torch.manual_seed(train.seed)
         data = load_data(spec, self.registry)
         model = build_model(spec, data.info, self.registry, device=dist.device)
         _check_support(model, data)
         model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-        if dist.is_main:
+
+        def prepare() -> None:
             if not self.resume:
                 prepare_run_dir(self.run_dir, self.overwrite, model_bytes)
             elif not (self.run_dir / CHECKPOINT).is_file():
                 raise RunError(f"{self.run_dir}: no {CHECKPOINT} to resume from")
-        dist.barrier()
+
+        dist.on_main(prepare)
         self.model, self.data = model, data
         self._setup_training(model, data, dist)
+        if dist.active:
+            self._say(
+                f"data-parallel over {dist.world} processes ({dist.backend}): batch "
+                f"{train.batch_size} each, global batch {train.batch_size * dist.world}"
+            )
         self.loggers: list[Logger] = []
         if dist.is_main:
             save_spec(self.run_dir, spec)
@@ -181,10 +195,13 @@ class Trainer:
             and isinstance(self.train_batches, InMemoryBatches)
         )  # fmt: skip
         if train.compile == "cuda_graph" and not use_graph:
-            raise SpecError(
-                "cuda_graph needs one CUDA device, data held on it and on_nonfinite: stop; "
-                "use compile: auto to fall back by itself",
-                field="train.compile",
+            raise raised_on_every_rank(
+                SpecError(
+                    "cuda_graph needs one CUDA device in one process (no torchrun data "
+                    "parallelism), data held on it and on_nonfinite: stop; use compile: auto to "
+                    "fall back by itself",
+                    field="train.compile",
+                )
             )
         self.optimizer = make_optimizer(train, model.parameters(), device, capturable=use_graph)
         module: torch.nn.Module = model
@@ -192,15 +209,16 @@ class Trainer:
             module = DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None
             )
-        if train.compile == "torch_compile":
-            module = torch.compile(
-                module, mode="reduce-overhead" if device.type == "cuda" else None
-            )
+        if train.compile == "torch_compile":  # reduce-overhead means CUDA graphs: not with DDP
+            graphs = device.type == "cuda" and not dist.active
+            module = torch.compile(module, mode="reduce-overhead" if graphs else None)
         terms = ["reconstruction"] + (["divergence"] if model.is_variational else [])
         self.step = TrainStep(
             module, model, self.optimizer, terms, device, train.clip_grad_norm,
             skip_nonfinite=train.on_nonfinite == "skip", sync_each_step=device.type != "cuda",
+            distributed=dist,
         )  # fmt: skip
+        self._stop_vote = AgreedFlag(dist)
         self._want_graph = use_graph
         self.generators = {
             "permutation": torch.Generator().manual_seed(train.seed),
@@ -241,36 +259,39 @@ class Trainer:
                         train.lr * train.schedule.factor(epoch + i / steps, train.epochs),
                     )
                 rows = min(global_batch, len(self.data.train) - i * global_batch)
+                lo, hi = shard_rows(rows, dist.world, dist.rank)  # this rank's rows of the batch
                 eps = torch.randn(
                     rows, spec.latent_dim, generator=self.generators["noise"], device=dist.device
-                )
-                eps = eps[dist.rank * train.batch_size : dist.rank * train.batch_size + x.shape[0]]
+                )[lo:hi]
                 if self._want_graph:
                     self._want_graph = False
                     self.step.capture(x, y, eps)
-                self.step(x, y, eps)
+                self.step(x, y, eps, weight=dist.world * (hi - lo) / rows)
                 step_count += 1
                 bar.update()
                 if dist.device.type != "cuda" or step_count % _CUDA_CHECK_EVERY == 0:
                     self._check_finite(epoch)
                 if step_count % max(1, steps // 20) == 0:
                     bar.set_postfix_str(self._running_loss(), refresh=False)
-                done = Position(epoch, i + 1, step_count, self.step.skipped)
+                done = Position(epoch, i + 1, step_count, self.step.skipped, global_batch)
                 if train.checkpoint_every and step_count % train.checkpoint_every == 0:
                     self._checkpoint(done, epoch_start_state)
-                if self._stop_requested:
+                if self._stop_vote.poll(self._stop_requested):  # all ranks stop at one step
                     bar.close()
                     self._checkpoint(done, epoch_start_state)
                     self._save_weights(done)
-                    raise TrainingInterrupted(
-                        f"interrupted at step {step_count} (epoch {epoch + 1}); checkpoint saved. "
-                        f"Continue with: genkit train --resume {self.run_dir}"
+                    raise raised_on_every_rank(
+                        TrainingInterrupted(
+                            f"interrupted at step {step_count} (epoch {epoch + 1}); checkpoint "
+                            f"saved. Continue with: genkit train --resume {self.run_dir}"
+                        )
                     )
             bar.close()
             self._check_finite(epoch)
-            position = Position(epoch + 1, 0, step_count, self.step.skipped)
+            position = Position(epoch + 1, 0, step_count, self.step.skipped, global_batch)
             metrics = self._end_epoch(epoch, position, time.perf_counter() - started)
             self._checkpoint(position, self.generators["permutation"].get_state())
+        self._stop_vote.settle()
         return TrainResult(self.run_dir, metrics, position.step)
 
     def _start(self) -> Position:
@@ -284,14 +305,36 @@ class Trainer:
         perm = torch.Generator()
         generators = {**self.generators, "permutation_epoch_start": perm}
         position = load_checkpoint(path, self.model, self.optimizer, generators, self.step.sums)
+        self._check_global_batch(position)
+        if not self.dist.is_main:  # the checkpoint holds every rank's sums; rank 0 carries them
+            self.step.sums.zero_()
         self._resumed_permutation_state = perm.get_state()
         self.step.step_t.fill_(position.step)
         self.step.skipped = position.skipped
         self._say(f"resuming {self.run_dir} at epoch {position.epoch + 1}, step {position.step}")
         return position
 
+    def _check_global_batch(self, position: Position) -> None:
+        """A mid-epoch position counts batches of its own size; refuse to read it in another."""
+        old, b, world = position.global_batch, self.spec.train.batch_size, self.dist.world
+        if position.batch == 0 or old in (0, b * world):
+            return
+        fix = (
+            f"--set train.batch_size={old // world}"
+            if old % world == 0
+            else f"a number of processes that divides {old}"
+        )
+        raise raised_on_every_rank(
+            RunError(
+                f"{self.run_dir}: checkpointed mid-epoch with a global batch of {old}, but this "
+                f"run's is {b * world} (train.batch_size {b} x {world} processes); resume with "
+                f"the same global batch: {fix}"
+            )
+        )
+
     def _checkpoint(self, position: Position, epoch_start_state: torch.Tensor) -> None:
         self._check_finite(position.epoch)
+        sums = self.dist.all_sum(self.step.sums.clone())  # the partial epoch of every rank
         if not self.dist.is_main:
             self.dist.barrier()
             return
@@ -300,7 +343,7 @@ class Trainer:
         generators = {**self.generators, "permutation_epoch_start": perm}
         save_checkpoint(
             self.run_dir / CHECKPOINT, self.model, self.optimizer, generators, position,
-            self.step.sums, self._checkpoint_meta,
+            sums, self._checkpoint_meta,
         )  # fmt: skip
         self.dist.barrier()
 
@@ -345,13 +388,18 @@ class Trainer:
 
     @torch.no_grad()
     def _evaluate(self, step: int) -> dict[str, float]:
-        """Held-out loss and terms, averaged over the test set and the ranks."""
-        model, device = self.model, self.dist.device
-        noise = torch.Generator(device).manual_seed(self.spec.train.seed + 2)
+        """Held-out loss and terms, averaged over the test set and the ranks.
+
+        Each rank evaluates its share of the test batches; the noise of batch j comes from a
+        generator seeded by (seed, j), so the result does not depend on the number of ranks.
+        """
+        model, device, train, dist = self.model, self.dist.device, self.spec.train, self.dist
         step_t = torch.tensor(step, device=device)
         sums = torch.zeros(2 + len(self.step.terms), dtype=torch.float64, device=device)
         model.eval()
-        for x, y in self.test_batches.in_order():
+        shard = eval_batches(len(self.data.test), train.eval_batch_size, dist.world, dist.rank)
+        for j, (x, y) in zip(shard, self.test_batches.in_order(), strict=True):
+            noise = torch.Generator(device).manual_seed(((train.seed + 2) * 1_000_003 + j) % 2**63)
             eps = torch.randn(x.shape[0], model.latent_dim, generator=noise, device=device)
             out = model(as_float(x), y, eps, step_t)
             values = [out.loss * x.shape[0]] + [out.terms[t].sum() for t in self.step.terms]
@@ -399,11 +447,12 @@ class Trainer:
     # --- safety --------------------------------------------------------------------------
 
     def _check_finite(self, epoch: int) -> None:
-        problem = self.step.nonfinite()
+        problem, where = self.step.nonfinite(), ""
         if self.dist.active:  # every rank must stop together, or the others would hang
             flag = torch.tensor([float(problem is not None)], device=self.dist.device)
-            if float(self.dist.all_sum(flag)) > 0 and problem is None:
-                problem = NonFinite(-1, ("loss",), True)
+            if float(self.dist.all_sum(flag)) > 0:
+                rank, problem = self.dist.first(problem)  # the lowest rank that found one
+                where = f" on rank {rank}"
         if problem is None:
             return
         kept = ""
@@ -418,9 +467,11 @@ class Trainer:
                 f" The last good checkpoint (step {meta['position']['step']}) is kept in "
                 f"{self.run_dir}; genkit eval uses it."
             )
-        raise NonFiniteError(
-            f"training stopped: {problem.describe()} (epoch {epoch + 1}).{kept} "
-            "Lower train.lr, set train.clip_grad_norm, or set train.on_nonfinite: skip"
+        raise raised_on_every_rank(
+            NonFiniteError(
+                f"training stopped: {problem.describe()}{where} (epoch {epoch + 1}).{kept} "
+                "Lower train.lr, set train.clip_grad_norm, or set train.on_nonfinite: skip"
+            )
         )
 
     def _running_loss(self) -> str:

@@ -34,9 +34,10 @@ def test_ranks_split_each_global_batch_in_order():
         assert torch.equal(joined_x, xs) and torch.equal(joined_y, ys)
 
 
-def test_several_ranks_drop_an_incomplete_global_batch():
-    batches = InMemoryBatches(torch.zeros(10, 1), None, batch_size=2, world=2, rank=1)
-    assert batches.steps == 2
+def test_several_ranks_share_an_incomplete_global_batch_unless_drop_last():
+    x = torch.zeros(10, 1)
+    assert InMemoryBatches(x, None, batch_size=2, world=2, rank=1).steps == 3
+    assert InMemoryBatches(x, None, batch_size=2, world=2, rank=1, drop_last=True).steps == 2
 
 
 def test_starting_mid_epoch_continues_with_the_same_batches():
