@@ -9,6 +9,7 @@ from genkit_core import Component, hookimpl
 
 from .conditioners.label_concat import LabelConcat
 from .data.digits import Digits
+from .data.tensor_file import TensorFile
 from .divergences.gaussian_kl import GaussianKL
 from .likelihoods.bernoulli import Bernoulli
 from .likelihoods.mse import MSE
@@ -32,5 +33,6 @@ def genkit_components() -> list[Component]:
         Component("bernoulli", Bernoulli),
         Component("label_concat", LabelConcat),
         Component("digits", Digits),
+        Component("tensor_file", TensorFile),
         Component("csv", CSVLogger),
     ]
