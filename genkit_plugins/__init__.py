@@ -10,6 +10,7 @@ from genkit_core import Component, hookimpl
 from .conditioners.label_concat import LabelConcat
 from .data.digits import Digits
 from .data.tensor_file import TensorFile
+from .data.torchvision_sets import CIFAR10, MNIST, FashionMNIST
 from .divergences.gaussian_kl import GaussianKL
 from .likelihoods.bernoulli import Bernoulli
 from .likelihoods.mse import MSE
@@ -34,5 +35,8 @@ def genkit_components() -> list[Component]:
         Component("label_concat", LabelConcat),
         Component("digits", Digits),
         Component("tensor_file", TensorFile),
+        Component("mnist", MNIST),
+        Component("fashion_mnist", FashionMNIST),
+        Component("cifar10", CIFAR10),
         Component("csv", CSVLogger),
     ]
