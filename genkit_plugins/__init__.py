@@ -9,6 +9,7 @@ from genkit_core import Component, hookimpl
 
 from .conditioners.label_concat import LabelConcat
 from .data.digits import Digits
+from .data.image_folder import ImageFolder
 from .data.tensor_file import TensorFile
 from .data.torchvision_sets import CIFAR10, MNIST, FashionMNIST
 from .divergences.gaussian_kl import GaussianKL
@@ -38,5 +39,6 @@ def genkit_components() -> list[Component]:
         Component("mnist", MNIST),
         Component("fashion_mnist", FashionMNIST),
         Component("cifar10", CIFAR10),
+        Component("image_folder", ImageFolder),
         Component("csv", CSVLogger),
     ]
