@@ -10,6 +10,7 @@ The held-out split is shared out in whole batches (:func:`eval_batches`).
 from __future__ import annotations
 
 import math
+import mmap
 import os
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -107,11 +108,41 @@ class InMemoryBatches:
             yield self.x[start:stop], None if self.y is None else self.y[start:stop]
 
 
+class _Remapped:
+    """Where a view of a memory-mapped file lies, to map it again in another process.
+
+    Pickling an ``np.memmap`` copies its data; a worker started by spawn or forkserver (the
+    default outside Linux, and on Linux from Python 3.14) gets this instead and maps the file.
+    """
+
+    def __init__(self, view: np.memmap):
+        granule = view.offset - view.offset % mmap.ALLOCATIONGRANULARITY  # where the map begins
+        mapped = np.frombuffer(view._mmap, np.uint8).ctypes.data  # type: ignore[attr-defined]
+        self.filename, self.at = view.filename, granule + view.ctypes.data - mapped
+        self.dtype, self.shape, self.strides = view.dtype, view.shape, view.strides
+
+    def open(self) -> np.ndarray:
+        whole = np.memmap(self.filename, np.uint8, mode="r")
+        return np.ndarray(self.shape, self.dtype, whole, self.at, self.strides)
+
+
+def _portable(values: Any) -> Any:
+    is_map = isinstance(values, np.memmap) and getattr(values, "_mmap", None) is not None
+    return _Remapped(values) if is_map and min(values.strides, default=0) >= 0 else values
+
+
 class _ArrayBatches(Dataset):
     """Rows of (memory-mapped) arrays, fetched a whole batch at a time by a DataLoader worker."""
 
     def __init__(self, x: np.ndarray | Tensor, y: np.ndarray | Tensor | None):
         self.x, self.y = x, y
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"x": _portable(self.x), "y": _portable(self.y)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, values in state.items():
+            setattr(self, name, values.open() if isinstance(values, _Remapped) else values)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -218,11 +249,11 @@ def fits_in_memory(split: Split, info: DataInfo, device: torch.device) -> bool:
 def _materialize(split: Split, labelled: bool, num_workers: int) -> tuple[Tensor, Tensor | None]:
     """The split as tensors (reading a Dataset once, in batches, through workers)."""
     if isinstance(split.x, np.ndarray | Tensor):
-        x = torch.as_tensor(
-            np.ascontiguousarray(split.x) if isinstance(split.x, np.ndarray) else split.x
-        )
-        y = None if split.y is None or not labelled else torch.as_tensor(np.asarray(split.y))
-        return x, y
+        x = split.x
+        if isinstance(x, np.ndarray):  # a memory-mapped file is read into memory here
+            x = np.array(x) if isinstance(x, np.memmap) else np.ascontiguousarray(x)
+        y = None if split.y is None or not labelled else torch.as_tensor(np.array(split.y))
+        return torch.as_tensor(x), y
     loader = DataLoader(split.x, batch_size=512, num_workers=num_workers)
     xs, ys = zip(*loader, strict=True)
     return torch.cat(xs), torch.cat(ys) if labelled else None

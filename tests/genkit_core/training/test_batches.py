@@ -56,3 +56,47 @@ def test_in_order_shards_the_test_set_across_ranks():
         for r in (0, 1)
     ]
     assert torch.equal(torch.cat(parts), x)
+
+
+def _memmap(tmp_path, values):
+    import numpy as np
+
+    np.save(path := tmp_path / "x.npy", values)
+    return np.load(path, mmap_mode="r")
+
+
+def test_a_memory_mapped_view_pickles_as_its_place_in_the_file(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from genkit_core.training.batches import _ArrayBatches
+
+    values = np.arange(4 * 50 * 60, dtype=np.float32).reshape(4, 50, 60, 1)
+    mapped = _memmap(tmp_path, values)[1:3].transpose(0, 3, 1, 2)  # a strided view
+    data = pickle.dumps(_ArrayBatches(mapped, None))
+    assert len(data) < 1000 < values.nbytes  # no copy of the data travels to a worker
+    again = pickle.loads(data)
+    assert np.array_equal(again.x, values[1:3].transpose(0, 3, 1, 2))
+    assert np.array_equal(again[[1, 0]][0].numpy(), values[[2, 1]].transpose(0, 3, 1, 2))
+
+
+def test_a_memory_map_is_streamed_or_read_into_memory_with_the_same_batches(tmp_path):
+    import numpy as np
+
+    from genkit_core.interfaces import DataInfo, Split
+    from genkit_core.training.batches import StreamedBatches, make_batches
+
+    values = np.arange(30, dtype=np.uint8).reshape(10, 3)
+    split = Split(_memmap(tmp_path, values), np.arange(10) % 2)
+    info = DataInfo((3,), num_classes=2)
+    order = torch.randperm(10)
+    cpu = torch.device("cpu")
+    got = {}
+    for placement in ("device", "stream"):
+        made = make_batches(split, info, True, 4, cpu, placement, num_workers=0)
+        got[placement] = list(made.epoch(order))
+    assert isinstance(made, StreamedBatches)
+    for (x1, y1), (x2, y2) in zip(got["device"], got["stream"], strict=True):
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert torch.equal(torch.cat([x for x, _ in got["device"]]), torch.from_numpy(values)[order])
