@@ -252,7 +252,8 @@ def _materialize(split: Split, labelled: bool, num_workers: int) -> tuple[Tensor
         x = split.x
         if isinstance(x, np.ndarray):  # a memory-mapped file is read into memory here
             x = np.array(x) if isinstance(x, np.memmap) else np.ascontiguousarray(x)
-        y = None if split.y is None or not labelled else torch.as_tensor(np.array(split.y))
+        y = split.y if split.y is None or isinstance(split.y, Tensor) else np.array(split.y)
+        y = None if y is None or not labelled else torch.as_tensor(y)
         return torch.as_tensor(x), y
     loader = DataLoader(split.x, batch_size=512, num_workers=num_workers)
     xs, ys = zip(*loader, strict=True)
