@@ -171,9 +171,8 @@ def _check_labels(
     if len(y) != n:
         raise DataError(f"{where}: {len(y)} labels for {n} examples")
     if info.num_classes is not None:
-        labels = (
-            y if isinstance(y, Tensor) else torch.from_numpy(np.array(y))
-        )  # a copy: y may be a read-only memory map
+        # NumPy labels are copied: they may be a read-only memory map
+        labels = y if isinstance(y, Tensor) else torch.from_numpy(np.array(y))
         if labels.ndim != 1 or labels.is_floating_point() or labels.dtype == torch.bool:
             raise DataError(
                 f"{where}: class labels must be integers of shape (N,), got "
