@@ -17,12 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+from mnist_data import DEFAULT_DATA, load_mnist, synthetic
 from torch import nn
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 STAGES = [(3**i, 10 ** (-i / 7)) for i in range(8)]
 
 
@@ -85,11 +84,18 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--iw-samples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny random data, one epoch, K=10 (CI)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.epochs, args.iw_samples = 1, 10
+    elif not args.data.is_file():
+        parser.error(f"{args.data} not found; pass --data PATH to an mnist.npz, or --smoke")
     torch.manual_seed(args.seed)
-    with np.load(args.data) as f:
-        grey_train = torch.from_numpy(f["x_train"]).reshape(-1, 784).float() / 255
-        grey_test = torch.from_numpy(f["x_test"]).reshape(-1, 784).float() / 255
+    arrays = synthetic(200, 100) if args.smoke else load_mnist(args.data)
+    grey_train = torch.from_numpy(arrays["x_train"]).reshape(-1, 784).float() / 255
+    grey_test = torch.from_numpy(arrays["x_test"]).reshape(-1, 784).float() / 255
     x_test = torch.bernoulli(grey_test, generator=torch.Generator().manual_seed(args.seed))
     model = BurdaVAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-4)

@@ -20,10 +20,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from mnist_data import DEFAULT_DATA, load_mnist, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "benchmarks" / "specs" / "vae_mnist_mlp.yaml"
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist.npz"
 
 
 def worker(data: Path, device: str, batch: int, epochs: int) -> dict[str, float]:
@@ -59,14 +59,20 @@ def main() -> int:
     parser.add_argument(
         "--worker", nargs=3, metavar=("DATA", "BATCH", "EPOCHS"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny random data, one epoch, two sizes (CI)"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.batch_sizes, args.epochs = [256, 512], [64], 1
+    elif not args.worker and not args.data.is_file():
+        parser.error(f"{args.data} not found; pass --data PATH to an mnist.npz, or --smoke")
     if args.worker:
         data, batch, epochs = args.worker
         print(json.dumps(worker(Path(data), args.device, int(batch), int(epochs))))
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="genkit-scaling-"))
-    with np.load(args.data) as f:
-        arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    arrays = synthetic(max(args.sizes), 128) if args.smoke else load_mnist(args.data)
     print("| device | train examples | batch | s/epoch | s per 10k examples | peak MiB |")
     print("|---|---|---|---|---|---|")
     configs = [(n, 128) for n in args.sizes] + [

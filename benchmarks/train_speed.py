@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from mnist_data import DEFAULT_DATA, load_mnist, synthetic
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "benchmarks" / "specs" / "vae_mnist_mlp.yaml"
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist.npz"
 
 
 @dataclass
@@ -47,27 +47,6 @@ class Result:
     epochs: list[float] = field(default_factory=list)
     wall: list[float] = field(default_factory=list)
     test_loss: float = float("nan")
-
-
-# --- data ----------------------------------------------------------------------------------
-
-
-def load_mnist(path: Path, limit: int | None) -> dict[str, np.ndarray]:
-    with np.load(path) as f:
-        arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    if limit:
-        arrays["x_train"], arrays["y_train"] = arrays["x_train"][:limit], arrays["y_train"][:limit]
-    return arrays
-
-
-def synthetic(n_train: int, n_test: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    return {
-        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "y_train": rng.integers(0, 10, n_train, dtype=np.uint8),
-        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "y_test": rng.integers(0, 10, n_test, dtype=np.uint8),
-    }
 
 
 # --- the plain loop ------------------------------------------------------------------------

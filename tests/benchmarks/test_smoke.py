@@ -1,0 +1,45 @@
+"""The benchmarks as smoke tests: each runs end to end on tiny random data, so none can rot.
+
+No timing is asserted; the figures in docs/performance.md come from full runs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _run(script: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_train_speed_reports_every_contender():
+    out = _run("train_speed.py")
+    for contender in ("| plain |", "| plain-fused |", "| genkit |"):
+        assert contender in out
+
+
+@pytest.mark.slow
+def test_scaling_reports_each_size():
+    rows = [line.split("|") for line in _run("scaling.py").splitlines()]
+    sizes_at_128 = [row[2].strip() for row in rows if len(row) > 3 and row[3].strip() == "128"]
+    assert sizes_at_128 == ["256", "512"]
+
+
+@pytest.mark.slow
+def test_burda_reference_reports_both_bounds():
+    out = _run("burda_reference.py")
+    assert "test negative ELBO" in out and "IW -log p(x) (K=10)" in out
