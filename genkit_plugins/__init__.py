@@ -13,6 +13,7 @@ from .divergences.gaussian_kl import GaussianKL
 from .likelihoods.bernoulli import Bernoulli
 from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
+from .loggers.tensorboard_logger import TensorBoardLogger
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
 from .priors.standard_normal import StandardNormal
@@ -33,4 +34,5 @@ def genkit_components() -> list[Component]:
         Component("label_concat", LabelConcat),
         Component("digits", Digits),
         Component("csv", CSVLogger),
+        Component("tensorboard", TensorBoardLogger),
     ]
