@@ -95,7 +95,7 @@ def traversal_picture(view: RunView, steps: int = 9) -> Picture:
     decoded, dims, values = traverse(view, codes, base=0, steps=steps)
     images = _images(view, decoded.flatten(0, 1))
     rows = [
-        f"z{u}: {float(v[0]):.1f}..{float(v[-1]):.1f}" for u, v in zip(dims, values, strict=True)
+        f"z{u}: {float(v[0]):.2g} to {float(v[-1]):.2g}" for u, v in zip(dims, values, strict=True)
     ]
     fig = grid_figure(images, steps, row_labels=rows)
     chosen = (
