@@ -1,4 +1,5 @@
-"""The ``genkit`` command line: train, eval, sample, reconstruct, plugins, schema, validate.
+"""The ``genkit`` command line: train, eval, sample, reconstruct, report, plot, plugins, schema,
+validate.
 
 A user's mistake (a :class:`~genkit_core.errors.GenkitError`) is printed as one line and exits
 with status 1; Ctrl-C exits with 130 after saving; anything else is a bug and keeps its
@@ -191,6 +192,27 @@ def _images_or_fail(images: Any) -> Any:
     return images
 
 
+# --- report and plot -----------------------------------------------------------------------
+
+
+@_command("report", "write a self-contained HTML page: spec, metrics, curves and figures")
+def _report_page(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    out = write_report(args.run_dir, args.output, _device(args.device), args.iw_samples)
+    _out(f"wrote {out}")
+    return 0
+
+
+@_command("plot", "write one figure as PNG: latent, curves, interpolate or traverse")
+def _plot(args: argparse.Namespace) -> int:
+    from .report import write_plot
+
+    out = write_plot(args.run_dir, args.figure, args.output, _device(args.device))
+    _out(f"wrote {out}")
+    return 0
+
+
 # --- plugins, schema, validate -------------------------------------------------------------
 
 
@@ -314,6 +336,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=_positive, default=32, help="how many test images (default 32)")
     p.add_argument("-o", "--output", type=Path, help="PNG file (default: in the run directory)")
 
+    p = parsers["report"]
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("-o", "--output", type=Path, help="HTML file (default: RUN_DIR/report.html)")
+    p.add_argument("--iw-samples", type=_nonnegative, default=100, metavar="K",
+                   help="importance samples for -log p(x) (0 skips it; default 100)")  # fmt: skip
+
+    p = parsers["plot"]
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("figure", choices=["latent", "curves", "interpolate", "traverse"])
+    p.add_argument("-o", "--output", type=Path, help="PNG file (default: in the run directory)")
+
     parsers["plugins"].add_argument("--json", action="store_true", help="print as JSON")
     parsers["schema"].add_argument("-o", "--output", type=Path, help="write to a file")
     p = parsers["validate"]
@@ -323,6 +356,8 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("eval", "sample", "reconstruct"):
         parsers[name].add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
         parsers[name].add_argument("--seed", type=int, default=0, help="seed of the noise")
+    for name in ("report", "plot"):
+        parsers[name].add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     return parser
 
 

@@ -2,7 +2,8 @@
 
 A run directory holds ``spec.yaml`` (the resolved spec), ``model.safetensors`` (the weights),
 ``checkpoint.safetensors`` (everything needed to resume), ``metrics.csv``, ``samples.png`` and
-``reconstructions.png``.
+``reconstructions.png``; later ``report.html`` and the ``genkit plot`` PNGs, and ``tensorboard/``
+when that logger is on.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ METRICS = "metrics.csv"
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 _OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, METRICS, SAMPLES, RECONSTRUCTIONS, "report.html")
+_OWN_FILES += ("curves.png", "latent.png", "interpolation.png", "traversal.png")  # genkit plot
+_OWN_DIRS = ("tensorboard",)  # the tensorboard logger's event files
 _MIN_FREE_BYTES = 64 << 20
 
 
@@ -74,6 +77,8 @@ def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -
             )
         for name in _OWN_FILES:
             (path / name).unlink(missing_ok=True)
+        for name in _OWN_DIRS:
+            shutil.rmtree(path / name, ignore_errors=True)
     try:
         path.mkdir(parents=True, exist_ok=True)
         atomic_write(path / ".genkit-write-test", b"ok")

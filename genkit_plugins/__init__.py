@@ -16,6 +16,7 @@ from .divergences.gaussian_kl import GaussianKL
 from .likelihoods.bernoulli import Bernoulli
 from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
+from .loggers.tensorboard_logger import TensorBoardLogger
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
 from .priors.standard_normal import StandardNormal
@@ -41,4 +42,5 @@ def genkit_components() -> list[Component]:
         Component("cifar10", CIFAR10),
         Component("image_folder", ImageFolder),
         Component("csv", CSVLogger),
+        Component("tensorboard", TensorBoardLogger),
     ]

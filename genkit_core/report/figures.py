@@ -1,0 +1,159 @@
+"""Every figure of the report as a :class:`Picture`: PNG bytes with a title and a caption.
+
+The ``genkit plot`` verbs and the report page both draw through :data:`PLOTS` and the
+functions here, so a PNG and the page always show the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..errors import RunError
+from ..images import as_images
+from ..run import METRICS
+from .curves import plot_curves, read_metrics
+from .interpolation import choose_pairs, interpolate
+from .latent import plot_latent, project_2d
+from .render import figure_png, grid_figure
+from .samples import draw_samples
+from .traversal import traverse
+from .view import RunView, open_run
+
+__all__ = [
+    "PLOTS",
+    "Picture",
+    "curves_picture",
+    "interpolation_picture",
+    "latent_picture",
+    "reconstructions_picture",
+    "samples_picture",
+    "traversal_picture",
+]
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A figure: its heading, a one-line caption saying what it shows, and the PNG bytes."""
+
+    title: str
+    caption: str
+    png: bytes
+
+
+def curves_picture(run_dir: Path) -> Picture:
+    """Train and test loss and each of its terms per epoch, from ``metrics.csv``."""
+    fig = plot_curves(read_metrics(Path(run_dir) / METRICS))
+    caption = (
+        "Per-example loss and each of its terms (nats) against the epoch: train (line, "
+        "averaged over the epoch) and test (dots, at the epoch's end)."
+    )
+    return Picture("Loss curves", caption, figure_png(fig))
+
+
+def latent_picture(view: RunView) -> Picture:
+    """The test codes in 2-D, coloured by class."""
+    codes = view.codes(view.test_x, view.test_y)
+    labels = view.class_labels
+    projection = project_2d(codes, labels)
+    what = "posterior means" if view.model.is_variational else "codes"
+    fig = plot_latent(projection, labels, f"{len(codes)} test {what}")
+    colour = "coloured by class" if labels is not None else "(no classes to colour by)"
+    caption = f"The {what} of {len(codes)} test examples: {projection.how}, {colour}."
+    return Picture("Latent space", caption, figure_png(fig))
+
+
+def interpolation_picture(view: RunView, pairs: int = 6, steps: int = 8) -> Picture:
+    """Rows of decoded straight-line paths between pairs of test images, the images at the ends."""
+    same = view.model.conditioner is not None
+    chosen = choose_pairs(view.class_labels, pairs, same_class=same)
+    chosen = [(i, j) for i, j in chosen if max(i, j) < len(view.test_x)]
+    if not chosen:
+        raise RunError(f"{view.run_dir}: too few test examples to pick a pair to interpolate")
+    path = interpolate(view, chosen, steps)
+    ends_a = view.test_x[[i for i, _ in chosen]].unsqueeze(1)
+    ends_b = view.test_x[[j for _, j in chosen]].unsqueeze(1)
+    rows = torch.cat([ends_a, path, ends_b], dim=1)
+    images = _images(view, rows.flatten(0, 1))
+    cols = ["A", *(f"{t:.2g}" for t in torch.linspace(0, 1, steps).tolist()), "B"]
+    fig = grid_figure(images, steps + 2, col_labels=cols)
+    held = " (a cvae pairs images of one class and holds it fixed)" if same else ""
+    caption = (
+        f"Each row: test image A, the decoded codes (1-t) z_A + t z_B for t from 0 to 1, "
+        f"and test image B{held}."
+    )
+    return Picture("Interpolations", caption, figure_png(fig))
+
+
+def traversal_picture(view: RunView, steps: int = 9) -> Picture:
+    """One row per latent dimension, varied over its test range, the others held fixed."""
+    codes = view.codes(view.test_x, view.test_y)
+    decoded, dims, values = traverse(view, codes, base=0, steps=steps)
+    images = _images(view, decoded.flatten(0, 1))
+    rows = [
+        f"z{u}: {float(v[0]):.2g} to {float(v[-1]):.2g}" for u, v in zip(dims, values, strict=True)
+    ]
+    fig = grid_figure(images, steps, row_labels=rows)
+    chosen = (
+        "every dimension"
+        if len(dims) == codes.shape[1]
+        else f"the {len(dims)} most active dimensions"
+    )
+    caption = (
+        f"Each row varies one latent ({chosen} of {codes.shape[1]}) from its 2nd to 98th test "
+        "percentile, the others held at the code of the first test image."
+    )
+    return Picture("Latent traversals", caption, figure_png(fig))
+
+
+def samples_picture(view: RunView, seed: int = 0) -> Picture:
+    """Decoded draws from the prior (per class for a cvae), or from a Gaussian fit for an AE."""
+    samples = draw_samples(view, seed=seed)
+    images = _images(view, samples.x)
+    fig = grid_figure(images, samples.nrow, row_labels=samples.row_labels)
+    caption = f"The likelihood's mean at {samples.how}."
+    return Picture("Samples", caption, figure_png(fig))
+
+
+@torch.no_grad()
+def reconstructions_picture(view: RunView, n: int = 32) -> Picture:
+    """Test images, each followed by the likelihood's mean at its code."""
+    x = view.test_x[:n]
+    y = None if view.test_y is None else view.test_y[:n]
+    recon = view.model.reconstruct(x, view.condition(y))
+    images = _images(view, torch.stack([x, recon], dim=1).flatten(0, 1))
+    fig = grid_figure(images, 16, col_labels=["input", "recon."] * 8)
+    caption = (
+        "Test images (odd columns), each followed by its reconstruction (the likelihood's mean)."
+    )
+    return Picture("Reconstructions", caption, figure_png(fig))
+
+
+def _images(view: RunView, x: Tensor) -> Tensor:
+    images = as_images(x, view.info.shape)
+    if images is None:
+        raise RunError(
+            f"{view.run_dir}: the data (shape {view.info.shape}) is not images, so this figure "
+            "has nothing to draw"
+        )
+    return images
+
+
+PLOTS: dict[str, tuple[str, Callable[[Path, str], Picture]]] = {
+    "curves": ("curves.png", lambda run_dir, device: curves_picture(run_dir)),
+    "latent": ("latent.png", lambda run_dir, device: latent_picture(open_run(run_dir, device))),
+    "interpolate": (
+        "interpolation.png",
+        lambda run_dir, device: interpolation_picture(open_run(run_dir, device)),
+    ),
+    "traverse": (
+        "traversal.png",
+        lambda run_dir, device: traversal_picture(open_run(run_dir, device)),
+    ),
+}
+"""``genkit plot`` verb -> (default file in the run directory, how to draw it from
+``(run_dir, device)``)."""

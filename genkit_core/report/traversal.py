@@ -1,0 +1,69 @@
+r"""Latent traversals: one latent dimension varied, the others held fixed.
+
+The others are held at the code of one test image (its posterior mean), so each row starts from
+a real example. Dimension u takes ``steps`` values evenly spaced between the 2nd and 98th
+percentiles of :math:`z_u` over the test codes: the range the model actually uses, which for a
+VAE is about :math:`\pm 2` and for an AE whatever scale its codes took.
+
+Which dimensions: all of them when :math:`L \le 16`; otherwise the 16 whose posterior means
+vary most over the test set (the most active units, see ``genkit eval``), in index order.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .view import RunView
+
+__all__ = ["MAX_ROWS", "chosen_dimensions", "traversal_values", "traverse"]
+
+MAX_ROWS = 16
+"""At most this many dimensions are traversed (one row each)."""
+
+
+def chosen_dimensions(codes: Tensor, max_rows: int = MAX_ROWS) -> list[int]:
+    """Every dimension of ``(N, L)`` codes when L <= max_rows, else the max_rows of largest
+    variance, sorted by index.
+    """
+    if codes.shape[1] <= max_rows:
+        return list(range(codes.shape[1]))
+    variance = codes.double().var(dim=0) if len(codes) > 1 else torch.zeros(codes.shape[1])
+    return sorted(variance.topk(max_rows).indices.tolist())
+
+
+def traversal_values(codes: Tensor, dims: list[int], steps: int) -> Tensor:
+    """``(len(dims), steps)`` values from the 2nd to the 98th percentile of each dimension."""
+    q = torch.tensor([0.02, 0.98], dtype=torch.float64, device=codes.device)
+    low, high = torch.quantile(codes[:, dims].double(), q, dim=0)
+    t = torch.linspace(0, 1, steps, dtype=torch.float64, device=codes.device)
+    return (low[:, None] + t[None, :] * (high - low)[:, None]).to(codes.dtype)
+
+
+@torch.no_grad()
+def traverse(
+    view: RunView, codes: Tensor, base: int = 0, steps: int = 9
+) -> tuple[Tensor, list[int], Tensor]:
+    """Decoded traversals around test example ``base``.
+
+    Args:
+        view: the run.
+        codes: ``(N, L)`` the test codes (posterior means).
+        base: the test example whose code holds the other dimensions.
+        steps: values per dimension.
+
+    Returns:
+        ``(D, steps, *shape)`` decoded images, the D dimensions, and their values ``(D, steps)``.
+    """
+    dims = chosen_dimensions(codes)
+    values = traversal_values(codes, dims, steps)
+    z = codes[base].repeat(len(dims), steps, 1)
+    for row, u in enumerate(dims):
+        z[row, :, u] = values[row]
+    y = (
+        None
+        if view.test_y is None
+        else view.test_y[base : base + 1].expand(z.shape[0] * steps, *view.test_y.shape[1:])
+    )
+    decoded = view.decode_mean(z.flatten(0, 1), y)
+    return decoded.view(len(dims), steps, *decoded.shape[1:]), dims, values

@@ -1,0 +1,118 @@
+"""``write_report`` and ``write_plot``: what ``genkit report`` and ``genkit plot`` do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from .._version import __version__
+from ..datasets import load_data
+from ..errors import GenkitError, RunError
+from ..evaluation import evaluate
+from ..files import atomic_write
+from ..run import SPEC, load_run_spec
+from ..training.batches import make_batches
+from .figures import (
+    PLOTS,
+    Picture,
+    curves_picture,
+    interpolation_picture,
+    latent_picture,
+    reconstructions_picture,
+    samples_picture,
+    traversal_picture,
+)
+from .page import Section, metrics_table, render_page
+from .view import RunView, open_run
+
+__all__ = ["REPORT", "write_plot", "write_report"]
+
+REPORT = "report.html"
+
+
+def write_report(
+    run_dir: str | Path,
+    output: str | Path | None = None,
+    device: str = "cpu",
+    iw_samples: int = 100,
+) -> Path:
+    """Write the run's report page (default ``RUN_DIR/report.html``) and return its path.
+
+    A figure that cannot be drawn (no ``metrics.csv``, data that are not images) becomes a
+    one-line note in its section; a run that cannot be loaded is an error.
+
+    Raises:
+        RunError: the directory is not a run, or its weights are missing or corrupt.
+    """
+    run_dir = Path(run_dir)
+    spec = load_run_spec(run_dir)
+    view = open_run(run_dir, device)
+    sections = [
+        Section("metrics", "Test metrics", body_html=metrics_table(_metrics(view, iw_samples))),
+        _figure("curves", lambda: curves_picture(run_dir)),
+    ]
+    if view.model.is_variational or len(view.train_x) > 1:
+        sections.append(_figure("samples", lambda: samples_picture(view)))
+    sections += [
+        _figure("reconstructions", lambda: reconstructions_picture(view)),
+        _figure("latent", lambda: latent_picture(view)),
+        _figure("interpolations", lambda: interpolation_picture(view)),
+        _figure("traversals", lambda: traversal_picture(view)),
+        Section("spec", "Spec", body_html=_spec_html(run_dir)),
+    ]
+    title = spec.name or f"{spec.model} on {spec.data.type}"
+    subtitle = (
+        f"{run_dir} - a {spec.model} with latent_dim {spec.latent_dim}, trained for "
+        f"{spec.train.epochs} epochs; report by genkit {__version__}"
+    )
+    out = Path(output) if output is not None else run_dir / REPORT
+    atomic_write(out, render_page(title, subtitle, sections).encode())
+    return out
+
+
+def write_plot(
+    run_dir: str | Path, what: str, output: str | Path | None = None, device: str = "cpu"
+) -> Path:
+    """Write one figure (``latent``, ``curves``, ``interpolate``, ``traverse``) as a PNG.
+
+    Raises:
+        RunError: an unknown figure, not a run, or the figure's inputs are missing.
+    """
+    if what not in PLOTS:
+        raise RunError(f"unknown plot {what!r}; choose one of {', '.join(PLOTS)}")
+    run_dir = Path(run_dir)
+    load_run_spec(run_dir)  # a clear error for a directory that is not a run
+    name, draw = PLOTS[what]
+    out = Path(output) if output is not None else run_dir / name
+    atomic_write(out, draw(run_dir, device).png)
+    return out
+
+
+def _figure(anchor: str, draw: Callable[[], Picture]) -> Section:
+    try:
+        picture = draw()
+    except GenkitError as exc:
+        return Section(anchor, anchor.capitalize(), missing=str(exc))
+    return Section(anchor, picture.title, picture=picture)
+
+
+def _spec_html(run_dir: Path) -> str:
+    import html
+
+    text = (run_dir / SPEC).read_text()
+    return (
+        "<p class='caption'>The resolved spec the run was trained with (every default "
+        f"written out).</p><pre>{html.escape(text)}</pre>"
+    )
+
+
+def _metrics(view: RunView, iw_samples: int) -> dict:
+    model = view.model
+    data = load_data(model.spec)
+    device = next(model.parameters()).device
+    batches = make_batches(
+        data.test, data.info, model.kind == "cvae", 500, torch.device(device), num_workers=0
+    )
+    return evaluate(model, batches.in_order(), iw_samples if model.is_variational else 0)

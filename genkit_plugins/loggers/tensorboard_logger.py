@@ -1,0 +1,57 @@
+"""Metrics as TensorBoard event files in ``RUN_DIR/tensorboard`` (``tensorboard --logdir``).
+
+Each ``train_<term>`` / ``test_<term>`` column becomes the scalar ``<term>/train`` /
+``<term>/test``, so TensorBoard draws train and test of one term in one chart; the other
+columns (``lr``, ``seconds``, ...) keep their names. The x-axis is the optimisation step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from genkit_core import Logger, Params, SpecError
+
+__all__ = ["TensorBoardLogger", "TensorBoardParams", "tag"]
+
+
+class TensorBoardParams(Params):
+    """Where the event files go, inside the run directory, and how often they are flushed."""
+
+    subdir: Annotated[str, Field(pattern=r"^[\w.-]+$")] = "tensorboard"
+    flush_secs: Annotated[int, Field(gt=0, le=3600)] = 30
+
+
+def tag(column: str) -> str:
+    """The TensorBoard tag of a metrics column: ``train_loss`` -> ``loss/train``."""
+    split, _, term = column.partition("_")
+    return f"{term}/{split}" if split in ("train", "test") and term else column
+
+
+class TensorBoardLogger(Logger):
+    """Writes each row's numbers as scalars with ``torch.utils.tensorboard.SummaryWriter``."""
+
+    Params = TensorBoardParams
+
+    def __init__(self, params: TensorBoardParams, run_dir: Path):
+        super().__init__(params, run_dir)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise SpecError(
+                "the tensorboard logger needs the tensorboard package: pip install tensorboard "
+                "(or pip install 'genkit-lvm[tensorboard]'), or remove it from logging",
+                field="type",
+            ) from None
+        self.log_dir = self.run_dir / params.subdir
+        self.writer = SummaryWriter(log_dir=str(self.log_dir), flush_secs=params.flush_secs)
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        for column, value in metrics.items():
+            if column != "step" and isinstance(value, int | float):
+                self.writer.add_scalar(tag(column), float(value), global_step=step)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+from genkit_core import Component, Logger, Params, SpecError, hookimpl
+from genkit_core.build import build_component
+from genkit_core.spec import load_spec
+from genkit_core.training import Trainer
+from genkit_plugins.loggers.tensorboard_logger import TensorBoardLogger, TensorBoardParams, tag
+
+event_accumulator = pytest.importorskip(
+    "tensorboard.backend.event_processing.event_accumulator",
+    reason="tensorboard is in the dev extra; pip install tensorboard",
+)
+
+
+def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    acc = event_accumulator.EventAccumulator(str(log_dir))
+    acc.Reload()
+    return {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        pytest.param("train_loss", "loss/train", id="train"),
+        pytest.param("test_divergence", "divergence/test", id="test"),
+        pytest.param("lr", "lr", id="other"),
+        pytest.param("train_", "train_", id="no-term"),
+    ],
+)
+def test_columns_become_term_slash_split_tags(column, expected):
+    assert tag(column) == expected
+
+
+def test_logged_rows_read_back_from_the_event_files(tmp_path: Path):
+    logger = TensorBoardLogger(TensorBoardParams(), tmp_path)
+    logger.log({"epoch": 1, "step": 10, "train_loss": 3.5, "lr": 1e-3}, 10)
+    logger.log({"epoch": 2, "step": 20, "train_loss": 2.25, "test_loss": 2.5, "lr": 1e-3}, 20)
+    logger.close()
+    scalars = _scalars(tmp_path / "tensorboard")
+    assert scalars["loss/train"] == [(10, 3.5), (20, 2.25)]
+    assert scalars["loss/test"] == [(20, 2.5)]
+    assert scalars["epoch"] == [(10, 1.0), (20, 2.0)]
+    assert "step" not in scalars
+
+
+def test_a_run_logs_the_same_numbers_to_csv_and_tensorboard(tmp_path: Path, spec_dict):
+    spec = spec_dict(logging=[{"type": "csv"}, {"type": "tensorboard"}])
+    spec["train"]["epochs"] = 2
+    Trainer(spec, tmp_path / "run", stream=None).fit()
+    with (tmp_path / "run" / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    scalars = _scalars(tmp_path / "run" / "tensorboard")
+    for column in ("train_loss", "test_loss", "train_divergence", "test_reconstruction"):
+        expected = [(int(r["step"]), float(r[column])) for r in rows]
+        got = scalars[tag(column)]
+        assert [s for s, _ in got] == [s for s, _ in expected]
+        assert [v for _, v in got] == pytest.approx([v for _, v in expected], rel=1e-6)
+
+
+def test_without_tensorboard_the_spec_error_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.raises(SpecError, match=r"logging\.type: .*pip install tensorboard"):
+        build_component("logging", _section("tensorboard"), run_dir=tmp_path)
+
+
+class _JSONLinesLogger(Logger):
+    """A third party's logger: one JSON object per line."""
+
+    Params = Params
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        import json
+
+        with (self.run_dir / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(metrics) + "\n")
+
+
+class _ThirdParty:
+    @hookimpl
+    def genkit_components(self) -> list[Component]:
+        return [Component("jsonl", _JSONLinesLogger)]
+
+
+def test_a_third_party_adds_a_logger_the_same_way(tmp_path: Path, spec_dict, builtins_registry):
+    builtins_registry.register_plugin(_ThirdParty(), name="third", package="genkit-jsonl")
+    spec = spec_dict(logging=[{"type": "jsonl"}])
+    Trainer(spec, tmp_path / "run", registry=builtins_registry, stream=None).fit()
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and '"train_loss"' in lines[0]
+
+
+def _section(name: str):
+    spec = load_spec(
+        {"model": "ae", "latent_dim": 2, "data": {"type": "digits"}, "encoder": {"type": "mlp"},
+         "decoder": {"type": "mlp"}, "logging": [{"type": name}]}
+    )  # fmt: skip
+    return spec.logging[0]
