@@ -95,9 +95,18 @@ class StudentT(Likelihood):
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
         nu, sigma = self.df, self.scale(params)
         t = (x - self.loc(params)) / sigma
-        constant = torch.lgamma((nu + 1) / 2) - torch.lgamma(nu / 2) - 0.5 * torch.log(nu * math.pi)
+        constant = self._log_normaliser(nu).to(x.dtype)
         elementwise = constant - sigma.log() - (nu + 1) / 2 * torch.log1p(t.square() / nu)
         return elementwise.expand_as(x).flatten(1).sum(1)
+
+    @staticmethod
+    def _log_normaliser(nu: Tensor) -> Tensor:
+        r""":math:`\log\Gamma(\frac{\nu+1}{2}) - \log\Gamma(\frac{\nu}{2}) - \frac12\log(\nu\pi)`.
+
+        In float64: for large ν the two log-gammas nearly cancel, and float32 loses the difference.
+        """
+        nu = nu.double()
+        return torch.lgamma((nu + 1) / 2) - torch.lgamma(nu / 2) - 0.5 * torch.log(nu * math.pi)
 
     def mean(self, params: Tensor) -> Tensor:
         """The location μ (the mean whenever ν > 1, and the median always)."""
