@@ -110,6 +110,8 @@ class _Checker:
 
     def gradients(self, what: str, loss: Tensor, module: nn.Module, *inputs: Tensor) -> None:
         """Backpropagate ``loss``; every input and trainable parameter must get a finite grad."""
+        if not loss.requires_grad:
+            self.fail(f"{what}: its output is detached from the inputs and parameters")
         loss.backward()
         for i, x in enumerate(inputs):
             if x.grad is None or not torch.isfinite(x.grad).all():
