@@ -75,8 +75,7 @@ class PluginProblem:
     """The kind and name of the refused component, when the problem is one component."""
 
     def __str__(self) -> str:
-        source = f" ({self.package})" if self.package else ""
-        return f"plugin '{self.plugin}'{source}: {self.message}"
+        return f"{_plugin_label(self.plugin, self.package)}: {self.message}"
 
 
 @dataclass
@@ -138,9 +137,7 @@ class Registry:
         broken plugin never stops the others.
         """
         if name in self._plugins:
-            taken = f"plugin '{name}'" + (
-                f" ({self._plugins[name]})" if self._plugins[name] else ""
-            )
+            taken = _plugin_label(name, self._plugins[name])
             message = (
                 f"the plugin name '{name}' is already taken by {taken}; it was not loaded. "
                 "Give its entry point in [project.entry-points.genkit] a name of its own."
@@ -296,8 +293,12 @@ def _section_model(kind: str, name: str, params: type[BaseModel], summary: str) 
 
 
 def _origin(component: Component) -> str:
-    package = f" ({component.package})" if component.package else ""
-    return f"plugin '{component.plugin}'{package}"
+    return _plugin_label(component.plugin, component.package)
+
+
+def _plugin_label(plugin: str, package: str) -> str:
+    """``plugin 'name' (package version)``, or without the package when there is none."""
+    return f"plugin '{plugin}'" + (f" ({package})" if package else "")
 
 
 def _as_list(returned: Any) -> list[Any]:
