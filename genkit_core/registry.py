@@ -71,10 +71,11 @@ class PluginProblem:
     plugin: str
     package: str
     message: str
+    component: tuple[str, str] | None = None
+    """The kind and name of the refused component, when the problem is one component."""
 
     def __str__(self) -> str:
-        source = f" ({self.package})" if self.package else ""
-        return f"plugin '{self.plugin}'{source}: {self.message}"
+        return f"{_plugin_label(self.plugin, self.package)}: {self.message}"
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Registry:
     problems: list[PluginProblem] = field(default_factory=list)
     _components: dict[tuple[str, str], Component] = field(default_factory=dict)
     _spec_models: dict[tuple[str, str], type[BaseModel]] = field(default_factory=dict)
-    _plugins: set[str] = field(default_factory=set)
+    _plugins: dict[str, str] = field(default_factory=dict)  # plugin name -> its package
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -135,12 +136,21 @@ class Registry:
         Problems are recorded in :attr:`problems` (naming the plugin) rather than raised, so one
         broken plugin never stops the others.
         """
+        if name in self._plugins:
+            taken = _plugin_label(name, self._plugins[name])
+            message = (
+                f"the plugin name '{name}' is already taken by {taken}; it was not loaded. "
+                "Give its entry point in [project.entry-points.genkit] a name of its own."
+            )
+            self.problems.append(PluginProblem(name, package, message))
+            return
         try:
             self._pm.register(plugin, name=name)
-        except Exception as exc:  # pluggy's PluginValidationError, or a name registered twice
-            self.problems.append(PluginProblem(name, package, str(exc)))
+        except Exception as exc:  # pluggy's PluginValidationError: a hook with a wrong signature
+            message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            self.problems.append(PluginProblem(name, package, message))
             return
-        self._plugins.add(name)
+        self._plugins[name] = package
         impls = [i for i in self._pm.hook.genkit_components.get_hookimpls() if i.plugin is plugin]
         if not impls:
             message = "registers no components: it needs a @hookimpl function `genkit_components`"
@@ -160,7 +170,9 @@ class Registry:
         try:
             self.add(item, plugin=plugin, package=package)
         except PluginError as exc:
-            self.problems.append(PluginProblem(plugin, package, str(exc)))
+            kind = _kind_of(item.cls) if isinstance(item, Component) else None
+            refused = (kind, item.name) if kind is not None else None
+            self.problems.append(PluginProblem(plugin, package, str(exc), refused))
 
     def add(self, component: Component, plugin: str = "", package: str = "") -> Component:
         """Validate and register one component.
@@ -223,7 +235,10 @@ class Registry:
         close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ";"
         message = f"unknown {kind} '{name}'{hint} known: {', '.join(known) or 'none'}"
-        if self.problems:
+        refused = [p for p in self.problems if p.component == (kind, name)]
+        if refused:
+            message += f"; {kind} '{name}' was refused: {refused[0]}"
+        elif self.problems:
             failed = sorted({p.plugin for p in self.problems})
             message += f" (plugins with problems: {', '.join(failed)}; see `genkit plugins`)"
         return message
@@ -278,8 +293,12 @@ def _section_model(kind: str, name: str, params: type[BaseModel], summary: str) 
 
 
 def _origin(component: Component) -> str:
-    package = f" ({component.package})" if component.package else ""
-    return f"plugin '{component.plugin}'{package}"
+    return _plugin_label(component.plugin, component.package)
+
+
+def _plugin_label(plugin: str, package: str) -> str:
+    """``plugin 'name' (package version)``, or without the package when there is none."""
+    return f"plugin '{plugin}'" + (f" ({package})" if package else "")
 
 
 def _as_list(returned: Any) -> list[Any]:

@@ -1,5 +1,6 @@
 """Helpers for testing genkit plugins (also loaded as a pytest plugin: ``genkit_registry``)."""
 
-from .checks import fresh_registry
+from .checks import TINY_SPEC, fresh_registry, tiny_spec
+from .contract import DEFAULT_CONTEXT, check_component
 
-__all__ = ["fresh_registry"]
+__all__ = ["DEFAULT_CONTEXT", "TINY_SPEC", "check_component", "fresh_registry", "tiny_spec"]

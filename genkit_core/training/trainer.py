@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -74,7 +74,7 @@ class Trainer:
         resume: continue the run in ``run_dir`` from its checkpoint.
         overwrite: replace an existing run in ``run_dir``.
         overrides: ``dotted.key=value`` changes to the spec.
-        stream: where progress and epoch lines go (None: nowhere).
+        stream: where progress and epoch lines go (None: nowhere; default: the current stderr).
     """
 
     def __init__(
@@ -85,7 +85,7 @@ class Trainer:
         overwrite: bool = False,
         overrides: list[str] | tuple[str, ...] = (),
         registry: Registry | None = None,
-        stream: TextIO | None = sys.stderr,
+        stream: TextIO | None | Literal["stderr"] = "stderr",
     ):
         self.registry = registry or get_registry()
         if resume:
@@ -101,7 +101,10 @@ class Trainer:
             if run_dir is None:
                 run_dir = default_run_dir(source if isinstance(source, str | Path) else None)
         self.run_dir = Path(run_dir)  # type: ignore[arg-type]
-        self.resume, self.overwrite, self.stream = resume, overwrite, stream
+        # "stderr" is resolved now, not at import, so a replaced sys.stderr (pytest's capture,
+        # a notebook) is the one written to.
+        self.stream = sys.stderr if stream == "stderr" else stream
+        self.resume, self.overwrite = resume, overwrite
         self._stop_requested = False
 
     # --- setup ---------------------------------------------------------------------------

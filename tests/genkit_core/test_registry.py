@@ -197,3 +197,40 @@ def test_version_bumps_on_every_registration():
     registry.add(Component("identity", _Identity))
     assert registry.version == 1
     assert isinstance(registry.spec_model("encoder", "identity")(type="identity"), BaseModel)
+
+
+def test_a_plugin_name_taken_by_another_package_is_a_problem_naming_both():
+    registry = Registry()
+    registry.register_plugin(_Plugin(Component("identity", _Identity)), name="p", package="a 1")
+    registry.register_plugin(_Plugin(Component("other", _Identity)), name="p", package="b 2")
+    (problem,) = registry.problems
+    assert str(problem) == (
+        "plugin 'p' (b 2): the plugin name 'p' is already taken by plugin 'p' (a 1); it was not "
+        "loaded. Give its entry point in [project.entry-points.genkit] a name of its own."
+    )
+    assert registry.names("encoder") == ["identity"]
+
+
+def test_a_hook_with_a_wrong_signature_is_a_one_line_problem():
+    class WrongSignature:
+        @hookimpl
+        def genkit_components(self, registry):
+            return []
+
+    registry = Registry()
+    registry.register_plugin(WrongSignature(), name="wrong", package="w 1")
+    (problem,) = registry.problems
+    assert "\n" not in str(problem)
+    assert "genkit_components" in problem.message
+    assert "registry" in problem.message
+
+
+def test_unknown_name_of_a_refused_component_says_why_it_was_refused():
+    registry = Registry()
+    registry.register_plugin(_Plugin(Component("half", _Abstract)), name="half", package="h 0.1")
+    with pytest.raises(
+        UnknownComponentError,
+        match=r"unknown encoder 'half'; known: none; encoder 'half' was refused: plugin 'half' "
+        r"\(h 0.1\): component 'half' .* does not implement the encoder methods: forward",
+    ):
+        registry.get("encoder", "half")

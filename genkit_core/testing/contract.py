@@ -1,0 +1,221 @@
+"""``check_component``: build a component and check it keeps its interface's contract.
+
+Plugin authors call it in their tests; it raises :class:`~genkit_core.errors.PluginError` with
+one message naming the component, the method and what was wrong (a shape, a dtype, a non-finite
+value, a missing gradient), so a broken component fails in its own test suite rather than in a
+user's training run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+from torch import Tensor, nn
+from torch.distributions import Distribution, Independent, Normal
+
+from ..errors import PluginError
+from ..interfaces import DataInfo
+from ..registry import Component, Registry
+
+__all__ = ["DEFAULT_CONTEXT", "check_component"]
+
+B = 4
+"""Examples per test batch."""
+
+DEFAULT_CONTEXT: dict[str, dict[str, Any]] = {
+    "encoder": {"in_shape": (1, 8, 8)},
+    "decoder": {"in_features": 4, "out_shape": (2, 1, 8, 8)},
+    "prior": {"latent_dim": 4},
+    "divergence": {},
+    "likelihood": {"data_shape": (1, 8, 8)},
+    "conditioner": {"data": DataInfo((1, 8, 8), num_classes=10, name="digits"), "latent_dim": 4},
+    "data": {},
+    "logger": {},
+}
+"""The constructor arguments each kind is checked with, unless ``context`` says otherwise."""
+
+
+def check_component(
+    cls: type,
+    params: Mapping[str, Any] | None = None,
+    *,
+    name: str = "checked",
+    context: Mapping[str, Any] | None = None,
+) -> Any:
+    """Register, build and exercise a component; return the built instance.
+
+    Checks what the registry checks (an interface subclass with no abstract methods left, a
+    pydantic ``Params`` of the right base, a valid spec section and JSON Schema), then runs the
+    kind's methods on a small batch: output shapes and dtypes, finite values, and gradients that
+    reach every trainable parameter.
+
+    Args:
+        cls: the component class.
+        params: the spec section without ``type`` (defaults when None).
+        name: the name it is registered under in a throwaway registry.
+        context: constructor arguments replacing :data:`DEFAULT_CONTEXT` for its kind,
+            e.g. ``{"data_shape": (3, 32, 32)}``.
+
+    Raises:
+        PluginError: the first broken part of the contract, naming the component.
+    """
+    registry = Registry()
+    component = registry.add(Component(name, cls), plugin="check_component")
+    kind = component.kind
+    label = f"{kind} '{name}' ({cls.__qualname__})"
+    section = registry.spec_model(kind, name)
+    try:
+        section.model_json_schema()
+    except Exception as exc:
+        raise PluginError(f"{label}: its Params have no JSON Schema: {exc}") from exc
+    try:
+        validated = section.model_validate({"type": name, **(params or {})})
+    except ValidationError as exc:
+        raise PluginError(f"{label}: params {dict(params or {})} are invalid: {exc}") from exc
+    arguments = {**DEFAULT_CONTEXT[kind], **(context or {})}
+    if kind == "logger":
+        arguments.setdefault("run_dir", Path(tempfile.mkdtemp(prefix="genkit-check-")))
+    try:
+        built = cls(validated, **arguments)
+    except Exception as exc:
+        raise PluginError(f"{label} failed to build: {type(exc).__name__}: {exc}") from exc
+    _CHECKS[kind](_Checker(label), built, arguments)
+    return built
+
+
+class _Checker:
+    """Assertions that raise a PluginError naming the component."""
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def fail(self, message: str) -> None:
+        raise PluginError(f"{self.label}: {message}")
+
+    def tensor(self, what: str, value: Any, shape: tuple[int, ...]) -> Tensor:
+        if not isinstance(value, Tensor):
+            self.fail(f"{what} returned {type(value).__name__}, expected a tensor")
+        if tuple(value.shape) != tuple(shape):
+            self.fail(f"{what} returned shape {tuple(value.shape)}, expected {tuple(shape)}")
+        if not value.is_floating_point():
+            self.fail(f"{what} returned dtype {value.dtype}, expected a floating-point tensor")
+        if not torch.isfinite(value).all():
+            self.fail(f"{what} returned non-finite values")
+        return value
+
+    def gradients(self, what: str, loss: Tensor, module: nn.Module, *inputs: Tensor) -> None:
+        """Backpropagate ``loss``; every input and trainable parameter must get a finite grad."""
+        if not loss.requires_grad:
+            self.fail(f"{what}: its output is detached from the inputs and parameters")
+        loss.backward()
+        for i, x in enumerate(inputs):
+            if x.grad is None or not torch.isfinite(x.grad).all():
+                self.fail(f"{what}: no finite gradient reaches input {i}")
+        for pname, p in module.named_parameters():
+            if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all()):
+                self.fail(f"{what}: no finite gradient reaches parameter '{pname}'")
+
+
+def _encoder(check: _Checker, enc: Any, ctx: dict[str, Any]) -> None:
+    if not isinstance(getattr(enc, "out_features", None), int) or enc.out_features <= 0:
+        check.fail("__init__ must set self.out_features to a positive int")
+    x = torch.randn(B, *ctx["in_shape"], requires_grad=True)
+    out = check.tensor("forward(x)", enc(x), (B, enc.out_features))
+    check.gradients("forward(x)", out.square().sum(), enc, x)
+
+
+def _decoder(check: _Checker, dec: Any, ctx: dict[str, Any]) -> None:
+    z = torch.randn(B, ctx["in_features"], requires_grad=True)
+    out = check.tensor("forward(z)", dec(z), (B, *ctx["out_shape"]))
+    check.gradients("forward(z)", out.square().sum(), dec, z)
+
+
+def _likelihood(check: _Checker, lik: Any, ctx: dict[str, Any]) -> None:
+    shape = tuple(ctx["data_shape"])
+    if not isinstance(lik.num_params, int) or lik.num_params <= 0:
+        check.fail(f"num_params must be a positive int, got {lik.num_params!r}")
+    out = torch.randn(B, lik.num_params, *shape, requires_grad=True)
+    x = torch.rand(B, *shape)
+    error = lik.support_error(x)
+    if error is not None and not isinstance(error, str):
+        check.fail(f"support_error(x) must return a str or None, got {error!r}")
+    if error is None:
+        log_prob = check.tensor("log_prob(x, params)", lik.log_prob(x, out), (B,))
+        check.gradients("log_prob(x, params)", -log_prob.sum(), lik, out)
+    with torch.no_grad():
+        check.tensor("mean(params)", lik.mean(out), (B, *shape))
+        check.tensor("sample(params)", lik.sample(out), (B, *shape))
+
+
+def _prior(check: _Checker, prior: Any, ctx: dict[str, Any]) -> None:
+    L = ctx["latent_dim"]
+    dist = prior.distribution()
+    if not isinstance(dist, Distribution):
+        check.fail(f"distribution() returned {type(dist).__name__}, not a torch Distribution")
+    if tuple(dist.event_shape) != (L,) or tuple(dist.batch_shape) != ():
+        check.fail(
+            f"distribution() has batch shape {tuple(dist.batch_shape)} and event shape "
+            f"{tuple(dist.event_shape)}; expected () and ({L},)"
+        )
+    z = check.tensor("sample(n)", prior.sample(B), (B, L))
+    log_prob = check.tensor("log_prob(z)", prior.log_prob(z), (B,))
+    if any(p.requires_grad for p in prior.parameters()):
+        check.gradients("log_prob(z)", -log_prob.sum(), prior)
+
+
+def _divergence(check: _Checker, div: Any, ctx: dict[str, Any]) -> None:
+    L = DEFAULT_CONTEXT["prior"]["latent_dim"]
+    loc = torch.randn(B, L, requires_grad=True)
+    q = Independent(Normal(loc, torch.full((B, L), 0.5)), 1)
+    p = Independent(Normal(torch.zeros(L), torch.ones(L)), 1)
+    d = check.tensor("forward(q, p, z)", div(q, p, q.rsample()), (B,))
+    per_dim = div.per_dimension(q, p, q.rsample())
+    if per_dim is not None:
+        check.tensor("per_dimension(q, p, z)", per_dim, (B, L))
+    check.gradients("forward(q, p, z)", d.sum(), div, loc)
+
+
+def _conditioner(check: _Checker, cond: Any, ctx: dict[str, Any]) -> None:
+    info: DataInfo = ctx["data"]
+    x = torch.rand(B, *info.shape)
+    if info.num_classes is not None:
+        y = torch.arange(B) % info.num_classes
+    else:
+        y = torch.randn(B, info.condition_dim or 1)
+    check.tensor("join_input(x, y)", cond.join_input(x, y), (B, *cond.input_shape))
+    z = torch.randn(B, ctx["latent_dim"])
+    check.tensor("join_latent(z, y)", cond.join_latent(z, y), (B, cond.latent_features))
+
+
+def _data(check: _Checker, source: Any, ctx: dict[str, Any]) -> None:
+    info = source.describe()
+    if not isinstance(info, DataInfo):
+        check.fail(f"describe() returned {type(info).__name__}, not a DataInfo")
+    bundle = source.load()
+    if tuple(bundle.info.shape) != tuple(info.shape):
+        check.fail(f"load() gives shape {bundle.info.shape} but describe() says {info.shape}")
+    for split in ("train", "test"):
+        if len(getattr(bundle, split)) == 0:
+            check.fail(f"load() returned an empty {split} split")
+
+
+def _logger(check: _Checker, logger: Any, ctx: dict[str, Any]) -> None:
+    logger.log({"train_loss": 1.0, "test_loss": 2.0}, 1)
+    logger.close()
+
+
+_CHECKS: dict[str, Callable[[_Checker, Any, dict[str, Any]], None]] = {
+    "encoder": _encoder,
+    "decoder": _decoder,
+    "likelihood": _likelihood,
+    "prior": _prior,
+    "divergence": _divergence,
+    "conditioner": _conditioner,
+    "data": _data,
+    "logger": _logger,
+}

@@ -1,0 +1,129 @@
+"""check_component: passes every built-in, and names what a broken component gets wrong."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pydantic import BaseModel
+from torch import Tensor, nn
+
+from genkit_core import Encoder, Likelihood, Params, PluginError, get_registry
+from genkit_core.testing import check_component
+from genkit_plugins.likelihoods.bernoulli import Bernoulli
+from genkit_plugins.networks.mlp import MLPEncoder
+
+
+@pytest.mark.parametrize(
+    "component",
+    [pytest.param(c, id=f"{c.kind}-{c.name}") for c in get_registry().components()
+     if c.plugin == "builtins"],
+)  # fmt: skip
+def test_every_builtin_keeps_its_contract(component):
+    assert isinstance(check_component(component.cls, name=component.name), component.cls)
+
+
+class _WrongShape(MLPEncoder):
+    """Forgets the batch dimension."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x).sum(0)
+
+
+class _Integer(MLPEncoder):
+    """Returns integers."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x).long()
+
+
+class _NonFinite(MLPEncoder):
+    """Divides by zero."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x) / 0.0
+
+
+class _Detached(MLPEncoder):
+    """Cuts the gradient."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x).detach()
+
+
+class _UnusedParameter(MLPEncoder):
+    """Holds a parameter no output depends on."""
+
+    def __init__(self, params: Params, in_shape: tuple[int, ...]):
+        super().__init__(params, in_shape)
+        self.unused = nn.Parameter(torch.zeros(3))
+
+
+class _NoOutFeatures(Encoder):
+    """Never sets out_features."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(1)
+
+
+class _Abstract(Encoder):
+    """Forgets forward."""
+
+
+class _NotPydantic(MLPEncoder):
+    Params = dict  # type: ignore[assignment]
+
+
+class _LogProbPerElement(Bernoulli):
+    """Forgets to sum over data elements."""
+
+    def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
+        return -torch.nn.functional.binary_cross_entropy_with_logits(
+            params[:, 0], x, reduction="none"
+        )
+
+
+class _Raising(Likelihood):
+    """Refuses to be built."""
+
+    class Params(Params):
+        size: int = 1
+
+    def __init__(self, params: BaseModel, data_shape: tuple[int, ...]):
+        raise RuntimeError("no")
+
+    def log_prob(self, x: Tensor, params: Tensor) -> Tensor: ...
+    def mean(self, params: Tensor) -> Tensor: ...
+    def sample(self, params: Tensor) -> Tensor: ...
+
+
+@pytest.mark.parametrize(
+    ("cls", "params", "message"),
+    [
+        pytest.param(_WrongShape, None,
+                     r"forward\(x\) returned shape \(512,\), expected \(4, 512\)", id="shape"),
+        pytest.param(_Integer, None, "forward.x. returned dtype torch.int64", id="dtype"),
+        pytest.param(_NonFinite, None, r"forward\(x\) returned non-finite values", id="non-finite"),
+        pytest.param(_Detached, None, "its output is detached from the inputs", id="detached"),
+        pytest.param(_UnusedParameter, None, "no finite gradient reaches parameter 'unused'",
+                     id="unused-parameter"),
+        pytest.param(_NoOutFeatures, None, "must set self.out_features", id="out-features"),
+        pytest.param(_Abstract, None, "does not implement the encoder methods: forward",
+                     id="abstract"),
+        pytest.param(_NotPydantic, None, "Params must be a pydantic BaseModel", id="not-pydantic"),
+        pytest.param(MLPEncoder, {"hidden": [0]}, r"params \{'hidden': \[0\]\} are invalid",
+                     id="bad-params"),
+        pytest.param(_LogProbPerElement, None,
+                     r"log_prob\(x, params\) returned shape \(4, 1, 8, 8\), expected \(4,\)",
+                     id="log-prob-not-summed"),
+        pytest.param(_Raising, None, "failed to build: RuntimeError: no", id="constructor"),
+    ],
+)  # fmt: skip
+def test_a_broken_contract_names_the_component_and_the_problem(cls, params, message):
+    with pytest.raises(PluginError, match=rf"^\w+ 'checked' \({cls.__qualname__}\).*{message}"):
+        check_component(cls, params)
+
+
+def test_context_replaces_the_default_shapes():
+    encoder = check_component(MLPEncoder, {"hidden": [5]}, context={"in_shape": (3, 4, 4)})
+    assert encoder.in_shape == (3, 4, 4)
+    assert encoder.out_features == 5
