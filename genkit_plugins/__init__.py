@@ -11,6 +11,10 @@ from .conditioners.label_concat import LabelConcat
 from .data.digits import Digits
 from .divergences.gaussian_kl import GaussianKL
 from .likelihoods.bernoulli import Bernoulli
+from .likelihoods.categorical256 import Categorical256
+from .likelihoods.discretized_logistic import DiscretizedLogistic
+from .likelihoods.gaussian import Gaussian
+from .likelihoods.laplace import Laplace
 from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
 from .networks.conv import ConvDecoder, ConvEncoder
@@ -30,6 +34,10 @@ def genkit_components() -> list[Component]:
         Component("gaussian_kl", GaussianKL),
         Component("mse", MSE),
         Component("bernoulli", Bernoulli),
+        Component("gaussian", Gaussian),
+        Component("laplace", Laplace),
+        Component("discretized_logistic", DiscretizedLogistic),
+        Component("categorical256", Categorical256),
         Component("label_concat", LabelConcat),
         Component("digits", Digits),
         Component("csv", CSVLogger),
