@@ -10,6 +10,8 @@ from genkit_core import Component, hookimpl
 from .conditioners.label_concat import LabelConcat
 from .data.digits import Digits
 from .divergences.gaussian_kl import GaussianKL
+from .divergences.mc_kl import MonteCarloKL
+from .divergences.mmd import MMD
 from .likelihoods.bernoulli import Bernoulli
 from .likelihoods.categorical256 import Categorical256
 from .likelihoods.discretized_logistic import DiscretizedLogistic
@@ -19,7 +21,10 @@ from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
+from .priors.gaussian import LearnedGaussian
+from .priors.mixture import MixtureOfGaussians
 from .priors.standard_normal import StandardNormal
+from .priors.vamp import VampPrior
 
 
 @hookimpl
@@ -31,7 +36,12 @@ def genkit_components() -> list[Component]:
         Component("conv", ConvEncoder),
         Component("conv", ConvDecoder),
         Component("standard_normal", StandardNormal),
+        Component("gaussian", LearnedGaussian),
+        Component("mixture", MixtureOfGaussians),
+        Component("vamp", VampPrior),
         Component("gaussian_kl", GaussianKL),
+        Component("mc_kl", MonteCarloKL),
+        Component("mmd", MMD),
         Component("mse", MSE),
         Component("bernoulli", Bernoulli),
         Component("gaussian", Gaussian),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 from torch.distributions import Distribution, Independent, kl_divergence
 
-from genkit_core import Divergence
+from genkit_core import Divergence, SpecError
 
 __all__ = ["GaussianKL"]
 
@@ -30,4 +30,18 @@ class GaussianKL(Divergence):
 
     def forward(self, q: Distribution, p: Distribution, z: Tensor) -> Tensor:
         per_dim = self.per_dimension(q, p, z)
-        return per_dim.sum(-1) if per_dim is not None else kl_divergence(q, p)
+        if per_dim is not None:
+            return per_dim.sum(-1)
+        try:
+            return kl_divergence(q, p)
+        except NotImplementedError:
+            raise SpecError(
+                f"gaussian_kl has no closed form for KL({_describe(q)} || {_describe(p)}); "
+                "use divergence: {type: mc_kl}, its Monte-Carlo estimate",
+                field="divergence.type",
+            ) from None
+
+
+def _describe(d: Distribution) -> str:
+    inner = getattr(d, "base_dist", None) or getattr(d, "component_distribution", None)
+    return type(d).__name__ if inner is None else f"{type(d).__name__}({_describe(inner)})"
