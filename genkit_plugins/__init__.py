@@ -8,6 +8,7 @@ from __future__ import annotations
 from genkit_core import Component, hookimpl
 
 from .conditioners.label_concat import LabelConcat
+from .conditioners.label_embedding import LabelEmbedding
 from .data.digits import Digits
 from .divergences.gaussian_kl import GaussianKL
 from .divergences.mc_kl import MonteCarloKL
@@ -49,6 +50,7 @@ def genkit_components() -> list[Component]:
         Component("discretized_logistic", DiscretizedLogistic),
         Component("categorical256", Categorical256),
         Component("label_concat", LabelConcat),
+        Component("label_embedding", LabelEmbedding),
         Component("digits", Digits),
         Component("csv", CSVLogger),
     ]
