@@ -88,7 +88,7 @@ class LatentVariableModel(nn.Module):
         self.divergence = divergence
         self.conditioner = conditioner
         if prior is not None:
-            prior.bind(self.posterior if conditioner is None else None)  # type: ignore[arg-type]
+            prior.bind(self.posterior if conditioner is None else None, data.shape)
         self.spec: Any = None  # the resolved ModelSpec, set by build_model
 
     @property

@@ -8,18 +8,28 @@ from __future__ import annotations
 from genkit_core import Component, hookimpl
 
 from .conditioners.label_concat import LabelConcat
+from .conditioners.label_embedding import LabelEmbedding
 from .data.digits import Digits
 from .data.image_folder import ImageFolder
 from .data.tensor_file import TensorFile
 from .data.torchvision_sets import CIFAR10, MNIST, FashionMNIST
 from .divergences.gaussian_kl import GaussianKL
+from .divergences.mc_kl import MonteCarloKL
+from .divergences.mmd import MMD
 from .likelihoods.bernoulli import Bernoulli
+from .likelihoods.categorical256 import Categorical256
+from .likelihoods.discretized_logistic import DiscretizedLogistic
+from .likelihoods.gaussian import Gaussian
+from .likelihoods.laplace import Laplace
 from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
 from .loggers.tensorboard_logger import TensorBoardLogger
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
+from .priors.gaussian import LearnedGaussian
+from .priors.mixture import MixtureOfGaussians
 from .priors.standard_normal import StandardNormal
+from .priors.vamp import VampPrior
 
 
 @hookimpl
@@ -31,10 +41,20 @@ def genkit_components() -> list[Component]:
         Component("conv", ConvEncoder),
         Component("conv", ConvDecoder),
         Component("standard_normal", StandardNormal),
+        Component("gaussian", LearnedGaussian),
+        Component("mixture", MixtureOfGaussians),
+        Component("vamp", VampPrior),
         Component("gaussian_kl", GaussianKL),
+        Component("mc_kl", MonteCarloKL),
+        Component("mmd", MMD),
         Component("mse", MSE),
         Component("bernoulli", Bernoulli),
+        Component("gaussian", Gaussian),
+        Component("laplace", Laplace),
+        Component("discretized_logistic", DiscretizedLogistic),
+        Component("categorical256", Categorical256),
         Component("label_concat", LabelConcat),
+        Component("label_embedding", LabelEmbedding),
         Component("digits", Digits),
         Component("tensor_file", TensorFile),
         Component("mnist", MNIST),

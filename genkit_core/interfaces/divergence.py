@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
+from ..errors import SpecError
 from .params import DivergenceParams
 
 __all__ = ["Divergence"]
@@ -62,7 +63,12 @@ class Divergence(nn.Module, ABC):
         if self.params.free_bits > 0:
             per_dim = self.per_dimension(q, p, z)
             if per_dim is None:
-                raise TypeError(f"{type(self).__name__} does not factorise per latent dimension")
+                raise SpecError(
+                    f"free_bits needs a divergence that splits over latent dimensions, and "
+                    f"{type(self).__name__} does not for this posterior and prior; remove "
+                    "free_bits or use a prior that factorises (standard_normal, gaussian)",
+                    field="divergence.free_bits",
+                )
             value = per_dim.sum(-1)
             floored = per_dim.mean(0).clamp(min=self.params.free_bits).sum()
             return value, self.weight(step) * floored

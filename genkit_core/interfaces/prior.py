@@ -50,5 +50,10 @@ class Prior(nn.Module, ABC):
         """``(B, L) -> (B,)`` log-density in nats."""
         return self.distribution().log_prob(z)
 
-    def bind(self, posterior: PosteriorFn) -> None:
-        """Receive the model's encoder; priors defined through it (VampPrior) keep it."""
+    def bind(self, posterior: PosteriorFn | None, data_shape: tuple[int, ...]) -> None:
+        """Receive the model's encoder and the data's shape; priors defined through the encoder
+        (VampPrior: pseudo-inputs of the data's shape) keep them and create their parameters.
+
+        ``posterior`` is None for a cvae, whose encoder also needs the condition. The model calls
+        this once, in its constructor, before any other use of the prior.
+        """

@@ -30,4 +30,17 @@ class GaussianKL(Divergence):
 
     def forward(self, q: Distribution, p: Distribution, z: Tensor) -> Tensor:
         per_dim = self.per_dimension(q, p, z)
-        return per_dim.sum(-1) if per_dim is not None else kl_divergence(q, p)
+        if per_dim is not None:
+            return per_dim.sum(-1)
+        try:
+            return kl_divergence(q, p)
+        except NotImplementedError:
+            raise NotImplementedError(
+                f"KL({_describe(q)} || {_describe(p)}) has no formula in "
+                "torch.distributions (the mc_kl divergence estimates it)"
+            ) from None
+
+
+def _describe(d: Distribution) -> str:
+    inner = getattr(d, "base_dist", None) or getattr(d, "component_distribution", None)
+    return type(d).__name__ if inner is None else f"{type(d).__name__}({_describe(inner)})"

@@ -1,0 +1,61 @@
+"""The VampPrior (Tomczak and Welling, 2018): a mixture of the encoder's own posteriors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import torch
+from pydantic import Field
+from torch import nn
+from torch.distributions import Categorical, Distribution, MixtureSameFamily
+
+from genkit_core import Params, Prior, SpecError
+from genkit_core.interfaces import PosteriorFn
+
+__all__ = ["VampParams", "VampPrior"]
+
+
+class VampParams(Params):
+    """``components`` K pseudo-inputs; they start at ``init_mean`` + N(0, ``init_std``^2)."""
+
+    components: Annotated[int, Field(gt=0, le=10_000)] = 50
+    init_mean: Annotated[float, Field(ge=-1e3, le=1e3)] = 0.5
+    init_std: Annotated[float, Field(ge=0, le=1e3)] = 0.1
+
+
+class VampPrior(Prior):
+    r""":math:`p(z) = \frac1K \sum_{k=1}^K q(z \mid u_k)`, with K learned pseudo-inputs
+    :math:`u_k` of the data's shape passed through the model's own encoder.
+
+    Uniform weights, as in the paper. The prior learns through the pseudo-inputs and shares the
+    encoder, so it needs ``bind`` (done by the model) and an unconditional encoder (``vae``).
+    The KL to the posterior has no closed form: use ``mc_kl``.
+    """
+
+    Params = VampParams
+
+    def __init__(self, params: VampParams, latent_dim: int):
+        super().__init__(params, latent_dim)
+        self._posterior: PosteriorFn | None = None
+        self.pseudo_inputs: nn.Parameter | None = None
+
+    def bind(self, posterior: PosteriorFn | None, data_shape: tuple[int, ...]) -> None:
+        if posterior is None:
+            raise SpecError(
+                "the vamp prior passes pseudo-inputs through the encoder, which a cvae "
+                "conditions on labels; use model: vae, or prior: {type: mixture}",
+                field="prior.type",
+            )
+        self._posterior = posterior
+        p = self.params
+        self.pseudo_inputs = nn.Parameter(
+            p.init_mean + p.init_std * torch.randn(p.components, *data_shape)
+        )
+
+    def distribution(self) -> Distribution:
+        if self._posterior is None or self.pseudo_inputs is None:
+            raise RuntimeError("the vamp prior is used before the model bound its encoder")
+        components = self._posterior(self.pseudo_inputs)
+        logits = torch.zeros(self.params.components, device=self.pseudo_inputs.device)
+        weights = Categorical(logits=logits, validate_args=False)
+        return MixtureSameFamily(weights, components, validate_args=False)
