@@ -85,7 +85,7 @@ class Trainer:
         overwrite: bool = False,
         overrides: list[str] | tuple[str, ...] = (),
         registry: Registry | None = None,
-        stream: TextIO | None | Literal["stderr"] = "stderr",
+        stream: TextIO | Literal["stderr"] | None = "stderr",
     ):
         self.registry = registry or get_registry()
         if resume:
