@@ -1,8 +1,8 @@
 """The ``genkit`` command line: train, eval, sample, reconstruct, plugins, schema, validate.
 
 A user's mistake (a :class:`~genkit_core.errors.GenkitError`) is printed as one line and exits
-with status 1; Ctrl-C exits with 130 after saving; anything else is a bug and keeps its
-traceback. ``--traceback`` shows the traceback of any error.
+with status 1; Ctrl-C exits with 130 after saving a checkpoint (SIGTERM: 143); anything else is
+a bug and keeps its traceback. ``--traceback`` shows the traceback of any error.
 """
 
 from __future__ import annotations
@@ -375,8 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from .training import TrainingInterrupted
 
-        status = 130 if isinstance(exc, TrainingInterrupted) else 1
-        _report(exc, "" if status == 130 else "error: ")
+        interrupted = isinstance(exc, TrainingInterrupted)
+        status = exc.exit_status if interrupted else 1
+        _report(exc, "" if interrupted else "error: ")
         return status
     except KeyboardInterrupt:
         print("genkit: interrupted", file=sys.stderr)

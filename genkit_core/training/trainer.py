@@ -52,7 +52,14 @@ _CUDA_CHECK_EVERY = 200
 
 
 class TrainingInterrupted(RunError):  # noqa: N818 - Ctrl-C is no error
-    """Ctrl-C stopped training; a checkpoint was saved and ``--resume`` continues the run."""
+    """Ctrl-C (or SIGTERM) stopped training; a checkpoint was saved and ``--resume`` continues.
+
+    ``exit_status`` is the shell's convention for the signal: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.exit_status = 128 + int(signum)
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,7 @@ class Trainer:
         self.run_dir = Path(run_dir)  # type: ignore[arg-type]
         self.resume, self.overwrite, self.stream = resume, overwrite, stream
         self._stop_requested = False
+        self._stop_signal = signal.SIGINT
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -283,7 +291,8 @@ class Trainer:
                     raise raised_on_every_rank(
                         TrainingInterrupted(
                             f"interrupted at step {step_count} (epoch {epoch + 1}); checkpoint "
-                            f"saved. Continue with: genkit train --resume {self.run_dir}"
+                            f"saved. Continue with: genkit train --resume {self.run_dir}",
+                            self._stop_signal,
                         )
                     )
             bar.close()
@@ -513,23 +522,29 @@ def _is_terminal(stream: TextIO | None) -> bool:
 
 
 class _graceful_interrupt:  # noqa: N801 - used as a context manager
-    """The first Ctrl-C asks the trainer to checkpoint and stop after the current step."""
+    """The first Ctrl-C (or SIGTERM, which clusters send before killing a job) asks the trainer
+    to checkpoint and stop after the current step; a second one stops at once.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, trainer: Trainer):
         self.trainer = trainer
-        self.previous: Any = None
+        self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> None:
         try:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handle)
         except ValueError:  # not the main thread: leave signals alone
-            self.previous = None
+            pass
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.trainer._stop_requested:  # a second Ctrl-C stops at once
+        if self.trainer._stop_requested:  # a second signal stops at once
             raise KeyboardInterrupt
         self.trainer._stop_requested = True
+        self.trainer._stop_signal = signal.Signals(signum)
 
     def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
