@@ -32,9 +32,12 @@ from ..run import (
     CHECKPOINT,
     RECONSTRUCTIONS,
     SAMPLES,
+    check_free_space,
     default_run_dir,
+    drop_metrics_after,
     load_run_spec,
     prepare_run_dir,
+    remove_stale_temporaries,
     save_spec,
     save_weights,
 )
@@ -144,6 +147,9 @@ class Trainer:
                 prepare_run_dir(self.run_dir, self.overwrite, model_bytes)
             elif not (self.run_dir / CHECKPOINT).is_file():
                 raise RunError(f"{self.run_dir}: no {CHECKPOINT} to resume from")
+            else:
+                remove_stale_temporaries(self.run_dir)
+                check_free_space(self.run_dir, model_bytes)
 
         dist.on_main(prepare)
         self.model, self.data = model, data
@@ -315,6 +321,8 @@ class Trainer:
         generators = {**self.generators, "permutation_epoch_start": perm}
         position = load_checkpoint(path, self.model, self.optimizer, generators, self.step.sums)
         self._check_global_batch(position)
+        if self.dist.is_main:
+            drop_metrics_after(self.run_dir, position.step)
         if not self.dist.is_main:  # the checkpoint holds every rank's sums; rank 0 carries them
             self.step.sums.zero_()
         self._resumed_permutation_state = perm.get_state()

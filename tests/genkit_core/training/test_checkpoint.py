@@ -103,6 +103,28 @@ def test_resuming_after_a_crash_from_a_mid_epoch_checkpoint_gives_the_same_weigh
     _assert_same_run(run, uninterrupted)
 
 
+def test_a_crash_between_logging_an_epoch_and_checkpointing_it_logs_it_once(
+    tmp_path, monkeypatch, uninterrupted
+):
+    from genkit_core.training import trainer
+
+    save = trainer.save_checkpoint
+
+    def crash_at_the_end_of_epoch_2(path, model, optimizer, generators, position, *rest):
+        if (position.epoch, position.batch) == (2, 0):
+            raise MemoryError("killed")
+        save(path, model, optimizer, generators, position, *rest)
+
+    monkeypatch.setattr(trainer, "save_checkpoint", crash_at_the_end_of_epoch_2)
+    run = tmp_path / "run"
+    with pytest.raises(MemoryError):
+        Trainer(_spec(), run, stream=None).fit()
+    assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 2  # epoch 2 was logged
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run), "-q"]) == 0  # from step 15: epoch 2 again
+    _assert_same_run(run, uninterrupted)
+
+
 @pytest.mark.parametrize(
     ("signum", "status"),
     [pytest.param(signal.SIGINT, 130, id="ctrl-c"), pytest.param(signal.SIGTERM, 143, id="term")],
@@ -203,7 +225,7 @@ def test_kill_9_while_writing_leaves_the_previous_checkpoint_loadable(tmp_path, 
         proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     assert _assert_loads(path) == 1
-    assert [p.name for p in tmp_path.glob(".checkpoint.safetensors.*.tmp")]  # the torn write
+    assert list(tmp_path.glob(".checkpoint.safetensors.*.tmp"))  # the torn write, left behind
 
 
 @pytest.mark.slow
