@@ -272,3 +272,20 @@ def test_the_command_saves_and_exits_with_one_line_on_a_signal(tmp_path, signum,
     assert f"checkpoint saved. Continue with: genkit train --resume {run}" in err
     step = int(err.split("at step ")[1].split()[0])
     assert read_tensors(run / "checkpoint.safetensors")[1]["position"]["step"] == step
+
+
+def test_checkpoints_are_written_every_n_steps_and_at_each_epoch_end(tmp_path, monkeypatch):
+    from genkit_core.training import trainer
+
+    written: list[tuple[int, int, int]] = []
+    save = trainer.save_checkpoint
+
+    def record(path, model, optimizer, generators, position, *rest):
+        written.append((position.step, position.epoch, position.batch))
+        save(path, model, optimizer, generators, position, *rest)
+
+    monkeypatch.setattr(trainer, "save_checkpoint", record)
+    Trainer(_spec(epochs=2, checkpoint_every=3), tmp_path / "run", stream=None).fit()
+    steps = [step for step, _, _ in written]
+    assert steps == [0, 3, 6, 8, 9, 12, 15, 16]  # every 3 steps, and epoch ends (8, 16)
+    assert (8, 1, 0) in written and (16, 2, 0) in written
