@@ -256,3 +256,16 @@ def test_the_command_prints_no_traceback(tmp_path: Path, document, message) -> N
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("plugins", "field", "message"),
+    [
+        pytest.param(["no_such_module_xyz"], "plugins.0", "no_such_module_xyz", id="missing"),
+        pytest.param("genkit_plugins", "plugins", "must be a list of module names", id="a-string"),
+    ],
+)
+def test_plugins_is_the_one_place_a_spec_loads_code(spec_dict, plugins, field, message) -> None:
+    with pytest.raises(SpecError, match=message) as info:
+        load_spec(spec_dict(plugins=plugins))
+    assert info.value.field == field
