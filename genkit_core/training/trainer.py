@@ -468,7 +468,11 @@ class Trainer:
         if self.dist.active:  # every rank must stop together, or the others would hang
             flag = torch.tensor([float(problem is not None)], device=self.dist.device)
             if float(self.dist.all_sum(flag)) > 0:
-                rank, problem = self.dist.first(problem)  # the lowest rank that found one
+                # the lowest rank that found one, preferring a term: DDP's all-reduce spreads a
+                # non-finite gradient to every rank, but the term shows where it began
+                in_a_term = problem is not None and set(problem.names) - {"loss", "gradient"}
+                rank, found = self.dist.first(problem if in_a_term else None)
+                rank, problem = (rank, found) if found else self.dist.first(problem)
                 where = f" on rank {rank}"
         if problem is None:
             return
