@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import GenkitError, RunError
+from .errors import GenkitError, RunError, one_line
 
 __all__ = ["main"]
 
@@ -248,7 +248,8 @@ def _validate(args: argparse.Namespace) -> int:
         spec = load_spec(args.spec, args.set)
     except SpecValidationError as exc:
         for field, message in exc.errors:
-            print(f"{args.spec}: {field + ': ' if field else ''}{message}", file=sys.stderr)
+            line = f"{args.spec}: {field + ': ' if field else ''}{message}"
+            print(one_line(line), file=sys.stderr)
         return 1
     model = build_model(spec, device="meta")
     count = sum(p.numel() for p in model.parameters())

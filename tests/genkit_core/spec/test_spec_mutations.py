@@ -150,7 +150,7 @@ def _assert_names_a_field(exc: SpecError) -> None:
     assert exc.field or exc.source, f"names no field: {exc}"
 
 
-@settings(max_examples=2500, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4000, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_specs())
 def test_a_mutated_spec_is_a_spec_error_naming_a_field_or_builds(spec: Any) -> None:
     _check(spec)
@@ -178,7 +178,7 @@ _DOCUMENTS = st.one_of(
 
 
 @settings(
-    max_examples=800,
+    max_examples=1000,
     deadline=2000,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -225,6 +225,7 @@ def _vae_with(**changes: Any) -> str:
 _CLI_CASES += [
     pytest.param(_vae_with(latent_dim="four"), "latent_dim", id="string-for-number"),
     pytest.param(_vae_with(encoder={"type": "mlp", "hiden": [4]}), "hidden", id="unknown-key"),
+    pytest.param(_vae_with(encoder={"type": "ml\np"}), r"unknown encoder 'ml\np'", id="newline"),
     pytest.param(_vae_with(encoder={"type": "mlp", "hidden": [65_536] * 64}), "GiB", id="huge"),
     pytest.param(
         _vae_with(encoder={"type": "conv"}, data={"type": "digits", "flatten": True}),
