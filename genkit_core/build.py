@@ -140,12 +140,17 @@ def _compose(spec: ModelSpec, info: DataInfo, registry: Registry) -> LatentVaria
 
 
 def _check_size(model: LatentVariableModel) -> None:
-    """Refuse absurd sizes before anything is allocated."""
+    """Refuse absurd sizes before anything is allocated, naming the largest section."""
     count = sum(p.numel() for p in model.parameters())
     if count > MAX_PARAMETERS:
+        sizes = {
+            ("encoder" if name == "head" else name): sum(p.numel() for p in child.parameters())
+            for name, child in model.named_children()
+        }
         raise SpecError(
-            f"the model would have {count:,} parameters ({count * 4 / 2**30:,.0f} GiB); "
-            "reduce the hidden sizes, channels or latent_dim",
+            f"the model would have {count:,} parameters ({count * 4 / 2**30:,.0f} GiB), more "
+            f"than {MAX_PARAMETERS:,}; reduce the hidden sizes, channels or latent_dim",
+            field=max(sizes, key=sizes.__getitem__),
         )
 
 

@@ -2,8 +2,8 @@
 validate.
 
 A user's mistake (a :class:`~genkit_core.errors.GenkitError`) is printed as one line and exits
-with status 1; Ctrl-C exits with 130 after saving; anything else is a bug and keeps its
-traceback. ``--traceback`` shows the traceback of any error.
+with status 1; Ctrl-C exits with 130 after saving a checkpoint (SIGTERM: 143); anything else is
+a bug and keeps its traceback. ``--traceback`` shows the traceback of any error.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import GenkitError, RunError
+from .errors import GenkitError, RunError, one_line
 
 __all__ = ["main"]
 
@@ -270,7 +270,8 @@ def _validate(args: argparse.Namespace) -> int:
         spec = load_spec(args.spec, args.set)
     except SpecValidationError as exc:
         for field, message in exc.errors:
-            print(f"{args.spec}: {field + ': ' if field else ''}{message}", file=sys.stderr)
+            line = f"{args.spec}: {field + ': ' if field else ''}{message}"
+            print(one_line(line), file=sys.stderr)
         return 1
     model = build_model(spec, device="meta")
     count = sum(p.numel() for p in model.parameters())
@@ -410,8 +411,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from .training import TrainingInterrupted
 
-        status = 130 if isinstance(exc, TrainingInterrupted) else 1
-        _report(exc, "" if status == 130 else "error: ")
+        interrupted = isinstance(exc, TrainingInterrupted)
+        status = exc.exit_status if interrupted else 1
+        _report(exc, "" if interrupted else "error: ")
         return status
     except KeyboardInterrupt:
         print("genkit: interrupted", file=sys.stderr)

@@ -6,6 +6,8 @@ is a bug in genkit or a plugin and keeps its traceback.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "DataError",
     "DuplicateComponentError",
@@ -15,11 +17,27 @@ __all__ = [
     "RunError",
     "SpecError",
     "UnknownComponentError",
+    "one_line",
 ]
 
 
 class GenkitError(Exception):
-    """Base of all errors caused by the user's input: specs, data, files, plugins."""
+    r"""Base of all errors caused by the user's input: specs, data, files, plugins.
+
+    Its text is always one line: control characters from the input (a newline in a
+    component's name, say) are shown escaped, as ``\n``.
+    """
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
+
+
+def one_line(text: str) -> str:
+    r"""``text`` with control characters escaped (``\n``, ``\x00``): it prints as one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 class SpecError(GenkitError):

@@ -30,9 +30,16 @@ def atomic_write(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> None:
-    """Let ``write(tmp_path)`` produce the file, then move it onto ``path`` atomically."""
+    """Let ``write(tmp_path)`` produce the file, then move it onto ``path`` atomically.
+
+    Raises:
+        RunError: the file cannot be written (a full disk, no permission); ``path`` is intact.
+    """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -41,10 +48,20 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> None:
         with tmp.open("rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _cannot_write(path, exc) from None
         raise
     _fsync_dir(path.parent)
+
+
+def _cannot_write(path: Path, exc: OSError) -> RunError:
+    previous = "the previous file is intact" if path.exists() else "nothing was written"
+    return RunError(
+        f"{path}: cannot write it ({exc.strerror or exc}); {previous}. "
+        "Free some space or fix the permissions"
+    )
 
 
 def _umask() -> int:

@@ -8,6 +8,8 @@ when that logger is on.
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -31,10 +33,13 @@ __all__ = [
     "SAMPLES",
     "SPEC",
     "WEIGHTS",
+    "check_free_space",
     "default_run_dir",
+    "drop_metrics_after",
     "load_run",
     "load_run_spec",
     "prepare_run_dir",
+    "remove_stale_temporaries",
     "save_spec",
     "save_weights",
 ]
@@ -81,18 +86,67 @@ def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -
             shutil.rmtree(path / name, ignore_errors=True)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        atomic_write(path / ".genkit-write-test", b"ok")
+        (path / ".genkit-write-test").write_bytes(b"ok")
         (path / ".genkit-write-test").unlink()
     except OSError as exc:
         raise RunError(f"{path}: cannot write the run directory ({exc.strerror})") from None
-    need = 3 * model_bytes + _MIN_FREE_BYTES
+    remove_stale_temporaries(path)
+    check_free_space(path, model_bytes)
+    return path
+
+
+def check_free_space(path: Path, model_bytes: int) -> None:
+    """Refuse to start a run whose files would not fit on the disk of ``path``.
+
+    At its peak a run holds its checkpoint (weights and up to two optimiser moments: 3x the
+    weights), the new checkpoint being written beside it (3x) and ``model.safetensors`` (1x),
+    plus 64 MiB for pictures and metrics.
+
+    Raises:
+        RunError: the disk has less room than that.
+    """
+    need = 7 * model_bytes + _MIN_FREE_BYTES
     free = shutil.disk_usage(path).free
     if free < need:
         raise RunError(
             f"{path}: only {free >> 20} MiB free, and this run needs about {need >> 20} MiB; "
             "free some space or choose another -o"
         )
-    return path
+
+
+def drop_metrics_after(run_dir: Path, step: int) -> None:
+    """Drop the ``metrics.csv`` rows of steps after ``step``, the checkpoint a run resumes from.
+
+    A run killed after logging an epoch but before checkpointing it trains that epoch again on
+    resuming, and would otherwise log it twice.
+    """
+    path = run_dir / METRICS
+    if not path.is_file():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or "step" not in rows[0]:
+        return
+    column = rows[0].index("step")
+    kept = [row for row in rows[1:] if not _after(row, column, step)]
+    if len(kept) < len(rows) - 1:
+        text = io.StringIO()
+        csv.writer(text).writerows([rows[0], *kept])
+        atomic_write(path, text.getvalue().encode())
+
+
+def _after(row: list[str], column: int, step: int) -> bool:
+    try:
+        return float(row[column]) > step
+    except (IndexError, ValueError):
+        return False
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete the temporary files of writes that a killed process left half done."""
+    for name in _OWN_FILES:
+        for stale in run_dir.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
 
 
 def save_spec(run_dir: Path, spec: ModelSpec) -> None:
@@ -150,8 +204,24 @@ def load_run(
         }
     else:
         raise RunError(f"{run_dir}: no {WEIGHTS} or {CHECKPOINT}; the run never saved weights")
-    data = meta.get("data")
-    info = DataInfo(**{**data, "shape": tuple(data["shape"])}) if data else None
+    info = _data_info(meta.get("data"), weights_file)
     model = build_model(spec, data=info, registry=registry, device=device)
     load_weights(model, tensors, weights_file)
     return model.eval()
+
+
+def _data_info(data: Any, source: Path) -> DataInfo | None:
+    """The data description saved with the weights, checked: the file may have been edited."""
+    if data is None:
+        return None
+    try:
+        info = DataInfo(**{**data, "shape": tuple(data["shape"])})
+        sizes = [*info.shape, info.num_classes or 1, info.condition_dim or 1]
+        if not all(isinstance(n, int) and 0 < n < 1 << 31 for n in sizes) or not info.shape:
+            raise ValueError("sizes must be positive integers")
+    except (TypeError, KeyError, ValueError) as exc:
+        raise RunError(
+            f"{source}: its description of the data is damaged ({exc}); "
+            "the file was edited or not written by genkit"
+        ) from None
+    return info

@@ -80,7 +80,8 @@ class ModelSpec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _fill_defaults(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or data.get("model") not in _USES:
+        model = data.get("model") if isinstance(data, dict) else None
+        if not isinstance(model, str) or model not in _USES:
             return data
         filled = dict(data)
         filled.setdefault("logging", [{"type": "csv"}])

@@ -82,18 +82,22 @@ def load_checkpoint(
     weights = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
     load_weights(model, weights, path)
     try:
+        position = Position(**meta["position"])
         state = unflatten(meta["state"], tensors)
         optimizer.load_state_dict(state["optimizer"])
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise RunError(f"{path}: the optimiser state does not fit this spec ({exc})") from None
-    rng = state["rng"]
-    torch.set_rng_state(rng["torch"])
-    if rng["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
-    for name, generator in generators.items():
-        generator.set_state(rng[name])
-    sums.copy_(state["sums"])
-    return Position(**meta["position"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        for name, generator in generators.items():
+            generator.set_state(rng[name])
+        sums.copy_(state["sums"])
+    except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as exc:
+        raise RunError(
+            f"{path}: the optimiser, RNG or position state in it is damaged or does not fit "
+            f"this spec ({type(exc).__name__}: {exc}); train again, or use its weights alone"
+        ) from None
+    return position
 
 
 def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:

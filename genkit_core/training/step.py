@@ -38,6 +38,8 @@ class NonFinite:
                 "after a non-finite gradient or update"
             )
         named = [n for n in self.names if n != "loss"] or list(self.names)
+        if len(named) > 1 and "gradient" in named:  # a non-finite term makes it so: not news
+            named.remove("gradient")
         what = " and ".join(n if n == "gradient" else f"{n} term" for n in named)
         return f"the {what} became non-finite (nan or inf) at step {self.step}"
 
@@ -75,7 +77,7 @@ class TrainStep:
         self.clip = clip_grad_norm
         self.skip = skip_nonfinite
         self.sync = sync_each_step or skip_nonfinite
-        self.checked = ["loss", *terms] + (["gradient"] if clip_grad_norm is not None else [])
+        self.checked = ["loss", *terms, "gradient"]
         dtype = torch.float32 if device.type == "mps" else torch.float64
         self.sums = torch.zeros(2 + len(terms), dtype=dtype, device=device)
         self.step_t = torch.zeros((), dtype=torch.long, device=device)
@@ -115,6 +117,10 @@ class TrainStep:
         sums += [out.terms[t].detach().sum() for t in self.terms]
         if self.clip is not None:
             sums.append(nn.utils.clip_grad_norm_(self.params, self.clip))
+        else:  # a non-finite gradient with a finite loss would otherwise reach the weights
+            sums.append(
+                nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
+            )
         checked = torch.stack(sums)
         if self.sync and not self._finite_on_every_rank(checked):
             self._record_bad(checked)

@@ -32,9 +32,12 @@ from ..run import (
     CHECKPOINT,
     RECONSTRUCTIONS,
     SAMPLES,
+    check_free_space,
     default_run_dir,
+    drop_metrics_after,
     load_run_spec,
     prepare_run_dir,
+    remove_stale_temporaries,
     save_spec,
     save_weights,
 )
@@ -52,7 +55,14 @@ _CUDA_CHECK_EVERY = 200
 
 
 class TrainingInterrupted(RunError):  # noqa: N818 - Ctrl-C is no error
-    """Ctrl-C stopped training; a checkpoint was saved and ``--resume`` continues the run."""
+    """Ctrl-C (or SIGTERM) stopped training; a checkpoint was saved and ``--resume`` continues.
+
+    ``exit_status`` is the shell's convention for the signal: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.exit_status = 128 + int(signum)
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,7 @@ class Trainer:
         self.stream = sys.stderr if stream == "stderr" else stream
         self.resume, self.overwrite = resume, overwrite
         self._stop_requested = False
+        self._stop_signal = signal.SIGINT
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -139,6 +150,9 @@ class Trainer:
                 prepare_run_dir(self.run_dir, self.overwrite, model_bytes)
             elif not (self.run_dir / CHECKPOINT).is_file():
                 raise RunError(f"{self.run_dir}: no {CHECKPOINT} to resume from")
+            else:
+                remove_stale_temporaries(self.run_dir)
+                check_free_space(self.run_dir, model_bytes)
 
         dist.on_main(prepare)
         self.model, self.data = model, data
@@ -286,7 +300,8 @@ class Trainer:
                     raise raised_on_every_rank(
                         TrainingInterrupted(
                             f"interrupted at step {step_count} (epoch {epoch + 1}); checkpoint "
-                            f"saved. Continue with: genkit train --resume {self.run_dir}"
+                            f"saved. Continue with: genkit train --resume {self.run_dir}",
+                            self._stop_signal,
                         )
                     )
             bar.close()
@@ -309,6 +324,8 @@ class Trainer:
         generators = {**self.generators, "permutation_epoch_start": perm}
         position = load_checkpoint(path, self.model, self.optimizer, generators, self.step.sums)
         self._check_global_batch(position)
+        if self.dist.is_main:
+            drop_metrics_after(self.run_dir, position.step)
         if not self.dist.is_main:  # the checkpoint holds every rank's sums; rank 0 carries them
             self.step.sums.zero_()
         self._resumed_permutation_state = perm.get_state()
@@ -454,7 +471,11 @@ class Trainer:
         if self.dist.active:  # every rank must stop together, or the others would hang
             flag = torch.tensor([float(problem is not None)], device=self.dist.device)
             if float(self.dist.all_sum(flag)) > 0:
-                rank, problem = self.dist.first(problem)  # the lowest rank that found one
+                # the lowest rank that found one, preferring a term: DDP's all-reduce spreads a
+                # non-finite gradient to every rank, but the term shows where it began
+                in_a_term = problem is not None and set(problem.names) - {"loss", "gradient"}
+                rank, found = self.dist.first(problem if in_a_term else None)
+                rank, problem = (rank, found) if found else self.dist.first(problem)
                 where = f" on rank {rank}"
         if problem is None:
             return
@@ -516,23 +537,29 @@ def _is_terminal(stream: TextIO | None) -> bool:
 
 
 class _graceful_interrupt:  # noqa: N801 - used as a context manager
-    """The first Ctrl-C asks the trainer to checkpoint and stop after the current step."""
+    """The first Ctrl-C (or SIGTERM, which clusters send before killing a job) asks the trainer
+    to checkpoint and stop after the current step; a second one stops at once.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, trainer: Trainer):
         self.trainer = trainer
-        self.previous: Any = None
+        self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> None:
         try:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handle)
         except ValueError:  # not the main thread: leave signals alone
-            self.previous = None
+            pass
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.trainer._stop_requested:  # a second Ctrl-C stops at once
+        if self.trainer._stop_requested:  # a second signal stops at once
             raise KeyboardInterrupt
         self.trainer._stop_requested = True
+        self.trainer._stop_signal = signal.Signals(signum)
 
     def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)

@@ -33,7 +33,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         tmp.write_bytes(b"half")
         raise OSError("disk full")
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RunError, match=r"f\.bin: cannot write it \(disk full\); the previous"):
         atomic_write_with(path, fail)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
@@ -61,3 +61,24 @@ def test_damaged_files_are_a_run_error_naming_the_file(tmp_path, damage):
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(RunError, match=r"model\.safetensors: not a readable safetensors file"):
         read_tensors(path)
+
+
+def test_a_write_syncs_the_file_before_the_rename_and_the_directory_after(tmp_path, monkeypatch):
+    """The order that makes a write survive a power cut: data on disk, rename, rename on disk."""
+    events = []
+    fsync, replace = os.fsync, os.replace
+
+    def record_fsync(fd):
+        events.append("fsync dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        fsync(fd)
+
+    def record_replace(src, dst):
+        events.append(f"rename {os.path.basename(src)[:9]} -> {os.path.basename(dst)}")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", record_fsync)
+    monkeypatch.setattr(os, "replace", record_replace)
+    atomic_write(tmp_path / "f.bin", b"data")
+    assert [e.split()[0] for e in events] == ["fsync", "rename", "fsync"]
+    assert events[0] == "fsync file" and events[2] == "fsync dir"
+    assert events[1].startswith("rename .f.bin.") and events[1].endswith("-> f.bin")

@@ -1,13 +1,212 @@
-"""Run directories: what --overwrite clears, and what it leaves alone."""
+"""Run directories: never overwritten by accident, checked for room and permission before
+training, and read back only from safetensors, refusing damaged or foreign files by name.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections import namedtuple
 from pathlib import Path
 
-from genkit_core.run import prepare_run_dir
+import pytest
+import torch
+
+from genkit_core import RunError
+from genkit_core.cli import main
+from genkit_core.files import read_tensors, write_tensors
+from genkit_core.run import drop_metrics_after, load_run, prepare_run_dir
+from genkit_core.training import Trainer
+
+# --- output safety ----------------------------------------------------------------------------
 
 
-def test_overwrite_clears_the_files_a_run_owns_and_nothing_else(tmp_path: Path):
+def test_an_existing_run_is_not_overwritten_without_overwrite(tmp_path: Path, spec_dict) -> None:
+    run = tmp_path / "run"
+    Trainer(spec_dict(), run, stream=None).fit()
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    with pytest.raises(RunError, match=r"run: already holds files; pass --overwrite .* --resume"):
+        Trainer(spec_dict(), run, stream=None).fit()
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before
+
+
+def test_overwrite_removes_genkits_own_files_and_nothing_else(tmp_path: Path, spec_dict) -> None:
+    run = tmp_path / "run"
+    Trainer(spec_dict(model="ae"), run, stream=None).fit()
+    (run / "samples.png").write_bytes(b"a stale picture")  # an ae draws no samples
+    (run / "notes.txt").write_text("mine")
+    (run / "data").mkdir()
+    (run / "data" / "x.npy").write_bytes(b"mine too")
+    Trainer(spec_dict(), run, overwrite=True, stream=None).fit()  # now a vae
+    assert (run / "notes.txt").read_text() == "mine"
+    assert (run / "data" / "x.npy").read_bytes() == b"mine too"
+    assert (run / "samples.png").read_bytes() != b"a stale picture"
+    assert "model: vae" in (run / "spec.yaml").read_text()
+
+
+def test_overwrite_removes_the_temporaries_of_killed_writes(tmp_path: Path) -> None:
+    (tmp_path / ".checkpoint.safetensors.abc123.tmp").write_bytes(b"torn")
+    (tmp_path / ".hidden-user-file.tmp").write_bytes(b"not ours")
+    prepare_run_dir(tmp_path, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == [".hidden-user-file.tmp"]
+
+
+def test_a_run_directory_below_a_file_is_refused_before_training(tmp_path: Path, spec_dict):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(RunError, match=r"a-file/run: cannot write the run directory \(Not a dir"):
+        Trainer(spec_dict(), tmp_path / "a-file" / "run", stream=None).fit()
+
+
+def test_an_unwritable_directory_is_refused_before_training(tmp_path: Path, monkeypatch, spec_dict):
+    """As root every directory is writable, so the refusal is simulated at the write itself."""
+    write_bytes = Path.write_bytes
+
+    def refuse(self: Path, data: bytes) -> int:
+        if self.parent.name == "run":
+            raise PermissionError(13, "Permission denied", str(self))
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    with pytest.raises(RunError, match=r"run: cannot write the run directory \(Permission denied"):
+        Trainer(spec_dict(), tmp_path / "run", stream=None).fit()
+    assert not list((tmp_path / "run").iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write a read-only directory")
+def test_a_read_only_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "locked").mkdir(mode=0o500)
+    with pytest.raises(RunError, match="cannot write the run directory"):
+        prepare_run_dir(tmp_path / "locked" / "run")
+
+
+_Usage = namedtuple("_Usage", "total used free")
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["new", "resume"])
+def test_a_full_disk_is_refused_before_training(tmp_path: Path, monkeypatch, spec_dict, resume):
+    run = tmp_path / "run"
+    if resume:
+        Trainer(spec_dict(), run, stream=None).fit()
+    steps = []
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: _Usage(1 << 40, 1 << 40, 10 << 20))
+    monkeypatch.setattr("genkit_core.training.step.TrainStep._body", lambda *a: steps.append(a))
+    trainer = Trainer(None if resume else spec_dict(), run, resume=resume, stream=None)
+    with pytest.raises(RunError, match=r"run: only 10 MiB free, and this run needs about \d+ MiB"):
+        trainer.fit()
+    assert not steps
+
+
+def test_the_free_space_asked_for_grows_with_the_model(tmp_path: Path, monkeypatch) -> None:
+    """Seven copies of the weights: the checkpoint (weights and two Adam moments), its
+    replacement while it is written, and model.safetensors; plus 64 MiB."""
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: _Usage(0, 0, (64 + 70) << 20))
+    prepare_run_dir(tmp_path / "fits", model_bytes=10 << 20)
+    with pytest.raises(RunError, match="needs about 148 MiB"):
+        prepare_run_dir(tmp_path / "does-not", model_bytes=12 << 20)
+
+
+def test_a_failed_write_during_training_is_one_line_and_keeps_the_checkpoint(
+    tmp_path: Path, monkeypatch, spec_dict, write_spec, capsys
+) -> None:
+    write_bytes = Path.write_bytes
+
+    def disk_fills_after_step_0(self: Path, data: bytes) -> int:
+        checkpoint = self.parent / "checkpoint.safetensors"
+        if self.name.startswith(".checkpoint.safetensors.") and checkpoint.exists():
+            raise OSError(28, "No space left on device")
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_fills_after_step_0)
+    run = tmp_path / "run"
+    assert main(["train", str(write_spec(spec_dict())), "-o", str(run), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "checkpoint.safetensors: cannot write it (No space left on device); the previous" in err
+    assert read_tensors(run / "checkpoint.safetensors")[1]["position"]["step"] == 0
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_metrics_after_the_resumed_step_are_dropped(tmp_path: Path) -> None:
+    (tmp_path / "metrics.csv").write_text("epoch,step,loss\n1,8,3.0\n2,16,2.0\n3,24,1.0\n")
+    drop_metrics_after(tmp_path, 16)
+    assert (tmp_path / "metrics.csv").read_text().splitlines() == [
+        "epoch,step,loss",
+        "1,8,3.0",
+        "2,16,2.0",
+    ]
+
+
+# --- untrusted files ---------------------------------------------------------------------------
+
+
+def _damage(run: Path, name: str, how: str) -> None:
+    path = run / name
+    if how == "truncated":
+        path.write_bytes(path.read_bytes()[:1000])
+    elif how == "garbage":
+        path.write_bytes(os.urandom(4096))
+    elif how == "pickle":  # what torch.save writes: never read
+        torch.save({"head.weight": torch.zeros(1)}, path)
+    else:
+        tensors, meta = read_tensors(path)
+        prefix = "model/" if name.startswith("checkpoint") else ""
+        if how == "missing-key":
+            del tensors[f"{prefix}head.weight"]
+        elif how == "wrong-shape":
+            tensors[f"{prefix}head.weight"] = torch.zeros(3, 3)
+        elif how == "bad-metadata":
+            meta = {**meta, "data": {"shape": "not a shape"}, "position": [1, 2]}
+        write_tensors(path, tensors, meta)
+
+
+_DAMAGES = [
+    pytest.param("truncated", "not a readable safetensors file", id="truncated"),
+    pytest.param("garbage", "not a readable safetensors file", id="garbage"),
+    pytest.param("pickle", "not a readable safetensors file", id="a-pickle"),
+    pytest.param("missing-key", r"do not fit .* \(missing head\.weight\)", id="missing-key"),
+    pytest.param("wrong-shape", r"shape mismatch head\.weight \(3, 3\) vs \(6, 32\)", id="shape"),
+]
+
+
+@pytest.fixture
+def fresh_run(tmp_path: Path, trained_runs) -> Path:
+    run = tmp_path / "run"
+    shutil.copytree(trained_runs["vae"], run)
+    return run
+
+
+@pytest.mark.parametrize(("how", "message"), _DAMAGES)
+def test_a_damaged_model_file_is_a_run_error_naming_it(fresh_run: Path, how: str, message: str):
+    _damage(fresh_run, "model.safetensors", how)
+    with pytest.raises(RunError, match=rf"run/model\.safetensors: .*{message}"):
+        load_run(fresh_run)
+
+
+@pytest.mark.parametrize(("how", "message"), _DAMAGES)
+def test_resuming_from_a_damaged_checkpoint_is_a_run_error_naming_it(fresh_run, how, message):
+    _damage(fresh_run, "checkpoint.safetensors", how)
+    with pytest.raises(RunError, match=rf"run/checkpoint\.safetensors: .*{message}"):
+        Trainer(None, fresh_run, resume=True, overrides=["train.epochs=3"], stream=None).fit()
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "checkpoint.safetensors"])
+def test_tampered_metadata_is_a_run_error_naming_the_file(fresh_run: Path, name: str) -> None:
+    _damage(fresh_run, name, "bad-metadata")
+    with pytest.raises(RunError, match=rf"run/{name}: "):
+        if name == "model.safetensors":
+            load_run(fresh_run)
+        else:
+            Trainer(None, fresh_run, resume=True, overrides=["train.epochs=3"], stream=None).fit()
+
+
+def test_the_cli_reports_a_damaged_run_in_one_line(fresh_run: Path, capsys) -> None:
+    _damage(fresh_run, "model.safetensors", "truncated")
+    assert main(["eval", str(fresh_run), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model.safetensors: not a readable safetensors file" in err
+
+
+def test_overwrite_clears_the_plots_and_event_files_a_run_owns(tmp_path: Path):
     run = tmp_path / "run"
     owned = ["model.safetensors", "metrics.csv", "report.html", "latent.png", "curves.png",
              "interpolation.png", "traversal.png"]  # fmt: skip
