@@ -30,7 +30,7 @@ B = 4
 DEFAULT_CONTEXT: dict[str, dict[str, Any]] = {
     "encoder": {"in_shape": (1, 8, 8)},
     "decoder": {"in_features": 4, "out_shape": (2, 1, 8, 8)},
-    "prior": {"latent_dim": 4},
+    "prior": {"latent_dim": 4},  # bound to a stand-in encoder of (1, 8, 8) data
     "divergence": {},
     "likelihood": {"data_shape": (1, 8, 8)},
     "conditioner": {"data": DataInfo((1, 8, 8), num_classes=10, name="digits"), "latent_dim": 4},
@@ -154,6 +154,14 @@ def _likelihood(check: _Checker, lik: Any, ctx: dict[str, Any]) -> None:
 
 def _prior(check: _Checker, prior: Any, ctx: dict[str, Any]) -> None:
     L = ctx["latent_dim"]
+    data_shape = DEFAULT_CONTEXT["likelihood"]["data_shape"]
+    weight = torch.randn(L, int(torch.Size(data_shape).numel())) / 8
+
+    def posterior(x: Tensor) -> Distribution:  # a linear stand-in for the model's encoder
+        loc = x.flatten(1) @ weight.T
+        return Independent(Normal(loc, torch.ones_like(loc)), 1)
+
+    prior.bind(posterior, data_shape)  # as the model does, before first use
     dist = prior.distribution()
     if not isinstance(dist, Distribution):
         check.fail(f"distribution() returned {type(dist).__name__}, not a torch Distribution")

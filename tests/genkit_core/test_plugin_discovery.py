@@ -8,6 +8,7 @@ Every plugin here is a throwaway distribution (``NAME-VERSION.dist-info`` with `
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -126,9 +127,10 @@ def test_train_with_unknown_components_is_one_line_and_exit_1(plugin_path, tmp_p
     assert result.returncode == 1
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("genkit: error")]
     assert "encoder: unknown encoder 'wdie'; did you mean 'wide'? known: conv, mlp, wide" in error
-    assert (
-        "likelihood: unknown likelihood 'half'; known: bernoulli, mse; likelihood 'half' was "
-        "refused: plugin 'half_done' (half-done 0.1): component 'half' (HalfDone) does not "
-        "implement the likelihood methods: log_prob, sample"
-    ) in error
+    assert re.search(
+        r"likelihood: unknown likelihood 'half'; known: bernoulli, [a-z0-9_, ]*mse[a-z0-9_, ]*; "
+        r"likelihood 'half' was refused: plugin 'half_done' \(half-done 0.1\): component 'half' "
+        r"\(HalfDone\) does not implement the likelihood methods: log_prob, sample",
+        error,
+    )
     assert "Traceback" not in result.stderr

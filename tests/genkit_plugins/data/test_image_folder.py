@@ -12,6 +12,7 @@ from PIL import Image
 from genkit_core import DataError
 from genkit_core.datasets import load_data
 from genkit_core.spec import load_spec
+from genkit_core.testing import check_component
 from genkit_core.training import batches as batches_module
 from genkit_core.training.batches import InMemoryBatches, StreamedBatches, make_batches
 from genkit_plugins.data.image_folder import ImageFolder, ImageFolderParams
@@ -119,3 +120,9 @@ def test_a_small_folder_is_held_in_memory_and_a_large_one_streamed(
     assert isinstance(held, InMemoryBatches) and isinstance(streamed, StreamedBatches)
     for (x1, y1), (x2, y2) in zip(held_batches, streamed_batches, strict=True):
         assert x1.shape[1:] == (90,) and torch.equal(x1, x2) and torch.equal(y1, y2)
+
+
+def test_keeps_the_data_source_contract(tmp_path):
+    write_images(tmp_path, {"a": 3, "b": 3})
+    params = {"path": str(tmp_path), "test_fraction": 0.34}
+    assert check_component(ImageFolder, params, name="image_folder").describe().num_classes == 2

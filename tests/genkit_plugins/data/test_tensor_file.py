@@ -12,6 +12,7 @@ import torch
 from genkit_core import DataError
 from genkit_core.datasets import load_data
 from genkit_core.spec import load_spec
+from genkit_core.testing import check_component
 from genkit_plugins.data.tensor_file import TensorFile, TensorFileParams
 
 RNG = np.random.default_rng(0)
@@ -145,3 +146,8 @@ def test_load_data_flattens_and_limits_a_memory_map_without_reading_it(
     bundle = load_data(load_spec(spec_dict(data=data)))
     assert isinstance(bundle.train.x, np.memmap) and bundle.train.x.shape == (5, 30)
     assert np.array_equal(bundle.train.x, ARRAYS["x_train"][:5].reshape(5, -1))
+
+
+def test_keeps_the_data_source_contract(tmp_path):
+    source = check_component(TensorFile, {"path": str(_write(tmp_path, "npz"))}, name="tensor_file")
+    assert source.describe().num_classes == 4

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from genkit_core import DataError
+from genkit_core.testing import check_component
 from genkit_plugins.data.torchvision_sets import (
     CIFAR10,
     MNIST,
@@ -91,3 +92,9 @@ def test_a_corrupt_file_is_a_data_error(tmp_path):
     (tmp_path / "MNIST/raw/train-images-idx3-ubyte").write_bytes(b"\0\0\x08\x03")
     with pytest.raises(DataError, match=r"MNIST.raw cannot be read .*download it again"):
         MNIST(TorchvisionParams(root=str(tmp_path))).load()
+
+
+@pytest.mark.parametrize(("cls", "folder"), [(MNIST, "MNIST"), (FashionMNIST, "FashionMNIST")])
+def test_keeps_the_data_source_contract(tmp_path, cls, folder):
+    write_mnist(tmp_path, folder)
+    assert check_component(cls, {"root": str(tmp_path)}).describe() == cls.info
