@@ -28,7 +28,7 @@ _CHUNK = 1 << 16
 def as_float(x: Tensor) -> Tensor:
     """Examples as float32: ``uint8`` values map to [0, 1] (x / 255); floats pass unchanged."""
     if x.dtype == torch.uint8:
-        return x.float() / 255
+        return x / 255  # true division promotes to float32 in one kernel: no uint8->float copy
     return x if x.dtype == torch.float32 else x.float()
 
 

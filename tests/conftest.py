@@ -13,16 +13,10 @@ import torch
 import yaml
 
 from genkit_core import Registry
+from genkit_core.testing import TINY_SPEC, tiny_spec
 
-BASE: dict[str, Any] = {
-    "model": "vae",
-    "latent_dim": 4,
-    "data": {"type": "digits", "max_train": 256, "max_test": 64},
-    "encoder": {"type": "mlp", "hidden": [32]},
-    "decoder": {"type": "mlp", "hidden": [32]},
-    "likelihood": {"type": "bernoulli"},
-    "train": {"epochs": 1, "batch_size": 32, "seed": 0, "device": "cpu", "progress": False},
-}
+BASE: dict[str, Any] = tiny_spec(train={**TINY_SPEC["train"], "batch_size": 32})
+"""genkit's tiny spec for plugin authors (a VAE on 256 digits), in batches of 32."""
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +90,21 @@ def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One finished tiny run directory per model kind, trained once per session."""
     root = tmp_path_factory.mktemp("runs")
     return {kind: _train_tiny(root / kind, kind).run_dir for kind in ("ae", "vae", "cvae")}
+
+
+@pytest.fixture
+def adam_steps() -> Callable[..., list[float]]:
+    """Train a model on one batch for a few Adam steps; return the loss before each step."""
+
+    def run(model: Any, x: torch.Tensor, eps: Callable[[], torch.Tensor], steps: int) -> list:
+        optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+        losses = []
+        for _ in range(steps):
+            loss = model(x, eps=eps()).loss
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(float(loss.detach()))
+        return losses
+
+    return run

@@ -81,18 +81,11 @@ def test_vamp_refuses_a_cvae(spec_dict):
         pytest.param({"type": "vamp", "components": 4}, id="vamp"),
     ],
 )
-def test_a_vae_with_each_prior_trains_with_mc_kl(spec_dict, prior):
+def test_a_vae_with_each_prior_trains_with_mc_kl(spec_dict, adam_steps, prior):
     model = build_model(spec_dict(prior=prior, divergence={"type": "mc_kl"}))
     x = torch.rand(16, 1, 8, 8).round()
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     before = [p.detach().clone() for p in model.prior.parameters()]
-    losses = []
-    for _ in range(10):
-        out = model(x, eps=torch.randn(16, 4))
-        optimiser.zero_grad()
-        out.loss.backward()
-        optimiser.step()
-        losses.append(float(out.loss.detach()))
+    losses = adam_steps(model, x, lambda: torch.randn(16, 4), steps=10)
     assert math.isfinite(losses[-1]) and losses[-1] < losses[0]
     after = list(model.prior.parameters())
     assert all(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
