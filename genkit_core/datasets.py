@@ -20,9 +20,17 @@ from .interfaces import DataBundle, DataInfo, DataParams, Split
 from .registry import Registry
 from .spec import ModelSpec
 
-__all__ = ["as_float", "binarize", "check_split", "load_data"]
+__all__ = ["as_float", "binarize", "check_split", "chunk_rows", "load_data"]
 
-_CHUNK = 1 << 16
+_CHUNK_ELEMENTS = 1 << 22
+"""Checks read data in chunks of this many values (16 MiB as float32), so that checking a data
+set never holds a float copy of all of it."""
+
+
+def chunk_rows(x: Tensor | np.ndarray) -> int:
+    """How many examples of ``x`` make one chunk of about :data:`_CHUNK_ELEMENTS` values."""
+    per_row = int(np.prod(x.shape[1:], dtype=np.int64)) if len(x.shape) > 1 else 1
+    return max(1, _CHUNK_ELEMENTS // max(1, per_row))
 
 
 def as_float(x: Tensor) -> Tensor:
@@ -144,8 +152,9 @@ def _check_item(dataset: Dataset, info: DataInfo, where: str) -> None:
 def _check_finite(values: Tensor | np.ndarray, where: str, what: str) -> None:
     if not _is_float(values):
         return
-    for start in range(0, len(values), _CHUNK):
-        chunk = torch.as_tensor(np.asarray(values[start : start + _CHUNK]))
+    rows = chunk_rows(values)
+    for start in range(0, len(values), rows):
+        chunk = torch.as_tensor(np.asarray(values[start : start + rows]))
         bad = ~torch.isfinite(chunk)
         if bool(bad.any()):
             first = start + int(bad.flatten(1).any(1).nonzero()[0, 0]) if chunk.ndim > 1 else start

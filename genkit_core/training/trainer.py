@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ..build import build_component, build_model
-from ..datasets import as_float, binarize, load_data
+from ..datasets import as_float, binarize, chunk_rows, load_data
 from ..errors import DataError, NonFiniteError, RunError, SpecError
 from ..files import read_tensors
 from ..images import as_images, save_grid
@@ -526,8 +526,9 @@ def _check_support(model: LatentVariableModel, data: DataBundle) -> None:
     for name, split in (("train", data.train), ("test", data.test)):
         if not isinstance(split.x, torch.Tensor):
             continue
-        for start in range(0, len(split.x), 1 << 16):
-            problem = model.likelihood.support_error(as_float(split.x[start : start + (1 << 16)]))
+        rows = chunk_rows(split.x)
+        for start in range(0, len(split.x), rows):
+            problem = model.likelihood.support_error(as_float(split.x[start : start + rows]))
             if problem:
                 raise DataError(f"data '{model.spec.data.type}', {name} split: {problem}")
 
