@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from genkit_core import Registry
-from genkit_core.testing import TINY_SPEC, tiny_spec
+from genkit_core.testing import TINY_SPEC, fresh_registry, tiny_spec
 
 BASE: dict[str, Any] = tiny_spec(train={**TINY_SPEC["train"], "batch_size": 32})
 """genkit's tiny spec for plugin authors (a VAE on 256 digits), in batches of 32."""
@@ -54,27 +54,21 @@ def write_spec(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def builtins_registry() -> Registry:
     """A fresh registry holding only genkit's built-ins, registered as the entry point does."""
-    import genkit_plugins
-
-    registry = Registry()
-    registry.register_plugin(genkit_plugins, name="builtins", package="genkit-lvm")
-    return registry
+    return fresh_registry()
 
 
-TINY_RUN: dict[str, Any] = {
-    "latent_dim": 3,
-    "data": {"type": "digits", "max_train": 192, "max_test": 64},
-    "encoder": {"type": "mlp", "hidden": [32]},
-    "decoder": {"type": "mlp", "hidden": [32]},
-    "likelihood": {"type": "bernoulli"},
-    "train": {"epochs": 2, "batch_size": 32, "seed": 0, "device": "cpu", "progress": False},
-}
+TINY_RUN: dict[str, Any] = tiny_spec(
+    latent_dim=3,
+    data={**TINY_SPEC["data"], "max_train": 192},
+    train={**TINY_SPEC["train"], "epochs": 2, "batch_size": 32},
+)
+"""The tiny spec trained by ``train_tiny``: 2 epochs, 192 digits, latent_dim 3 (any kind)."""
 
 
 def _train_tiny(run_dir: Path, model: str = "vae", overrides: tuple[str, ...] = ()) -> Any:
     from genkit_core.training import Trainer
 
-    trainer = Trainer({"model": model, **TINY_RUN}, run_dir, overrides=list(overrides), stream=None)
+    trainer = Trainer({**TINY_RUN, "model": model}, run_dir, overrides=list(overrides), stream=None)
     trainer.fit()
     return trainer
 
