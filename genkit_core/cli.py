@@ -79,22 +79,16 @@ def _train(args: argparse.Namespace) -> int:
 
 @_command("eval", "evaluate a run on its test set (negative ELBO, IW bound, active units)")
 def _eval(args: argparse.Namespace) -> int:
-    import torch
-
     from .datasets import load_data
-    from .evaluation import evaluate
+    from .evaluation import evaluate_test_split
     from .run import load_run
-    from .training.batches import make_batches
 
-    device = _device(args.device)
-    model = load_run(args.run_dir, device=device)
+    model = load_run(args.run_dir, device=_device(args.device))
     spec = model.spec
-    data = load_data(spec)
-    batches = make_batches(
-        data.test, data.info, spec.model == "cvae", args.batch_size, torch.device(device),
-        num_workers=spec.train.num_workers,
+    report = evaluate_test_split(
+        model, load_data(spec), args.batch_size, args.iw_samples, args.seed, args.max_batch,
+        spec.train.num_workers,
     )  # fmt: skip
-    report = evaluate(model, batches.in_order(), args.iw_samples, args.seed, args.max_batch)
     report = {"run": str(args.run_dir), "model": spec.model, "data": spec.data.type, **report}
     if args.json:
         print(json.dumps(report, indent=2))

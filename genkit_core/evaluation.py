@@ -23,12 +23,15 @@ from torch import Tensor
 from torch.distributions import Distribution, kl_divergence
 
 from .datasets import as_float
+from .interfaces import DataBundle
 from .model import LatentVariableModel
+from .training.batches import make_batches
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
     "active_units",
     "evaluate",
+    "evaluate_test_split",
     "iw_log_likelihood",
     "kl_term",
     "log_importance_weights",
@@ -157,3 +160,22 @@ def evaluate(
     report.update(active_units=active, latent_dim=model.latent_dim)
     report["normalized"] = bool(model.likelihood.normalized)
     return report
+
+
+def evaluate_test_split(
+    model: LatentVariableModel,
+    data: DataBundle,
+    batch_size: int = 500,
+    iw_samples: int = 0,
+    seed: int = 0,
+    max_batch: int = 1 << 15,
+    num_workers: int = 0,
+) -> dict[str, Any]:
+    """:func:`evaluate` on the test split of ``data``, in batches of ``batch_size`` on the
+    model's device: what ``genkit eval`` prints and the report's metrics table shows.
+    """
+    device = next(model.parameters()).device
+    batches = make_batches(
+        data.test, data.info, model.kind == "cvae", batch_size, device, num_workers=num_workers
+    )
+    return evaluate(model, batches.in_order(), iw_samples, seed, max_batch)

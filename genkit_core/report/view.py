@@ -15,7 +15,7 @@ from torch import Tensor
 from torch.utils.data import Subset
 
 from ..datasets import as_float, load_data
-from ..interfaces import DataInfo, Split
+from ..interfaces import DataBundle, DataInfo, Split
 from ..model import LatentVariableModel
 from ..run import load_run
 from ..training.batches import make_batches
@@ -34,6 +34,7 @@ class RunView:
         test_y: ``(N,)`` class labels or ``(N, C)`` conditions, or None.
         train_x: ``(M, *shape)`` the first train examples (for fitting an AE's code density).
         train_y: their labels or conditions, or None.
+        data: the run's whole data set, loaded once (the metrics use all of its test split).
     """
 
     run_dir: Path
@@ -42,6 +43,7 @@ class RunView:
     test_y: Tensor | None
     train_x: Tensor
     train_y: Tensor | None
+    data: DataBundle
 
     @property
     def info(self) -> DataInfo:
@@ -89,7 +91,7 @@ def open_run(
     dev = torch.device(device)
     test_x, test_y = _examples(data.test, data.info, model, max_test, dev)
     train_x, train_y = _examples(data.train, data.info, model, max_train, dev)
-    return RunView(Path(run_dir), model, test_x, test_y, train_x, train_y)
+    return RunView(Path(run_dir), model, test_x, test_y, train_x, train_y, data)
 
 
 def _examples(

@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 from .._version import __version__
-from ..datasets import load_data
 from ..errors import GenkitError, RunError
-from ..evaluation import evaluate
+from ..evaluation import evaluate_test_split
 from ..files import atomic_write
 from ..run import SPEC, load_run_spec
-from ..training.batches import make_batches
 from .figures import (
     PLOTS,
     Picture,
@@ -109,10 +105,4 @@ def _spec_html(run_dir: Path) -> str:
 
 
 def _metrics(view: RunView, iw_samples: int) -> dict:
-    model = view.model
-    data = load_data(model.spec)
-    device = next(model.parameters()).device
-    batches = make_batches(
-        data.test, data.info, model.kind == "cvae", 500, torch.device(device), num_workers=0
-    )
-    return evaluate(model, batches.in_order(), iw_samples if model.is_variational else 0)
+    return evaluate_test_split(view.model, view.data, iw_samples=iw_samples)
