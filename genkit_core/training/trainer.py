@@ -326,7 +326,7 @@ class Trainer:
         self._check_global_batch(position)
         if self.dist.is_main:
             drop_metrics_after(self.run_dir, position.step)
-        if not self.dist.is_main:  # the checkpoint holds every rank's sums; rank 0 carries them
+        else:  # the checkpoint holds every rank's sums; rank 0 carries them
             self.step.sums.zero_()
         self._resumed_permutation_state = perm.get_state()
         self.step.step_t.fill_(position.step)
