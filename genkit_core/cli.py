@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 
 @_command("eval", "evaluate a run on its test set (negative ELBO, IW bound, active units)")
 def _eval(args: argparse.Namespace) -> int:
-    from .datasets import load_data
+    from .data import load_data
     from .evaluation import evaluate_test_split
     from .run import load_run
 
@@ -159,7 +159,7 @@ def _sample(args: argparse.Namespace) -> int:
 def _reconstruct(args: argparse.Namespace) -> int:
     import torch
 
-    from .datasets import as_float, load_data
+    from .data import as_float, load_data
     from .images import as_images, save_grid
     from .run import load_run
 
