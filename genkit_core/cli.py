@@ -126,10 +126,11 @@ def _sample(args: argparse.Namespace) -> int:
     from .run import load_run
 
     model = load_run(args.run_dir, device=_device(args.device))
-    if not model.is_variational:
+    if not model.can_sample:
         raise RunError(
-            f"{args.run_dir} is an ae, which has no prior to sample from; "
-            "use genkit reconstruct, or train a vae"
+            f"{args.run_dir} is an autoencoder without a prior to sample from; use genkit "
+            "reconstruct, or train it with a prior fitted after training (prior: {type: "
+            "code_gaussian}) or as a vae"
         )
     device = next(model.parameters()).device
     labels = None

@@ -14,6 +14,7 @@ decoder's latent through its conditioner, and y takes no part in the loss.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -221,7 +222,7 @@ class LatentVariableModel(nn.Module):
                 reproducible across devices, processes and resumption.
             step: the optimisation step (a tensor) for annealed terms.
         """
-        if noise is None:
+        if noise is None or math.prod(self.noise_shape) == 0:  # a point mass needs none
             noise = torch.randn(x.shape[0], *self.noise_shape, device=x.device)
         elif noise.dim() == len(self.noise_shape):  # one sample each, without its K axis
             noise = noise.unsqueeze(1)
