@@ -6,7 +6,9 @@ arrive through the ``genkit`` entry point like any third-party plugin.
 """
 
 from ._version import __version__
-from .build import build_component, build_model, describe_data
+from .build import build_model
+from .components import build_component
+from .data import describe_data
 from .errors import (
     DataError,
     DuplicateComponentError,
@@ -29,10 +31,17 @@ from .interfaces import (
     Decoder,
     Divergence,
     DivergenceParams,
+    Draw,
     Encoder,
     Likelihood,
     Logger,
+    Objective,
+    ObjectiveOutput,
+    ObjectiveParams,
     Params,
+    Penalty,
+    PointMass,
+    Posterior,
     Prior,
     Split,
 )
@@ -53,6 +62,7 @@ __all__ = [
     "Decoder",
     "Divergence",
     "DivergenceParams",
+    "Draw",
     "DuplicateComponentError",
     "Encoder",
     "GenkitError",
@@ -62,9 +72,15 @@ __all__ = [
     "ModelOutput",
     "ModelSpec",
     "NonFiniteError",
+    "Objective",
+    "ObjectiveOutput",
+    "ObjectiveParams",
     "Params",
+    "Penalty",
     "PluginError",
     "PluginProblem",
+    "PointMass",
+    "Posterior",
     "Prior",
     "Registry",
     "RunError",

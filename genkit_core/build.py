@@ -1,8 +1,10 @@
 """``build_model``: compose a :class:`LatentVariableModel` from a spec, by component names alone.
 
 The model is first built on PyTorch's ``meta`` device (no memory, no compute) and run once on a
-tiny batch, so shape mismatches, missing KL pairs and absurd sizes are caught as spec errors
-before anything real is allocated.
+tiny batch, so shape mismatches, components that do not fit each other and absurd sizes are
+caught as spec errors before anything real is allocated. Components may settle ``auto`` options
+on that first run (``gaussian_kl`` picks its estimator); the spec the model keeps, and a run
+saves, records what they settled on.
 """
 
 from __future__ import annotations
@@ -13,59 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel
 from torch.distributions import Distribution
 
-from .errors import GenkitError, PluginError, SpecError
-from .interfaces import DataInfo, DataSource
+from .components import build_component
+from .data.loading import describe_data
+from .errors import PluginError, SpecError
+from .interfaces import DataInfo
 from .model import LatentVariableModel
 from .registry import Registry, get_registry
-from .spec import ModelSpec, load_spec
+from .spec import MODEL_KINDS, SECTIONS, ModelSpec, load_spec
 
-__all__ = ["MAX_PARAMETERS", "build_component", "build_model", "data_source", "describe_data"]
+__all__ = ["MAX_PARAMETERS", "build_component", "build_model"]
 
 MAX_PARAMETERS = 2_000_000_000
 """Specs whose model would exceed this many parameters are refused before allocation."""
-
-
-def build_component(
-    section: str, params: BaseModel, registry: Registry | None = None, **context: Any
-) -> Any:
-    """Instantiate the component a spec section names, with the context its interface takes.
-
-    Raises:
-        SpecError: the component refuses its parameters or context (field names the section).
-        PluginError: the plugin's constructor failed in a way that is not the user's mistake.
-    """
-    registry = registry or get_registry()
-    kind = "logger" if section == "logging" else section
-    name = params.type  # type: ignore[attr-defined]
-    component = registry.get(kind, name)
-    try:
-        return component.cls(params, **context)
-    except SpecError as exc:
-        field = f"{section}.{exc.field}" if exc.field else section
-        raise SpecError(exc.detail, field=field) from None
-    except GenkitError:
-        raise
-    except Exception as exc:
-        raise PluginError(
-            f"{kind} '{name}' from plugin '{component.plugin}' failed to build: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-
-
-def data_source(spec: ModelSpec, registry: Registry | None = None) -> DataSource:
-    """The spec's data source, ready to ``load()``."""
-    return build_component("data", spec.data, registry)
-
-
-def describe_data(spec: ModelSpec, registry: Registry | None = None) -> DataInfo:
-    """The shape and labels of the spec's data, after genkit's data options (``flatten``)."""
-    info = data_source(spec, registry).describe()
-    if spec.data.flatten:
-        info = DataInfo((math.prod(info.shape),), info.num_classes, info.condition_dim, info.name)
-    return info
 
 
 def build_model(
@@ -91,9 +54,9 @@ def build_model(
     if not isinstance(spec, ModelSpec):
         spec = load_spec(spec, overrides, registry)
     info = data or describe_data(spec, registry)
-    if spec.model == "cvae" and not info.labelled:
+    if MODEL_KINDS[spec.model].labelled and not info.labelled:
         raise SpecError(
-            f"a cvae needs labelled data, and '{info.name}' has no labels; "
+            f"a {spec.model} needs labelled data, and '{info.name}' has no labels; "
             "use labelled data or set model: vae",
             field="data",
         )
@@ -101,6 +64,7 @@ def build_model(
         checked = _compose(spec, info, registry)
     _check_size(checked)
     ran = _dry_run(checked, meta=True)
+    spec = _settled(checked)
     if torch.device(device or "cpu").type == "meta":
         return checked
     with torch.device(device or "cpu"):
@@ -108,45 +72,102 @@ def build_model(
     if not ran:  # a component cannot run on the meta device: check the real model instead
         with torch.no_grad():
             _dry_run(model, meta=False)
+        model.spec = _settled(model)
     return model
 
 
 def _compose(spec: ModelSpec, info: DataInfo, registry: Registry) -> LatentVariableModel:
     conditioner = None
-    in_shape, latent_features = info.shape, spec.latent_dim
+    in_shape = info.shape
     if spec.conditioner is not None:
         conditioner = build_component(
             "conditioner", spec.conditioner, registry, data=info, latent_dim=spec.latent_dim
         )
-        in_shape, latent_features = conditioner.input_shape, conditioner.latent_features
+        in_shape = conditioner.input_shape
     encoder = build_component("encoder", spec.encoder, registry, in_shape=tuple(in_shape))
+    if not isinstance(getattr(encoder, "out_features", None), int):
+        raise PluginError(f"encoder '{spec.encoder.type}' did not set an int out_features")
+    posterior = build_component(
+        "posterior", spec.posterior, registry,
+        in_shape=(encoder.out_features,), latent_dim=spec.latent_dim,
+    )  # fmt: skip
+    decoder_features = math.prod(posterior.decoder_shape)
+    if conditioner is not None:
+        if posterior.decoder_shape != (spec.latent_dim,):
+            raise SpecError(
+                f"a cvae joins its condition to a flat latent of latent_dim, and the "
+                f"'{spec.posterior.type}' posterior gives the decoder {posterior.decoder_shape}",
+                field="posterior.type",
+            )
+        decoder_features = conditioner.latent_features
     likelihood = build_component("likelihood", spec.likelihood, registry, data_shape=info.shape)
     out_shape = (likelihood.num_params, *info.shape)
     decoder = build_component(
-        "decoder", spec.decoder, registry, in_features=latent_features, out_shape=out_shape
+        "decoder", spec.decoder, registry, in_features=decoder_features, out_shape=out_shape
     )
     prior = divergence = None
     if spec.prior is not None:
         prior = build_component("prior", spec.prior, registry, latent_dim=spec.latent_dim)
-        divergence = build_component("divergence", spec.divergence, registry)
-    if not isinstance(getattr(encoder, "out_features", None), int):
-        raise PluginError(f"encoder '{spec.encoder.type}' did not set an int out_features")
+    if spec.divergence is not None:
+        divergence = build_component("divergence", spec.divergence, registry, data=info)
+    objective = build_component("objective", spec.objective, registry, latent_dim=spec.latent_dim)
     model = LatentVariableModel(
-        spec.model, spec.latent_dim, info, encoder, decoder, likelihood, prior, divergence,
-        conditioner,
+        spec.model, spec.latent_dim, info, encoder, posterior, decoder, likelihood, objective,
+        prior, divergence, conditioner, spec,
     )  # fmt: skip
-    model.spec = spec
+    _check_fit(model, spec)
     return model
+
+
+def _check_fit(model: LatentVariableModel, spec: ModelSpec) -> None:
+    """Refuse components that each work but not together, naming the section to change."""
+    posterior, prior, divergence = model.posterior, model.prior, model.divergence
+    if divergence is not None and divergence.is_kl and not posterior.stochastic:
+        raise SpecError(
+            f"the '{spec.divergence.type}' divergence is a KL, and the '{spec.posterior.type}' "
+            "posterior is a point mass with no density; use divergence: {type: mmd} (a "
+            "Wasserstein autoencoder) or a stochastic posterior",
+            field="divergence.type",
+        )
+    if prior is not None and prior.fitted_after_training and divergence is not None:
+        raise SpecError(
+            f"the '{spec.prior.type}' prior is fitted to the codes after training, so no "
+            "divergence can train towards it; remove the divergence or use a model prior",
+            field="prior.type",
+        )
+    unused = divergence is None and not posterior.stochastic
+    if prior is not None and unused and not prior.fitted_after_training:
+        raise SpecError(
+            f"the '{spec.prior.type}' prior takes no part in an autoencoder's loss; use a "
+            "prior fitted after training (code_gaussian) or add a divergence (mmd)",
+            field="prior.type",
+        )
+    model.objective.check(model)
+
+
+def _settled(model: LatentVariableModel) -> ModelSpec:
+    """The model's spec with each component's parameters as the component now holds them."""
+    spec = model.spec
+    assert spec is not None
+    changed = {
+        section: component.params
+        for section in SECTIONS
+        if (component := getattr(model, section, None)) is not None
+        and getattr(component, "params", None) is not getattr(spec, section)
+    }
+    if not changed:
+        return spec
+    settled = spec.model_copy(update=changed)
+    model.spec = settled
+    return settled
 
 
 def _check_size(model: LatentVariableModel) -> None:
     """Refuse absurd sizes before anything is allocated, naming the largest section."""
     count = sum(p.numel() for p in model.parameters())
     if count > MAX_PARAMETERS:
-        sizes = {
-            ("encoder" if name == "head" else name): sum(p.numel() for p in child.parameters())
-            for name, child in model.named_children()
-        }
+        sizes = {name: sum(p.numel() for p in child.parameters()) for name, child in
+                 model.named_children()}  # fmt: skip
         raise SpecError(
             f"the model would have {count:,} parameters ({count * 4 / 2**30:,.0f} GiB), more "
             f"than {MAX_PARAMETERS:,}; reduce the hidden sizes, channels or latent_dim",
@@ -179,6 +200,7 @@ def _device_of(model: LatentVariableModel) -> torch.device:
 
 def _run_components(model: LatentVariableModel, device: torch.device) -> None:
     spec, info = model.spec, model.data_info
+    assert spec is not None
     x = torch.zeros(2, *info.shape, device=device)
     y = None
     if model.conditioner is not None:
@@ -187,25 +209,38 @@ def _run_components(model: LatentVariableModel, device: torch.device) -> None:
             if info.num_classes is not None
             else torch.zeros(2, info.condition_dim or 0, device=device)
         )
-    in_x = model.conditioner.join_input(x, y) if model.conditioner is not None else x
-    features = model.encoder(in_x)
+    features = model.features(x, y)
     _expect("encoder", spec.encoder.type, features.shape, (2, model.encoder.out_features))
-    z = torch.zeros(2, model.latent_dim, device=device)
+    z = torch.zeros(2, *model.posterior.latent_shape, device=device)
     params = model.decode(z, y)
     _expect("decoder", spec.decoder.type, params.shape, (2, *model.decoder.out_shape))
-    if model.is_variational:
-        q = model.posterior(x, y)
-        try:
-            model.divergence(q, model.prior.distribution(), z)
-        except NotImplementedError as exc:
-            if "meta" in str(exc):
-                raise
-            raise SpecError(
-                f"'{spec.divergence.type}' has no closed form for this posterior and the "
-                f"prior '{spec.prior.type}' ({exc}); use divergence: {{type: mc_kl}}",
-                field="divergence.type",
-            ) from None
-    model(x, y, eps=torch.zeros(2, model.latent_dim, device=device))
+    noise = torch.zeros(2, *model.noise_shape, device=device)
+    try:
+        out = model(x, y, noise)
+    except NotImplementedError as exc:
+        if "meta" in str(exc):
+            raise
+        raise SpecError(
+            f"the divergence '{spec.divergence.type}' cannot compare this posterior and the "
+            f"prior '{spec.prior.type}' ({exc}); use estimator: auto (gaussian_kl estimates "
+            "by Monte Carlo where there is no closed form) or divergence: {type: mc_kl}",
+            field="divergence.type",
+        ) from None
+    if model.is_variational and model.divergence is not None:  # every divergence settles here
+        q = model.posterior_of(x, y)
+        draw = model.posterior.sample(q, noise[:, 0])
+        model.divergence(q, model.prior.distribution(), draw.z, draw.log_q)  # type: ignore[union-attr]
+    if tuple(out.terms) != model.terms:
+        raise PluginError(
+            f"objective '{spec.objective.type}' returned the terms {tuple(out.terms)}, "
+            f"but declared {model.terms}"
+        )
+    groups = model.objective.groups
+    if tuple(out.losses) != groups:
+        raise PluginError(
+            f"objective '{spec.objective.type}' returned losses for {tuple(out.losses)}, "
+            f"but declared the groups {groups}"
+        )
 
 
 def _expect(kind: str, name: str, got: torch.Size, expected: tuple[int, ...]) -> None:

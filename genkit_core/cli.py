@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 
 @_command("eval", "evaluate a run on its test set (negative ELBO, IW bound, active units)")
 def _eval(args: argparse.Namespace) -> int:
-    from .datasets import load_data
+    from .data import load_data
     from .evaluation import evaluate_test_split
     from .run import load_run
 
@@ -126,10 +126,11 @@ def _sample(args: argparse.Namespace) -> int:
     from .run import load_run
 
     model = load_run(args.run_dir, device=_device(args.device))
-    if not model.is_variational:
+    if not model.can_sample:
         raise RunError(
-            f"{args.run_dir} is an ae, which has no prior to sample from; "
-            "use genkit reconstruct, or train a vae"
+            f"{args.run_dir} is an autoencoder without a prior to sample from; use genkit "
+            "reconstruct, or train it with a prior fitted after training (prior: {type: "
+            "code_gaussian}) or as a vae"
         )
     device = next(model.parameters()).device
     labels = None
@@ -159,7 +160,7 @@ def _sample(args: argparse.Namespace) -> int:
 def _reconstruct(args: argparse.Namespace) -> int:
     import torch
 
-    from .datasets import as_float, load_data
+    from .data import as_float, load_data
     from .images import as_images, save_grid
     from .run import load_run
 

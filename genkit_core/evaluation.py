@@ -20,12 +20,13 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, kl_divergence
+from torch.distributions import Distribution
 
-from .datasets import as_float
-from .interfaces import DataBundle
+from .bounds import importance_terms
+from .data import as_float, make_batches
+from .interfaces import DataBundle, Draw
+from .kl import kl_estimate
 from .model import LatentVariableModel
-from .training.batches import make_batches
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
@@ -42,54 +43,43 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 Batch = tuple[Tensor, Tensor | None]
 
 
-def kl_term(model: LatentVariableModel, q: Distribution, z: Tensor) -> Tensor:
+def kl_term(model: LatentVariableModel, q: Distribution, draw: Draw) -> Tensor:
     """KL(q || p) per example ``(B,)``: the model's divergence when it is a KL, else the closed
-    form where ``torch.distributions`` has one, else the one-sample estimate log q(z) - log p(z).
+    form where ``torch.distributions`` has one, else the one-sample estimate at the draw.
     """
-    assert model.prior is not None and model.divergence is not None
+    assert model.prior is not None
     p = model.prior.distribution()
-    if model.divergence.is_kl:
-        return model.divergence(q, p, z)
-    try:
-        return kl_divergence(q, p)
-    except NotImplementedError:
-        return q.log_prob(z) - p.log_prob(z)
+    if model.divergence is not None and model.divergence.is_kl:
+        return model.divergence(q, p, draw.z, draw.log_q)
+    return kl_estimate(q, p, draw.z, draw.log_q)
 
 
 @torch.no_grad()
 def negative_elbo_terms(
-    model: LatentVariableModel, x: Tensor, y: Tensor | None, eps: Tensor
+    model: LatentVariableModel, x: Tensor, y: Tensor | None, noise: Tensor
 ) -> dict[str, Tensor]:
-    """``reconstruction`` (-log p(x|z)) and ``kl`` per example for one posterior sample."""
-    if not model.is_variational:
-        recon = -model.likelihood.log_prob(x, model.decode(model.encode(x, y), y))
-        return {"reconstruction": recon}
-    q = model.posterior(x, y)
-    z = q.base_dist.loc + q.base_dist.scale * eps  # type: ignore[attr-defined]
-    recon = -model.likelihood.log_prob(x, model.decode(z, y))
-    return {"reconstruction": recon, "kl": kl_term(model, q, z)}
+    """``reconstruction`` (-log p(x|z)) and ``kl`` per example for one posterior draw.
+
+    ``noise`` ``(B, *posterior.noise_shape)`` draws z.
+    """
+    q = model.posterior_of(x, y)
+    draw = model.posterior.sample(q, noise)
+    terms = {"reconstruction": -model.log_likelihood(x, draw.z, y)}
+    if model.is_variational:
+        terms["kl"] = kl_term(model, q, draw)
+    return terms
 
 
 @torch.no_grad()
 def log_importance_weights(
-    model: LatentVariableModel, x: Tensor, y: Tensor | None, eps: Tensor
+    model: LatentVariableModel, x: Tensor, y: Tensor | None, noise: Tensor
 ) -> Tensor:
     r"""Log importance weights :math:`\log p(x|z_k) + \log p(z_k) - \log q(z_k|x)`, ``(K, B)``.
 
-    ``eps`` ``(K, B, L)`` is the standard normal noise that draws each :math:`z_k`.
+    ``noise`` ``(K, B, *posterior.noise_shape)`` is the standard normal noise that draws each
+    :math:`z_k`.
     """
-    assert model.prior is not None
-    K, B, L = eps.shape
-    q = model.posterior(x, y)
-    z = q.base_dist.loc + q.base_dist.scale * eps  # type: ignore[attr-defined]
-    log_q = q.log_prob(z)
-    flat_z = z.reshape(K * B, L)
-    log_p = model.prior.log_prob(flat_z).view(K, B)
-    flat_y = None if y is None else y.repeat(K, *([1] * (y.dim() - 1)))
-    params = model.decode(flat_z, flat_y)
-    flat_x = x.expand(K, *x.shape).reshape(K * B, *x.shape[1:])
-    log_px = model.likelihood.log_prob(flat_x, params).view(K, B)
-    return log_px + log_p - log_q
+    return importance_terms(model, x, y, noise).log_w
 
 
 @torch.no_grad()
@@ -107,15 +97,16 @@ def iw_log_likelihood(
     partial = []
     for start in range(0, samples, chunk):
         k = min(chunk, samples - start)
-        eps = torch.randn(k, B, model.latent_dim, generator=generator, device=x.device)
-        partial.append(torch.logsumexp(log_importance_weights(model, x, y, eps), dim=0))
+        shape = (k, B, *model.posterior.noise_shape)
+        noise = torch.randn(shape, generator=generator, device=x.device)
+        partial.append(torch.logsumexp(log_importance_weights(model, x, y, noise), dim=0))
     return torch.logsumexp(torch.stack(partial), dim=0) - math.log(samples)
 
 
 @torch.no_grad()
 def active_units(model: LatentVariableModel, batches: Iterable[Batch]) -> tuple[int, Tensor]:
     """How many latent dimensions are active, and the variance of each posterior mean ``(L,)``."""
-    means = torch.cat([model.encode(as_float(x), y).double() for x, y in batches])
+    means = torch.cat([model.encode(as_float(x), y).double().flatten(1) for x, y in batches])
     variance = means.var(dim=0, unbiased=True) if len(means) > 1 else torch.zeros(means.shape[1])
     return int((variance > ACTIVE_UNIT_THRESHOLD).sum()), variance.float()
 
@@ -144,8 +135,9 @@ def evaluate(
     n = 0
     for x, y in batches:
         x = as_float(x)
-        eps = torch.randn(x.shape[0], model.latent_dim, generator=generator, device=device)
-        for name, values in negative_elbo_terms(model, x, y, eps).items():
+        shape = (x.shape[0], *model.posterior.noise_shape)
+        noise = torch.randn(shape, generator=generator, device=device)
+        for name, values in negative_elbo_terms(model, x, y, noise).items():
             totals[name] = totals.get(name, 0.0) + float(values.double().sum())
         if iw_samples and model.is_variational:
             ll = iw_log_likelihood(model, x, y, iw_samples, generator, max_batch)
@@ -175,7 +167,8 @@ def evaluate_test_split(
     model's device: what ``genkit eval`` prints and the report's metrics table shows.
     """
     device = next(model.parameters()).device
+    labelled = model.conditioner is not None
     batches = make_batches(
-        data.test, data.info, model.kind == "cvae", batch_size, device, num_workers=num_workers
+        data.test, data.info, labelled, batch_size, device, num_workers=num_workers
     )
     return evaluate(model, batches.in_order(), iw_samples, seed, max_batch)

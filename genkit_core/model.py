@@ -1,20 +1,26 @@
-r"""``LatentVariableModel``: the one model class that composes AE, VAE and CVAE.
+r"""``LatentVariableModel``: the one model class, composed from components.
 
-VAE: :math:`q(z|x) = \mathcal N(\mu(x), \operatorname{diag}\sigma^2(x))`, a reparameterised sample
-:math:`z = \mu + \sigma \odot \varepsilon,\ \varepsilon \sim \mathcal N(0, I)`, and the loss
-:math:`-\log p(x|z) + D(q(z|x) \,\|\, p(z))` per example, averaged over the batch.
-AE: a deterministic code and the reconstruction term alone.
-CVAE: a VAE whose encoder input and decoder latent are joined with a condition y by the
-conditioner; y takes no part in the loss.
+x (with the condition y, for a CVAE) -> encoder features h -> posterior q(z|x) -> a
+reparameterised draw z with :math:`\log q(z|x)` -> decoder -> likelihood :math:`p(x|z)`, with a
+prior p(z) and a divergence D(q || p) where the model has them. The objective turns these into
+the training loss: the negative ELBO
+:math:`-\log p(x|z) + \mathrm{KL}(q(z|x) \,\|\, p(z))` per example by default.
+
+``ae``, ``vae`` and ``cvae`` are shorthands of the spec (:mod:`genkit_core.spec.kinds`): an AE
+has a point-mass posterior and no divergence; a CVAE joins y to the encoder's input and the
+decoder's latent through its conditioner, and y takes no part in the loss.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import functools
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Distribution, Independent, Normal
+from torch.distributions import Distribution
 
 from .interfaces import (
     Conditioner,
@@ -23,39 +29,52 @@ from .interfaces import (
     Divergence,
     Encoder,
     Likelihood,
+    Objective,
+    ObjectiveOutput,
+    Posterior,
     Prior,
 )
 
+if TYPE_CHECKING:
+    from .spec import ModelSpec
+
 __all__ = ["LatentVariableModel", "ModelOutput"]
 
+ModelOutput = ObjectiveOutput
+"""What ``model(x, y, noise, step)`` returns: the objective's losses and per-example terms."""
 
-class ModelOutput(NamedTuple):
-    """What one forward pass returns.
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-    Attributes:
-        loss: the scalar training objective (per-example terms averaged over the batch, with the
-            divergence's modifiers applied).
-        terms: per-example ``(B,)`` terms in nats: ``reconstruction`` (-log p(x|z)) and, for a
-            VAE or CVAE, ``divergence`` (unweighted).
-    """
 
-    loss: Tensor
-    terms: dict[str, Tensor]
+def _no_grad_in_eval(method: _F) -> _F:
+    """Run ``method`` without building a graph when the model is in eval mode."""
+
+    @functools.wraps(method)
+    def wrapper(self: LatentVariableModel, *args: Any, **kwargs: Any) -> Any:
+        if self.training:
+            return method(self, *args, **kwargs)
+        with torch.no_grad():
+            return method(self, *args, **kwargs)
+
+    return cast(_F, wrapper)
 
 
 class LatentVariableModel(nn.Module):
-    """An autoencoder (``ae``), VAE (``vae``) or conditional VAE (``cvae``) from components.
+    """A latent-variable model from its components.
 
     Args:
-        kind: ``ae``, ``vae`` or ``cvae``.
-        latent_dim: L.
+        kind: the spec's shorthand, ``ae``, ``vae`` or ``cvae`` (for messages and file names).
+        latent_dim: L, the spec's ``latent_dim``.
         data: shape and labels of the data the model is built for.
         encoder: data (after the conditioner) to features.
-        decoder: latent (after the conditioner) to likelihood parameters.
+        posterior: features to q(z|x), its draws and codes.
+        decoder: the decoder's part of z (after the conditioner) to likelihood parameters.
         likelihood: p(x | decoder output).
-        prior: p(z) (VAE and CVAE only).
-        divergence: D(q || p) (VAE and CVAE only).
-        conditioner: joins y to x and z (CVAE only).
+        objective: the training loss.
+        prior: p(z), or None.
+        divergence: D(q || p) in the loss, or None (it needs a prior).
+        conditioner: joins y to x and z (a cvae), or None.
+        spec: the resolved spec the model was built from, when there is one.
     """
 
     def __init__(
@@ -64,67 +83,105 @@ class LatentVariableModel(nn.Module):
         latent_dim: int,
         data: DataInfo,
         encoder: Encoder,
+        posterior: Posterior,
         decoder: Decoder,
         likelihood: Likelihood,
+        objective: Objective,
         prior: Prior | None = None,
         divergence: Divergence | None = None,
         conditioner: Conditioner | None = None,
+        spec: ModelSpec | None = None,
     ):
         super().__init__()
-        if kind not in ("ae", "vae", "cvae"):
-            raise ValueError(f"kind must be ae, vae or cvae, not {kind!r}")
-        if (kind == "ae") != (prior is None or divergence is None):
-            raise ValueError("a vae or cvae needs a prior and a divergence; an ae has neither")
-        if (kind == "cvae") != (conditioner is not None):
-            raise ValueError("a cvae needs a conditioner, and only a cvae has one")
+        if divergence is not None and prior is None:
+            raise ValueError("a divergence needs a prior to compare the posterior with")
         self.kind = kind
         self.latent_dim = int(latent_dim)
         self.data_info = data
         self.encoder = encoder
-        self.head = nn.Linear(encoder.out_features, latent_dim * (1 if kind == "ae" else 2))
+        self.posterior = posterior
         self.decoder = decoder
         self.likelihood = likelihood
         self.prior = prior
         self.divergence = divergence
         self.conditioner = conditioner
+        self.objective = objective
+        self.spec: ModelSpec | None = spec
         if prior is not None:
-            prior.bind(self.posterior if conditioner is None else None, data.shape)
-        self.spec: Any = None  # the resolved ModelSpec, set by build_model
+            prior.bind(self)
+        self.terms: tuple[str, ...] = tuple(objective.term_names(self))
+        """The per-example terms ``forward`` returns, in order (what the trainer logs)."""
+
+    # --- what the model is ---------------------------------------------------------------
 
     @property
     def is_variational(self) -> bool:
-        """Whether the model has a posterior, prior and divergence (VAE, CVAE)."""
-        return self.kind != "ae"
+        """Whether q(z|x) has a density and p(z) is a model prior: the ELBO and the
+        importance-weighted bound are defined (a VAE or CVAE, not an AE).
+        """
+        return (
+            self.posterior.stochastic
+            and self.prior is not None
+            and not self.prior.fitted_after_training
+        )
 
-    def _code(self, x: Tensor, y: Tensor | None) -> Tensor:
+    @property
+    def can_sample(self) -> bool:
+        """Whether there is a prior to draw latents from (a VAE's, or an AE's fitted one)."""
+        return self.prior is not None
+
+    @property
+    def noise_shape(self) -> tuple[int, ...]:
+        """The noise the objective needs per example: ``(K, *posterior.noise_shape)``."""
+        return (self.objective.samples, *self.posterior.noise_shape)
+
+    # --- the pieces every objective, evaluation and figure uses ----------------------------
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """The encoder's features of ``x`` ``(B, *data_shape)`` (joined with y for a cvae)."""
         if self.conditioner is not None:
             x = self.conditioner.join_input(x, _required(y))
-        return self.head(self.encoder(x))
+        return self.encoder(x)
 
-    def posterior(self, x: Tensor, y: Tensor | None = None) -> Distribution:
-        """q(z|x[, y]): a diagonal Gaussian with batch shape ``(B,)`` and event shape ``(L,)``."""
-        if not self.is_variational:
-            raise TypeError("an ae has no posterior distribution; use encode()")
-        mu, logvar = self._code(x, y).chunk(2, dim=-1)
-        normal = Normal(mu, torch.exp(0.5 * logvar), validate_args=False)
-        return Independent(normal, 1, validate_args=False)
-
-    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """The code ``(B, L)``: the posterior mean for a VAE, the deterministic code for an AE."""
-        if not self.is_variational:
-            return self._code(x, y)
-        return self._code(x, y)[:, : self.latent_dim]
+    def posterior_of(self, x: Tensor, y: Tensor | None = None) -> Distribution:
+        """q(z|x[, y]) with batch shape ``(B,)``."""
+        return self.posterior(self.features(x, y))
 
     def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """Likelihood parameters ``(B, P, *data_shape)`` for latents ``(B, L)``."""
+        """Likelihood parameters ``(N, P, *data_shape)`` for latents ``(N, *latent_shape)``."""
+        z = self.posterior.decoder_input(z)
         if self.conditioner is not None:
             z = self.conditioner.join_latent(z, _required(y))
         return self.decoder(z)
 
+    def log_likelihood(self, x: Tensor, z: Tensor, y: Tensor | None = None) -> Tensor:
+        r""":math:`\log p(x|z)` in nats, ``(*S, B)`` for latents ``(*S, B, *latent_shape)``.
+
+        Leading sample dimensions S (importance samples) are flattened into one decoder call.
+        """
+        latent = len(self.posterior.latent_shape)
+        lead = z.shape[: z.dim() - latent]
+        if len(lead) == 1:
+            return self.likelihood.log_prob(x, self.decode(z, y))
+        flat_z = z.reshape(-1, *z.shape[len(lead) :])
+        copies = flat_z.shape[0] // x.shape[0]
+        flat_x = x.expand(copies, *x.shape).reshape(-1, *x.shape[1:])
+        flat_y = None if y is None else y.expand(copies, *y.shape).reshape(-1, *y.shape[1:])
+        return self.likelihood.log_prob(flat_x, self.decode(flat_z, flat_y)).view(lead)
+
+    # --- using a model -------------------------------------------------------------------
+
+    @_no_grad_in_eval
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """The code ``(B, *latent_shape)``: the posterior mean, or the deterministic code."""
+        return self.posterior.code(self.posterior_of(x, y))
+
+    @_no_grad_in_eval
     def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The likelihood mean of x's code, ``(B, *data_shape)``."""
         return self.likelihood.mean(self.decode(self.encode(x, y), y))
 
+    @_no_grad_in_eval
     def sample(self, n: int, labels: Tensor | None = None, mean: bool = True) -> Tensor:
         """Generate ``(n, *data_shape)`` from the prior: the likelihood's mean, or a draw.
 
@@ -135,7 +192,10 @@ class LatentVariableModel(nn.Module):
             mean: show the likelihood's mean (sharper) instead of a sample from it.
         """
         if self.prior is None:
-            raise TypeError("an ae has no prior to sample from; train a vae, or use reconstruct()")
+            raise TypeError(
+                "this model has no prior to sample from: train a vae, or give an ae a prior "
+                "fitted after training (prior: {type: code_gaussian})"
+            )
         z = self.prior.sample(n)
         if self.conditioner is not None and labels is None:
             classes = self.data_info.num_classes
@@ -149,30 +209,29 @@ class LatentVariableModel(nn.Module):
         self,
         x: Tensor,
         y: Tensor | None = None,
-        eps: Tensor | None = None,
+        noise: Tensor | None = None,
         step: Tensor | None = None,
-    ) -> ModelOutput:
-        """The loss and its per-example terms for a batch.
+    ) -> ObjectiveOutput:
+        """The objective's losses and per-example terms for a batch.
 
         Args:
             x: ``(B, *data_shape)`` data.
             y: ``(B,)`` labels or ``(B, C)`` conditions (cvae only).
-            eps: ``(B, L)`` standard normal noise for the reparameterisation; drawn with
-                ``torch.randn`` when None. The trainer passes its own so that runs are
+            noise: ``(B, *noise_shape)`` standard normal noise (see :attr:`noise_shape`); drawn
+                with ``torch.randn`` when None. The trainer passes its own so that runs are
                 reproducible across devices, processes and resumption.
-            step: the optimisation step (a tensor) for annealed divergences.
+            step: the optimisation step (a tensor) for annealed terms.
         """
-        if not self.is_variational:
-            recon = -self.likelihood.log_prob(x, self.decode(self._code(x, y), y))
-            return ModelOutput(recon.mean(), {"reconstruction": recon})
-        q = self.posterior(x, y)
-        base: Normal = q.base_dist  # type: ignore[attr-defined]
-        noise = torch.randn_like(base.loc) if eps is None else eps
-        z = base.loc + base.scale * noise
-        recon = -self.likelihood.log_prob(x, self.decode(z, y))
-        assert self.divergence is not None and self.prior is not None
-        value, penalty = self.divergence.penalty(q, self.prior.distribution(), z, step)
-        return ModelOutput(recon.mean() + penalty, {"reconstruction": recon, "divergence": value})
+        if noise is None or math.prod(self.noise_shape) == 0:  # a point mass needs none
+            noise = torch.randn(x.shape[0], *self.noise_shape, device=x.device)
+        elif noise.dim() == len(self.noise_shape):  # one sample each, without its K axis
+            noise = noise.unsqueeze(1)
+        if tuple(noise.shape[1:]) != self.noise_shape:
+            raise ValueError(
+                f"noise of shape {tuple(noise.shape)} for a model that draws "
+                f"(B, *{self.noise_shape}) (K samples of the posterior's noise)"
+            )
+        return self.objective(self, x, y, noise, step)
 
 
 def _required(y: Tensor | None) -> Tensor:

@@ -24,7 +24,15 @@ from pydantic import BaseModel, ConfigDict
 from . import hookspecs
 from ._version import DISTRIBUTION, __version__
 from .errors import DuplicateComponentError, PluginError, UnknownComponentError
-from .interfaces import KINDS, DataParams, DataSource, Divergence, DivergenceParams
+from .interfaces import (
+    KINDS,
+    DataParams,
+    DataSource,
+    Divergence,
+    DivergenceParams,
+    Objective,
+    ObjectiveParams,
+)
 
 __all__ = ["Component", "PluginProblem", "Registry", "get_registry"]
 
@@ -33,6 +41,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _REQUIRED_PARAMS_BASE: dict[type, type[BaseModel]] = {
     Divergence: DivergenceParams,
     DataSource: DataParams,
+    Objective: ObjectiveParams,
 }
 
 
@@ -94,9 +103,15 @@ class Registry:
 
     # --- loading -------------------------------------------------------------------------
 
-    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
-        """Import and register every installed plugin of the entry-point group, genkit's first."""
+    def load_entry_points(
+        self, group: str = ENTRY_POINT_GROUP, distribution: str | None = None
+    ) -> None:
+        """Import and register every installed plugin of the entry-point group, genkit's first
+        (only those of one ``distribution``, when given: ``genkit-lvm`` for the built-ins).
+        """
         for ep in _sorted_unique(entry_points(group=group)):
+            if distribution is not None and _dist_name(ep) != distribution:
+                continue
             package = _describe(ep.dist)
             incompatible = _incompatibility(ep.dist)
             if incompatible:

@@ -25,6 +25,7 @@ from .model import LatentVariableModel
 from .registry import Registry
 from .spec import ModelSpec, dump_spec, load_spec
 from .spec.loading import resolve
+from .weights import load_weights, model_tensors
 
 __all__ = [
     "CHECKPOINT",
@@ -189,8 +190,6 @@ def load_run(
     Raises:
         RunError: files are missing or corrupt, or the weights do not fit the spec.
     """
-    from .training.checkpoint import load_weights  # the trainer imports this module
-
     run_dir = Path(run_dir)
     spec = load_run_spec(run_dir, registry)
     weights_file = run_dir / WEIGHTS
@@ -199,9 +198,7 @@ def load_run(
     elif (run_dir / CHECKPOINT).is_file():
         weights_file = run_dir / CHECKPOINT
         tensors, meta = read_tensors(weights_file)
-        tensors = {
-            k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")
-        }
+        tensors = model_tensors(tensors)
     else:
         raise RunError(f"{run_dir}: no {WEIGHTS} or {CHECKPOINT}; the run never saved weights")
     info = _data_info(meta.get("data"), weights_file)

@@ -13,6 +13,7 @@ from .data.digits import Digits
 from .data.image_folder import ImageFolder
 from .data.tensor_file import TensorFile
 from .data.torchvision_sets import CIFAR10, MNIST, FashionMNIST
+from .divergences.beta_tc import BetaTC
 from .divergences.gaussian_kl import GaussianKL
 from .divergences.mc_kl import MonteCarloKL
 from .divergences.mmd import MMD
@@ -26,6 +27,12 @@ from .loggers.csv_logger import CSVLogger
 from .loggers.tensorboard_logger import TensorBoardLogger
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
+from .objectives.elbo import ELBO
+from .objectives.iwae import IWAE
+from .posteriors.delta import DeltaPosterior
+from .posteriors.gaussian import GaussianPosterior
+from .posteriors.iaf import IAFPosterior
+from .priors.code_gaussian import CodeGaussian
 from .priors.gaussian import LearnedGaussian
 from .priors.mixture import MixtureOfGaussians
 from .priors.standard_normal import StandardNormal
@@ -40,19 +47,26 @@ def genkit_components() -> list[Component]:
         Component("mlp", MLPDecoder),
         Component("conv", ConvEncoder),
         Component("conv", ConvDecoder),
+        Component("gaussian", GaussianPosterior),
+        Component("delta", DeltaPosterior),
+        Component("iaf", IAFPosterior),
         Component("standard_normal", StandardNormal),
         Component("gaussian", LearnedGaussian),
         Component("mixture", MixtureOfGaussians),
         Component("vamp", VampPrior),
+        Component("code_gaussian", CodeGaussian),
         Component("gaussian_kl", GaussianKL),
         Component("mc_kl", MonteCarloKL),
         Component("mmd", MMD),
+        Component("beta_tc", BetaTC),
         Component("mse", MSE),
         Component("bernoulli", Bernoulli),
         Component("gaussian", Gaussian),
         Component("laplace", Laplace),
         Component("discretized_logistic", DiscretizedLogistic),
         Component("categorical256", Categorical256),
+        Component("elbo", ELBO),
+        Component("iwae", IWAE),
         Component("label_concat", LabelConcat),
         Component("label_embedding", LabelEmbedding),
         Component("digits", Digits),

@@ -94,7 +94,7 @@ def adam_steps() -> Callable[..., list[float]]:
         optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
         losses = []
         for _ in range(steps):
-            loss = model(x, eps=eps()).loss
+            loss = model(x, noise=eps()).loss
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -2,19 +2,23 @@
 
 from .conditioner import Conditioner
 from .data import DataBundle, DataInfo, DataSource, Split
-from .divergence import Divergence
+from .divergence import Divergence, Penalty
 from .likelihood import Likelihood
 from .logger import Logger
 from .networks import Decoder, Encoder
+from .objective import Objective, ObjectiveOutput, ObjectiveParams
 from .params import Annealing, DataParams, DivergenceParams, Params
-from .prior import PosteriorFn, Prior
+from .posterior import Draw, PointMass, Posterior
+from .prior import Prior
 
 KINDS: dict[str, type] = {
     "encoder": Encoder,
+    "posterior": Posterior,
     "decoder": Decoder,
     "prior": Prior,
     "divergence": Divergence,
     "likelihood": Likelihood,
+    "objective": Objective,
     "conditioner": Conditioner,
     "data": DataSource,
     "logger": Logger,
@@ -32,11 +36,17 @@ __all__ = [
     "Decoder",
     "Divergence",
     "DivergenceParams",
+    "Draw",
     "Encoder",
     "Likelihood",
     "Logger",
+    "Objective",
+    "ObjectiveOutput",
+    "ObjectiveParams",
     "Params",
-    "PosteriorFn",
+    "Penalty",
+    "PointMass",
+    "Posterior",
     "Prior",
     "Split",
 ]

@@ -33,12 +33,15 @@ class DataInfo:
         num_classes: number of class labels, or None if the data has no class labels.
         condition_dim: size of a continuous condition vector, or None.
         name: a human name for messages.
+        train_size: N, the number of training examples, once the data is loaded (None when
+            only described); components that weigh a minibatch against the data set read it.
     """
 
     shape: tuple[int, ...]
     num_classes: int | None = None
     condition_dim: int | None = None
     name: str = "data"
+    train_size: int | None = None
 
     @property
     def labelled(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import torch
 from pydantic import BaseModel
@@ -11,57 +11,92 @@ from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from ..errors import SpecError
+from .data import DataInfo
 from .params import DivergenceParams
 
-__all__ = ["Divergence"]
+__all__ = ["Divergence", "Penalty"]
+
+
+class Penalty(NamedTuple):
+    """What a divergence adds to a batch's objective.
+
+    Attributes:
+        value: the divergence per example ``(B,)``, unweighted (reported; in the ELBO when a KL).
+        loss: the scalar the objective adds: the batch mean with beta, annealing and free bits.
+        parts: named per-example parts ``(B,)`` of ``value`` that the trainer logs as terms, by
+            the names in :attr:`Divergence.parts` (empty for most divergences).
+    """
+
+    value: Tensor
+    loss: Tensor
+    parts: dict[str, Tensor]
 
 
 class Divergence(nn.Module, ABC):
     r"""A per-example divergence :math:`D(q(z|x) \,\|\, p(z))` and its weighted training penalty.
 
-    ``forward`` returns the divergence itself (reported, and used in the ELBO when it is a KL).
-    ``penalty`` applies the modifiers of :class:`DivergenceParams` (beta, annealing, free bits),
-    which every divergence accepts. Parameter models must subclass ``DivergenceParams``.
+    ``forward(q, p, z, log_q)`` returns the divergence itself (reported, and used in the ELBO
+    when it is a KL): q is the posterior (batch ``(B,)``), p the prior, z ``(B, *latent)`` the
+    reparameterised sample the model drew and ``log_q`` ``(B,)`` the posterior's log-density at
+    it, so Monte-Carlo estimates never need to invert q. ``penalty`` applies the modifiers of
+    :class:`DivergenceParams` (beta, annealing, free bits), which every divergence accepts.
+    Parameter models must subclass ``DivergenceParams``.
 
     Args:
         params: the validated spec section.
+        data: what the data source provides (``data.train_size`` is N, the number of training
+            examples, for estimators that weigh a minibatch against the data set).
     """
 
     kind: ClassVar[str] = "divergence"
     Params: ClassVar[type[BaseModel]] = DivergenceParams
     is_kl: ClassVar[bool] = True
     """Whether ``forward`` estimates KL(q || p), so that reconstruction + divergence is an ELBO."""
+    parts: ClassVar[tuple[str, ...]] = ()
+    """Names of the parts :meth:`penalty` reports beside the value (logged as terms)."""
 
-    def __init__(self, params: DivergenceParams):
+    def __init__(self, params: DivergenceParams, data: DataInfo | None = None):
         super().__init__()
         self.params = params
+        self.data = data
 
     @abstractmethod
-    def forward(self, q: Distribution, p: Distribution, z: Tensor) -> Tensor:
-        """Divergence per example ``(B,)``; q: batch ``(B,)``, event ``(L,)``; z: ``(B, L)``."""
+    def forward(self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor) -> Tensor:
+        """Divergence per example ``(B,)``; q: batch ``(B,)``, z: ``(B, *latent)``."""
 
-    def per_dimension(self, q: Distribution, p: Distribution, z: Tensor) -> Tensor | None:
+    def per_dimension(
+        self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor
+    ) -> Tensor | None:
         """Divergence per example and latent dimension ``(B, L)``, or None if it does not factorise.
 
         Needed only for free bits; the default says it does not factorise.
         """
         return None
 
-    def weight(self, step: Tensor | None) -> Tensor | float:
-        r""":math:`\beta\, w(t)`: the penalty's weight at step ``step`` (None: fully annealed)."""
+    def annealing(self, step: Tensor | None) -> Tensor | float:
+        r""":math:`w(t)`: the annealing schedule's factor at ``step`` (None: fully annealed)."""
         anneal = self.params.anneal
         if anneal is None or step is None:
-            return self.params.beta
+            return 1.0
         phase = step if anneal.kind == "linear" else torch.remainder(step, anneal.steps)
         span = anneal.steps if anneal.kind == "linear" else anneal.ratio * anneal.steps
-        return self.params.beta * torch.clamp(phase / span, max=1.0)
+        return torch.clamp(phase / span, max=1.0)
+
+    def weight(self, step: Tensor | None) -> Tensor | float:
+        r""":math:`\beta\, w(t)`: the penalty's weight at step ``step`` (None: fully annealed)."""
+        return self.params.beta * self.annealing(step)
 
     def penalty(
-        self, q: Distribution, p: Distribution, z: Tensor, step: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """The divergence per example ``(B,)`` and the scalar penalty the objective adds."""
+        self,
+        q: Distribution,
+        p: Distribution,
+        z: Tensor,
+        log_q: Tensor,
+        step: Tensor | None = None,
+    ) -> Penalty:
+        """The divergence per example, the scalar penalty the objective adds, and any parts."""
         if self.params.free_bits > 0:
-            per_dim = self.per_dimension(q, p, z)
+            per_dim = self.per_dimension(q, p, z, log_q)
             if per_dim is None:
                 raise SpecError(
                     f"free_bits needs a divergence that splits over latent dimensions, and "
@@ -71,6 +106,6 @@ class Divergence(nn.Module, ABC):
                 )
             value = per_dim.sum(-1)
             floored = per_dim.mean(0).clamp(min=self.params.free_bits).sum()
-            return value, self.weight(step) * floored
-        value = self.forward(q, p, z)
-        return value, self.weight(step) * value.mean()
+            return Penalty(value, self.weight(step) * floored, {})
+        value = self.forward(q, p, z, log_q)
+        return Penalty(value, self.weight(step) * value.mean(), {})

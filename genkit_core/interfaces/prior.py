@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from pydantic import BaseModel
@@ -13,17 +12,19 @@ from torch.distributions import Distribution
 
 from .params import Params
 
-__all__ = ["PosteriorFn", "Prior"]
+if TYPE_CHECKING:
+    from ..model import LatentVariableModel
 
-PosteriorFn = Callable[[Tensor], Distribution]
-"""The model's encoder as a function: data ``(K, *data_shape)`` to q(z|x) with batch shape (K,)."""
+__all__ = ["Prior"]
 
 
 class Prior(nn.Module, ABC):
     """A distribution over latents ``(L,)``, as a ``torch.distributions`` object.
 
     Priors may have learnable parameters (they are modules); ``distribution()`` is rebuilt at
-    every call so those parameters receive gradients.
+    every call so those parameters receive gradients. A prior with ``fitted_after_training``
+    takes no part in the loss: the trainer fits it to the training codes when training ends
+    (:meth:`fit`), so that a model without a KL term (an autoencoder) can still sample.
 
     Args:
         params: the validated spec section.
@@ -32,6 +33,8 @@ class Prior(nn.Module, ABC):
 
     kind: ClassVar[str] = "prior"
     Params: ClassVar[type[BaseModel]] = Params
+    fitted_after_training: ClassVar[bool] = False
+    """Whether the trainer fits this prior to the codes after training instead of by gradient."""
 
     def __init__(self, params: BaseModel, latent_dim: int):
         super().__init__()
@@ -50,10 +53,15 @@ class Prior(nn.Module, ABC):
         """``(B, L) -> (B,)`` log-density in nats."""
         return self.distribution().log_prob(z)
 
-    def bind(self, posterior: PosteriorFn | None, data_shape: tuple[int, ...]) -> None:
-        """Receive the model's encoder and the data's shape; priors defined through the encoder
-        (VampPrior: pseudo-inputs of the data's shape) keep them and create their parameters.
+    def bind(self, model: LatentVariableModel) -> None:
+        """Receive the model this prior belongs to, once, in the model's constructor.
 
-        ``posterior`` is None for a cvae, whose encoder also needs the condition. The model calls
-        this once, in its constructor, before any other use of the prior.
+        Priors defined through the model keep what they need: the VampPrior keeps
+        ``model.posterior_of`` and makes pseudo-inputs of ``model.data_info.shape``; a
+        hierarchical prior reads the layers of ``model.posterior``. Keep bound methods or
+        sizes, never the model itself (it would become a submodule of its own prior).
         """
+
+    def fit(self, codes: Tensor) -> None:
+        """Fit the prior to ``(N, *latent_shape)`` training codes (``fitted_after_training``)."""
+        raise NotImplementedError(f"{type(self).__name__} is not fitted after training")

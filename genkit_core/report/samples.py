@@ -45,7 +45,7 @@ def draw_samples(view: RunView, n: int = 64, seed: int = 0, per_class: int = 8) 
     model, device = view.model, view.test_x.device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        if not model.is_variational:
+        if not model.can_sample:
             z = fit_code_gaussian(view.codes(view.train_x, view.train_y)).sample((n,))
             how = "codes drawn from a Gaussian fitted to the train codes (an AE has no prior)"
             return Samples(view.decode_mean(z.to(view.test_x.dtype)), 8, None, how)
@@ -59,4 +59,6 @@ def draw_samples(view: RunView, n: int = 64, seed: int = 0, per_class: int = 8) 
         labels = None
         if model.conditioner is not None and view.test_y is not None:
             labels = view.test_y[:1].expand(n, *view.test_y.shape[1:])
-        return Samples(model.sample(n, labels), 8, None, "z ~ p(z)")
+        fitted = model.prior is not None and model.prior.fitted_after_training
+        how = "z ~ p(z)" + (", a density fitted to the train codes after training" * fitted)
+        return Samples(model.sample(n, labels), 8, None, how)

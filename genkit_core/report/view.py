@@ -14,11 +14,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import Subset
 
-from ..datasets import as_float, load_data
+from ..data import as_float, load_data, make_batches
 from ..interfaces import DataBundle, DataInfo, Split
 from ..model import LatentVariableModel
 from ..run import load_run
-from ..training.batches import make_batches
 
 __all__ = ["RunView", "open_run"]
 
@@ -99,7 +98,7 @@ def _examples(
 ) -> tuple[Tensor, Tensor | None]:
     """The first n examples of a split as float tensors on the device, with their labels."""
     split = _first(split, n)
-    labelled = model.kind == "cvae" or info.num_classes is not None
+    labelled = model.conditioner is not None or info.num_classes is not None
     if split.y is None and isinstance(split.x, np.ndarray | Tensor):
         labelled = False
     batches = make_batches(split, info, labelled, 1000, device, placement="device", num_workers=0)

@@ -49,7 +49,7 @@ def write_report(
         Section("metrics", "Test metrics", body_html=metrics_table(_metrics(view, iw_samples))),
         _figure("curves", lambda: curves_picture(run_dir)),
     ]
-    if view.model.is_variational or len(view.train_x) > 1:
+    if view.model.can_sample or len(view.train_x) > 1:
         sections.append(_figure("samples", lambda: samples_picture(view)))
     sections += [
         _figure("reconstructions", lambda: reconstructions_picture(view)),

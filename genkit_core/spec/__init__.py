@@ -1,13 +1,16 @@
 """Declarative specs: the schema built from registered plugins, files, and validation."""
 
 from .files import apply_overrides, dump_spec, read_spec_file
+from .kinds import MODEL_KINDS, ModelKind
 from .loading import SpecValidationError, load_spec, resolve
-from .model_spec import DEFAULTS, SECTIONS, ModelSpec, spec_model
+from .model_spec import LIST_SECTIONS, SECTIONS, ModelSpec, spec_model
 from .train import OptimizerSpec, ScheduleSpec, Stage, TrainSpec
 
 __all__ = [
-    "DEFAULTS",
+    "LIST_SECTIONS",
+    "MODEL_KINDS",
     "SECTIONS",
+    "ModelKind",
     "ModelSpec",
     "OptimizerSpec",
     "ScheduleSpec",

@@ -7,25 +7,26 @@ the registered components of each kind, so the class is built from a registry
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..registry import Registry, get_registry
+from .kinds import MODEL_KINDS, ModelKindName, fill_sections, section_problems
 from .train import TrainSpec
 
-__all__ = ["SECTIONS", "ModelKind", "ModelSpec", "spec_model"]
-
-ModelKind = Literal["ae", "vae", "cvae"]
+__all__ = ["LIST_SECTIONS", "SECTIONS", "ModelSpec", "spec_model"]
 
 SECTIONS: dict[str, str] = {
     "data": "data",
     "encoder": "encoder",
+    "posterior": "posterior",
     "decoder": "decoder",
+    "likelihood": "likelihood",
     "prior": "prior",
     "divergence": "divergence",
-    "likelihood": "likelihood",
+    "objective": "objective",
     "conditioner": "conditioner",
 }
 """Spec section -> component kind, for the sections holding one component."""
@@ -33,27 +34,16 @@ SECTIONS: dict[str, str] = {
 LIST_SECTIONS: dict[str, str] = {"logging": "logger"}
 """Spec section -> component kind, for the sections holding a list of components."""
 
-DEFAULTS: dict[str, dict[str, str]] = {
-    "prior": {"type": "standard_normal"},
-    "divergence": {"type": "gaussian_kl"},
-    "likelihood": {"type": "mse"},
-    "conditioner": {"type": "label_concat"},
-}
-"""The component a section gets when the spec leaves it out (and the model kind uses it)."""
-
-_USES: dict[str, set[str]] = {
-    "ae": {"likelihood"},
-    "vae": {"likelihood", "prior", "divergence"},
-    "cvae": {"likelihood", "prior", "divergence", "conditioner"},
-}
+_REQUIRED = ("data", "encoder", "decoder")
 
 
 class ModelSpec(BaseModel):
     """A model and how to train it. Unknown keys are errors; defaults are filled in.
 
     Attributes:
-        model: ``ae`` (deterministic code, reconstruction only), ``vae`` (Gaussian posterior,
-            likelihood + divergence) or ``cvae`` (a VAE whose encoder and decoder see a label).
+        model: ``ae`` (a deterministic code), ``vae`` (Gaussian posterior, prior and divergence)
+            or ``cvae`` (a VAE whose encoder and decoder see a label): shorthands that fill in
+            the sections a spec leaves out (:mod:`genkit_core.spec.kinds`).
         latent_dim: size of the latent code.
         plugins: modules to import before the rest of the spec is read: the one place a spec
             loads code, for plugins that are not installed as packages.
@@ -61,14 +51,16 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: ModelKind
+    model: ModelKindName
     latent_dim: Annotated[int, Field(gt=0, le=65_536)]
     data: Any
     encoder: Any
+    posterior: Any = None
     decoder: Any
     likelihood: Any = None
     prior: Any = None
     divergence: Any = None
+    objective: Any = None
     conditioner: Any = None
     train: TrainSpec = Field(default_factory=TrainSpec)
     logging: list[Any] = Field(default_factory=list, max_length=16)
@@ -81,38 +73,23 @@ class ModelSpec(BaseModel):
     @classmethod
     def _fill_defaults(cls, data: Any) -> Any:
         model = data.get("model") if isinstance(data, dict) else None
-        if not isinstance(model, str) or model not in _USES:
+        if not isinstance(model, str) or model not in MODEL_KINDS:
             return data
-        filled = dict(data)
+        filled = fill_sections(data)
         filled.setdefault("logging", [{"type": "csv"}])
-        for section in _USES[data["model"]]:
-            if section not in filled:
-                filled[section] = dict(DEFAULTS[section])
         return filled
 
     @model_validator(mode="after")
     def _sections_match_model(self) -> ModelSpec:
-        uses = _USES[self.model]
-        for section in ("prior", "divergence", "conditioner"):
-            present = getattr(self, section) is not None
-            if present and section not in uses:
-                raise _inconsistent(section, _unused_message(self.model, section))
-            if not present and section in uses:
-                raise _inconsistent(section, f"a {self.model} needs a {section}; remove the null")
-        if self.likelihood is None:
-            raise _inconsistent("likelihood", "every model needs a likelihood; remove the null")
+        present = {section: getattr(self, section) is not None for section in SECTIONS}
+        for section, message in section_problems(self.model, present):
+            raise _inconsistent(section, message)
         return self
 
     @property
     def kinds(self) -> dict[str, BaseModel]:
         """The component sections this spec uses, by section name."""
         return {s: getattr(self, s) for s in SECTIONS if getattr(self, s) is not None}
-
-
-def _unused_message(model: str, section: str) -> str:
-    if section == "conditioner":
-        return f"only a cvae has a conditioner; remove it or set model: cvae (this is a {model})"
-    return f"an ae has no {section} (its code is deterministic); remove it or set model: vae"
 
 
 def _inconsistent(field: str, message: str) -> PydanticCustomError:
@@ -133,8 +110,7 @@ def spec_model(registry: Registry | None = None) -> type[ModelSpec]:
     fields: dict[str, Any] = {}
     for section, kind in SECTIONS.items():
         union = _union(registry, kind)
-        required = section in ("data", "encoder", "decoder")
-        fields[section] = union if required else union | None
+        fields[section] = union if section in _REQUIRED else union | None
     fields["logging"] = list[_union(registry, "logger")]
     namespace = {"__annotations__": fields, "__module__": __name__, "__doc__": ModelSpec.__doc__}
     for section in fields:

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from ..interfaces.params import Params
 
-__all__ = ["OptimizerSpec", "ScheduleSpec", "Stage", "TrainSpec"]
+__all__ = ["GroupOptimizerSpec", "OptimizerSpec", "ScheduleSpec", "Stage", "TrainSpec"]
 
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -25,6 +25,26 @@ class OptimizerSpec(Params):
     eps: Annotated[float, Field(gt=0, le=1)] = 1e-8
     weight_decay: Annotated[float, Field(ge=0, le=10)] = 0.0
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
+
+
+class GroupOptimizerSpec(Params):
+    """One optimiser group's settings: any field left out is taken from ``train.optimizer`` and
+    ``train.lr``. The groups are the objective's (``model``, and e.g. ``discriminator``).
+    """
+
+    type: Literal["adam", "adamw", "sgd", "rmsprop"] | None = None
+    lr: Annotated[float, Field(gt=0, le=10)] | None = None
+    betas: (
+        tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] | None
+    ) = None
+    eps: Annotated[float, Field(gt=0, le=1)] | None = None
+    weight_decay: Annotated[float, Field(ge=0, le=10)] | None = None
+    momentum: Annotated[float, Field(ge=0, lt=1)] | None = None
+
+    def over(self, base: OptimizerSpec, lr: float) -> tuple[OptimizerSpec, float]:
+        """This group's optimiser and learning rate: its own fields over ``base`` and ``lr``."""
+        own = self.model_dump(exclude_none=True, exclude={"lr"})
+        return base.model_copy(update=own), self.lr if self.lr is not None else lr
 
 
 class Stage(Params):
@@ -88,6 +108,9 @@ class TrainSpec(Params):
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")] = "auto"
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    optimizers: dict[
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)], GroupOptimizerSpec
+    ] = Field(default_factory=dict, max_length=16)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     compile: Literal["auto", "off", "cuda_graph", "torch_compile"] = "auto"
     data_placement: Literal["auto", "device", "stream"] = "auto"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..registry import Registry
+from .._version import DISTRIBUTION
+from ..registry import ENTRY_POINT_GROUP, Registry
 
 __all__ = ["TINY_SPEC", "fresh_registry", "tiny_spec"]
 
@@ -28,9 +29,7 @@ def fresh_registry(*plugins: object, builtins: bool = True) -> Registry:
     """
     registry = Registry()
     if builtins:
-        import genkit_plugins
-
-        registry.register_plugin(genkit_plugins, name="builtins", package="genkit-lvm")
+        registry.load_entry_points(ENTRY_POINT_GROUP, distribution=DISTRIBUTION)
     for plugin in plugins:
         name = getattr(plugin, "__name__", type(plugin).__name__)
         registry.register_plugin(plugin, name=name)

@@ -27,13 +27,17 @@ __all__ = ["DEFAULT_CONTEXT", "check_component"]
 B = 4
 """Examples per test batch."""
 
+_DATA = DataInfo((1, 8, 8), num_classes=10, name="digits", train_size=256)
+
 DEFAULT_CONTEXT: dict[str, dict[str, Any]] = {
     "encoder": {"in_shape": (1, 8, 8)},
+    "posterior": {"in_shape": (16,), "latent_dim": 4},
     "decoder": {"in_features": 4, "out_shape": (2, 1, 8, 8)},
-    "prior": {"latent_dim": 4},  # bound to a stand-in encoder of (1, 8, 8) data
-    "divergence": {},
+    "prior": {"latent_dim": 4},  # bound to a small model of (1, 8, 8) data
+    "divergence": {"data": _DATA},
+    "objective": {"latent_dim": 4},  # applied to a small model of (1, 8, 8) data
     "likelihood": {"data_shape": (1, 8, 8)},
-    "conditioner": {"data": DataInfo((1, 8, 8), num_classes=10, name="digits"), "latent_dim": 4},
+    "conditioner": {"data": _DATA, "latent_dim": 4},
     "data": {},
     "logger": {},
 }
@@ -84,8 +88,48 @@ def check_component(
         built = cls(validated, **arguments)
     except Exception as exc:
         raise PluginError(f"{label} failed to build: {type(exc).__name__}: {exc}") from exc
+    if kind in _IN_A_MODEL:
+        built = _in_a_model(kind, name, cls, validated)
     _CHECKS[kind](_Checker(label), built, arguments)
     return built
+
+
+_IN_A_MODEL = ("prior", "objective")
+"""Kinds that work on a whole model: they are checked inside a small one."""
+
+
+def _in_a_model(kind: str, name: str, cls: type, params: Any) -> Any:
+    """Build a small model of genkit's built-ins around the component; return the component."""
+    from ..build import build_model  # the model needs the whole core; checks rarely do
+    from .checks import fresh_registry, tiny_spec
+
+    registry = fresh_registry()
+    name = "checked_component"  # its own name may be a built-in's, already registered
+    registry.add(Component(name, cls), plugin="check_component")
+    section = {"type": name, **params.model_dump(exclude={"type"})}
+    changes: dict[str, Any] = {kind: section}
+    if kind == "prior" and getattr(cls, "fitted_after_training", False):
+        changes["model"] = "ae"
+    spec = tiny_spec(**changes)
+    try:
+        model = build_model(spec, data=_DATA, registry=registry)
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"{kind} '{name}' ({cls.__qualname__}) does not work in a model: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    component = getattr(model, kind)
+    component.checked_model = _Held(model)
+    return component
+
+
+class _Held:
+    """Holds the model a component was checked in without making it a submodule."""
+
+    def __init__(self, model: Any):
+        self.model = model
 
 
 class _Checker:
@@ -152,27 +196,43 @@ def _likelihood(check: _Checker, lik: Any, ctx: dict[str, Any]) -> None:
         check.tensor("sample(params)", lik.sample(out), (B, *shape))
 
 
+def _posterior(check: _Checker, post: Any, ctx: dict[str, Any]) -> None:
+    features = torch.randn(B, *ctx["in_shape"], requires_grad=True)
+    q = post(features)
+    if not isinstance(q, Distribution):
+        check.fail(f"forward(features) returned {type(q).__name__}, not a torch Distribution")
+    latent, noise_shape = tuple(post.latent_shape), tuple(post.noise_shape)
+    for lead in ((B,), (3, B)):
+        draw = post.sample(q, torch.randn(*lead, *noise_shape))
+        z = check.tensor(f"sample(q, noise {lead}).z", draw.z, (*lead, *latent))
+        log_q = check.tensor(f"sample(q, noise {lead}).log_q", draw.log_q, lead)
+        if tuple(draw.terms) != tuple(post.terms):
+            check.fail(f"sample() returned the terms {tuple(draw.terms)}, declared {post.terms}")
+        for term, value in draw.terms.items():
+            check.tensor(f"sample(q, noise).terms['{term}']", value, lead)
+    check.tensor("code(q)", post.code(q), (B, *latent))
+    extra = sum((v.sum() for v in draw.terms.values()), torch.zeros(()))
+    check.gradients("sample(q, noise)", z.square().sum() + log_q.sum() + extra, post, features)
+
+
 def _prior(check: _Checker, prior: Any, ctx: dict[str, Any]) -> None:
     L = ctx["latent_dim"]
-    data_shape = DEFAULT_CONTEXT["likelihood"]["data_shape"]
-    weight = torch.randn(L, int(torch.Size(data_shape).numel())) / 8
-
-    def posterior(x: Tensor) -> Distribution:  # a linear stand-in for the model's encoder
-        loc = x.flatten(1) @ weight.T
-        return Independent(Normal(loc, torch.ones_like(loc)), 1)
-
-    prior.bind(posterior, data_shape)  # as the model does, before first use
+    model = prior.checked_model.model
+    if prior.fitted_after_training:
+        prior.fit(torch.randn(32, L))
     dist = prior.distribution()
     if not isinstance(dist, Distribution):
         check.fail(f"distribution() returned {type(dist).__name__}, not a torch Distribution")
-    if tuple(dist.event_shape) != (L,) or tuple(dist.batch_shape) != ():
+    latent = tuple(model.posterior.latent_shape)
+    if tuple(dist.event_shape) != latent or tuple(dist.batch_shape) != ():
         check.fail(
             f"distribution() has batch shape {tuple(dist.batch_shape)} and event shape "
-            f"{tuple(dist.event_shape)}; expected () and ({L},)"
+            f"{tuple(dist.event_shape)}; expected () and {latent}"
         )
-    z = check.tensor("sample(n)", prior.sample(B), (B, L))
+    z = check.tensor("sample(n)", prior.sample(B), (B, *latent))
     log_prob = check.tensor("log_prob(z)", prior.log_prob(z), (B,))
-    if any(p.requires_grad for p in prior.parameters()):
+    check.tensor("log_prob(z) of (3, B) latents", prior.log_prob(z.expand(3, *z.shape)), (3, B))
+    if any(p.requires_grad for p in prior.parameters()) and not prior.fitted_after_training:
         check.gradients("log_prob(z)", -log_prob.sum(), prior)
 
 
@@ -181,11 +241,36 @@ def _divergence(check: _Checker, div: Any, ctx: dict[str, Any]) -> None:
     loc = torch.randn(B, L, requires_grad=True)
     q = Independent(Normal(loc, torch.full((B, L), 0.5)), 1)
     p = Independent(Normal(torch.zeros(L), torch.ones(L)), 1)
-    d = check.tensor("forward(q, p, z)", div(q, p, q.rsample()), (B,))
-    per_dim = div.per_dimension(q, p, q.rsample())
+    z = q.rsample()
+    log_q = q.log_prob(z)
+    d = check.tensor("forward(q, p, z, log_q)", div(q, p, z, log_q), (B,))
+    per_dim = div.per_dimension(q, p, z.detach(), log_q.detach())
     if per_dim is not None:
-        check.tensor("per_dimension(q, p, z)", per_dim, (B, L))
-    check.gradients("forward(q, p, z)", d.sum(), div, loc)
+        check.tensor("per_dimension(q, p, z, log_q)", per_dim, (B, L))
+    penalty = div.penalty(q, p, z.detach(), log_q.detach())
+    if tuple(penalty.parts) != tuple(div.parts):
+        check.fail(f"penalty() returned the parts {tuple(penalty.parts)}, declared {div.parts}")
+    check.tensor("penalty().loss", penalty.loss.reshape(()), ())
+    check.gradients("forward(q, p, z, log_q)", d.sum(), div, loc)
+
+
+def _objective(check: _Checker, objective: Any, ctx: dict[str, Any]) -> None:
+    model = objective.checked_model.model
+    x = torch.rand(B, *model.data_info.shape)
+    noise = torch.randn(B, *model.noise_shape)
+    out = model(x, None, noise, torch.zeros((), dtype=torch.long))
+    if tuple(out.losses) != tuple(objective.groups):
+        check.fail(f"forward() returned losses for {tuple(out.losses)}, groups {objective.groups}")
+    if tuple(out.terms) != tuple(objective.term_names(model)):
+        check.fail(f"forward() returned the terms {tuple(out.terms)}, declared {model.terms}")
+    for term, value in out.terms.items():
+        check.tensor(f"forward().terms['{term}']", value, (B,))
+    groups = objective.parameter_groups(model)
+    for group, loss in out.losses.items():
+        check.tensor(f"forward().losses['{group}']", loss.reshape(()), ())
+        grads = torch.autograd.grad(loss, groups[group], retain_graph=True, allow_unused=True)
+        if all(g is None for g in grads):
+            check.fail(f"the '{group}' loss does not reach any parameter of its group")
 
 
 def _conditioner(check: _Checker, cond: Any, ctx: dict[str, Any]) -> None:
@@ -219,6 +304,8 @@ def _logger(check: _Checker, logger: Any, ctx: dict[str, Any]) -> None:
 
 _CHECKS: dict[str, Callable[[_Checker, Any, dict[str, Any]], None]] = {
     "encoder": _encoder,
+    "posterior": _posterior,
+    "objective": _objective,
     "decoder": _decoder,
     "likelihood": _likelihood,
     "prior": _prior,

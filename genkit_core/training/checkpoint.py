@@ -1,6 +1,6 @@
 """Training checkpoints: everything a run needs to continue exactly, in one safetensors file.
 
-A checkpoint holds the model's weights, the optimiser's state, the RNG states (torch's global
+A checkpoint holds the model's weights, each optimiser group's state, the RNG states (torch's global
 CPU and CUDA generators and the trainer's own permutation and noise generators), the position
 (epoch, step within it, global step) and the partial epoch's metric sums. The learning-rate
 schedule is a function of the position, so it needs no state of its own. The file is written
@@ -17,11 +17,14 @@ import torch
 
 from ..errors import RunError
 from ..files import read_tensors, write_tensors
+from ..weights import load_weights, model_tensors
 from .state import flatten, unflatten
 
 __all__ = ["Position", "load_checkpoint", "save_checkpoint"]
 
-FORMAT = 1
+FORMAT = 2
+"""2: one optimiser state per group (``optimizers``); 1 (genkit 0.1): one ``optimizer``."""
+_READABLE = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Position:
 def save_checkpoint(
     path: Path,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizers: dict[str, torch.optim.Optimizer],
     generators: dict[str, torch.Generator],
     position: Position,
     sums: torch.Tensor,
@@ -50,7 +53,7 @@ def save_checkpoint(
 ) -> None:
     """Write the full training state to ``path`` atomically (``extra``: more JSON metadata)."""
     state: dict[str, Any] = {
-        "optimizer": optimizer.state_dict(),
+        "optimizers": {group: o.state_dict() for group, o in optimizers.items()},
         "rng": {
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
@@ -67,7 +70,7 @@ def save_checkpoint(
 def load_checkpoint(
     path: Path,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizers: dict[str, torch.optim.Optimizer],
     generators: dict[str, torch.Generator],
     sums: torch.Tensor,
 ) -> Position:
@@ -77,14 +80,19 @@ def load_checkpoint(
         RunError: the file is unreadable, of another format, or does not fit this model.
     """
     tensors, meta = read_tensors(path)
-    if meta.get("format") != FORMAT:
-        raise RunError(f"{path}: not a genkit checkpoint of format {FORMAT}")
-    weights = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
-    load_weights(model, weights, path)
+    if meta.get("format") not in _READABLE:
+        raise RunError(f"{path}: not a genkit checkpoint (formats {_READABLE})")
+    load_weights(model, model_tensors(tensors), path)
     try:
         position = Position(**meta["position"])
         state = unflatten(meta["state"], tensors)
-        optimizer.load_state_dict(state["optimizer"])
+        saved = state["optimizers"] if "optimizers" in state else {"model": state["optimizer"]}
+        if set(saved) != set(optimizers):
+            raise ValueError(
+                f"it holds optimisers for {sorted(saved)}, this model trains {sorted(optimizers)}"
+            )
+        for group, optimizer in optimizers.items():
+            optimizer.load_state_dict(saved[group])
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         if rng["cuda"] and torch.cuda.is_available():
@@ -98,32 +106,3 @@ def load_checkpoint(
             f"this spec ({type(exc).__name__}: {exc}); train again, or use its weights alone"
         ) from None
     return position
-
-
-def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: Path) -> None:
-    """Load a state dict, refusing one that does not fit the model, with a readable reason.
-
-    Raises:
-        RunError: names the missing, unexpected or mis-shaped tensors.
-    """
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    shapes = [
-        f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in weights and weights[k].shape != v.shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing {', '.join(missing[:5])}{' ...' * (len(missing) > 5)}")
-    if unexpected:
-        problems.append(f"unexpected {', '.join(unexpected[:5])}{' ...' * (len(unexpected) > 5)}")
-    if shapes:
-        problems.append(f"shape mismatch {', '.join(shapes[:5])}")
-    if problems:
-        raise RunError(
-            f"{source}: the weights do not fit the model of spec.yaml ({'; '.join(problems)}); "
-            "was the spec edited after training?"
-        )
-    model.load_state_dict(weights)

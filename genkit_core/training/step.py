@@ -1,4 +1,9 @@
-"""One optimisation step: forward, backward, optional clipping, the update, and bookkeeping.
+"""One optimisation step: forward, backward, optional clipping, the updates, and bookkeeping.
+
+The objective returns one loss per optimiser group; each is back-propagated into its own
+group's parameters only (``backward(inputs=...)``), all before any update, so an adversary's
+loss never reaches the model's gradient and no update changes what another group's gradient
+was computed from.
 
 Metrics are summed on the device and non-finite values are recorded on the device, so a step
 needs no host synchronisation. On the CPU (where synchronising is free) and in ``skip`` mode the
@@ -16,8 +21,9 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from ..datasets import as_float
+from ..data.loading import as_float
 from .distributed import Distributed
+from .optim import OptimizerGroups
 
 __all__ = ["NonFinite", "TrainStep"]
 
@@ -45,15 +51,15 @@ class NonFinite:
 
 
 class TrainStep:
-    """The training step for one model, optimiser and device.
+    """The training step for one model, its optimisers and a device.
 
     Args:
         module: what the forward pass calls (the model, or its DistributedDataParallel wrapper).
-        model: the model itself (for its parameters).
-        optimizer: a ``torch.optim`` optimiser over the model's parameters.
-        terms: names of the per-example terms the model returns, in order.
+        model: the model itself (for its parameters, buffers, terms and groups).
+        optimizers: one optimiser per parameter group of the model's objective.
+        groups: the trainable parameters of each group, in the objective's order.
         device: where the bookkeeping tensors live.
-        clip_grad_norm: clip the global gradient norm to this value (None: no clipping).
+        clip_grad_norm: clip each group's gradient norm to this value (None: no clipping).
         skip_nonfinite: skip updates whose loss or gradient is non-finite instead of stopping.
         sync_each_step: check every step before the update (free on the CPU).
         distributed: the ranks that must agree on skipping an update (default: this one alone).
@@ -63,23 +69,29 @@ class TrainStep:
         self,
         module: nn.Module,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        terms: list[str],
+        optimizers: OptimizerGroups,
+        groups: dict[str, list[nn.Parameter]],
         device: torch.device,
         clip_grad_norm: float | None = None,
         skip_nonfinite: bool = False,
         sync_each_step: bool = True,
         distributed: Distributed | None = None,
     ):
-        self.module, self.optimizer, self.terms = module, optimizer, terms
+        self.module, self.optimizers = module, optimizers
+        self.model = model
+        self.groups = groups
+        self.terms: list[str] = list(model.terms)  # type: ignore[arg-type]
         self.distributed = distributed or Distributed()
-        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.params = [p for params in groups.values() for p in params]
         self.clip = clip_grad_norm
         self.skip = skip_nonfinite
         self.sync = sync_each_step or skip_nonfinite
-        self.checked = ["loss", *terms, "gradient"]
+        losses = ["loss", *(f"{g}_loss" for g in list(groups)[1:])]
+        self.names = [*losses, *self.terms]
+        """What the metric sums hold after the row count, in order (``loss`` first)."""
+        self.checked = [*self.names, "gradient"]
         dtype = torch.float32 if device.type == "mps" else torch.float64
-        self.sums = torch.zeros(2 + len(terms), dtype=dtype, device=device)
+        self.sums = torch.zeros(1 + len(self.names), dtype=dtype, device=device)
         self.step_t = torch.zeros((), dtype=torch.long, device=device)
         self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
         self.bad_mask = torch.zeros((), dtype=torch.long, device=device)
@@ -90,50 +102,68 @@ class TrainStep:
 
     # --- the step ------------------------------------------------------------------------
 
-    def __call__(self, x: Tensor, y: Tensor | None, eps: Tensor, weight: float = 1.0) -> None:
-        """Take one step on a batch with the given reparameterisation noise ``(B, L)``.
+    def __call__(self, x: Tensor, y: Tensor | None, noise: Tensor, weight: float = 1.0) -> None:
+        """Take one step on a batch with the given noise ``(B, *model.noise_shape)``.
 
-        ``weight`` scales the loss that is differentiated: a rank holding :math:`n_r` of the
+        ``weight`` scales the losses that are differentiated: a rank holding :math:`n_r` of the
         :math:`n` rows of a partial global batch passes :math:`W n_r / n`, so that DDP's mean
         over the W ranks is the gradient of the mean over the n rows (0 for no rows).
         """
         if self.graph is not None and self._static is not None and x.shape == self._static[0].shape:
-            static_x, static_y, static_eps = self._static
+            static_x, static_y, static_noise = self._static
             static_x.copy_(x, non_blocking=True)
             if static_y is not None and y is not None:
                 static_y.copy_(y, non_blocking=True)
-            static_eps.copy_(eps, non_blocking=True)
+            static_noise.copy_(noise, non_blocking=True)
             self.graph.replay()
             return
-        self.optimizer.zero_grad(set_to_none=True)
-        self._body(x, y, eps, weight)
+        self._zero_grad()
+        self._body(x, y, noise, weight)
 
-    def _body(self, x: Tensor, y: Tensor | None, eps: Tensor, weight: float = 1.0) -> None:
-        out = self.module(as_float(x), y, eps, self.step_t)
-        (out.loss if weight == 1 else out.loss * weight).backward()
+    def _zero_grad(self) -> None:
+        for optimizer in self.optimizers.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+
+    def _body(self, x: Tensor, y: Tensor | None, noise: Tensor, weight: float = 1.0) -> None:
+        out = self.module(as_float(x), y, noise, self.step_t)
+        losses = [out.losses[g] for g in self.groups]
+        self._backward(losses, weight)
         rows = x.shape[0]
-        loss = out.loss.detach()  # nan for no rows: the mean of nothing
-        sums = [loss * rows if rows else torch.zeros_like(loss)]
+        sums = [loss.detach() * rows if rows else torch.zeros_like(loss) for loss in losses]
         sums += [out.terms[t].detach().sum() for t in self.terms]
-        if self.clip is not None:
-            sums.append(nn.utils.clip_grad_norm_(self.params, self.clip))
-        else:  # a non-finite gradient with a finite loss would otherwise reach the weights
-            sums.append(
-                nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
-            )
-        checked = torch.stack(sums)
+        sums.append(self._gradient_norm())
+        checked = torch.stack(sums)  # a loss is nan for no rows: the mean of nothing
         if self.sync and not self._finite_on_every_rank(checked):
             self._record_bad(checked)
             if self.skip:
                 self.skipped += 1
                 self.step_t += 1
             return
-        self.optimizer.step()
+        for optimizer in self.optimizers.optimizers.values():
+            optimizer.step()
         if not self.sync:
             self._record_bad(checked)
-        self.sums[0] += x.shape[0]
-        self.sums[1:] += checked[: len(self.terms) + 1]
+        self.sums[0] += rows
+        self.sums[1:] += checked[:-1]
         self.step_t += 1
+
+    def _backward(self, losses: list[Tensor], weight: float) -> None:
+        """Each group's loss into its own parameters, all before any update."""
+        if len(losses) == 1:
+            (losses[0] if weight == 1 else losses[0] * weight).backward()
+            return
+        last = len(losses) - 1
+        for i, (loss, params) in enumerate(zip(losses, self.groups.values(), strict=True)):
+            (loss if weight == 1 else loss * weight).backward(inputs=params, retain_graph=i < last)
+
+    def _gradient_norm(self) -> Tensor:
+        """The global gradient norm, after clipping each group's (a non-finite gradient with a
+        finite loss would otherwise reach the weights unseen).
+        """
+        if self.clip is None:
+            return nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
+        norms = [nn.utils.clip_grad_norm_(params, self.clip) for params in self.groups.values()]
+        return norms[0] if len(norms) == 1 else torch.stack(norms).square().sum().sqrt()
 
     def _finite_on_every_rank(self, checked: Tensor) -> bool:
         """Whether ``checked`` is finite here and on every other rank (synchronises)."""
@@ -161,15 +191,16 @@ class TrainStep:
 
     # --- CUDA graphs ---------------------------------------------------------------------
 
-    def capture(self, x: Tensor, y: Tensor | None, eps: Tensor) -> bool:
+    def capture(self, x: Tensor, y: Tensor | None, noise: Tensor) -> bool:
         """Capture the step for batches shaped like this one; False (and eager steps) on failure.
 
-        The warm-up steps that capturing needs are undone afterwards (parameters and optimiser
-        state restored in place), so a captured run takes the same path as an eager one.
+        The warm-up steps that capturing needs are undone afterwards (parameters, buffers such
+        as a codebook's moving averages, and every optimiser's state restored in place), so a
+        captured run takes the same path as an eager one.
         """
         if x.device.type != "cuda" or self.sync:
             return False
-        static = (x.clone(), None if y is None else y.clone(), eps.clone())
+        static = (x.clone(), None if y is None else y.clone(), noise.clone())
         saved = _snapshot(self)
         validate = Distribution._validate_args  # argument checks synchronise, which capture forbids
         Distribution.set_default_validate_args(False)
@@ -178,10 +209,10 @@ class TrainStep:
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 for _ in range(3):
-                    self.optimizer.zero_grad(set_to_none=True)
+                    self._zero_grad()
                     self._body(*static)
             torch.cuda.current_stream().wait_stream(side)
-            self.optimizer.zero_grad(set_to_none=True)
+            self._zero_grad()
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
                 self._body(*static)
@@ -197,33 +228,40 @@ class TrainStep:
         return True
 
 
-def _snapshot(step: TrainStep) -> dict[str, object]:
-    state = {
-        id(t): t.clone()
-        for s in step.optimizer.state.values()
-        for t in s.values()
+def _optimizer_tensors(step: TrainStep) -> list[Tensor]:
+    return [
+        t
+        for optimizer in step.optimizers.optimizers.values()
+        for state in optimizer.state.values()
+        for t in state.values()
         if isinstance(t, Tensor)
-    }
+    ]
+
+
+def _bookkeeping(step: TrainStep) -> tuple[Tensor, ...]:
+    return (step.sums, step.step_t, step.first_bad, step.bad_mask)
+
+
+def _snapshot(step: TrainStep) -> dict[str, object]:
     return {
         "params": [p.detach().clone() for p in step.params],
-        "optimizer": state,
-        "bookkeeping": [t.clone() for t in (step.sums, step.step_t, step.first_bad, step.bad_mask)],
+        "buffers": [b.clone() for b in step.model.buffers()],
+        "optimizer": {id(t): t.clone() for t in _optimizer_tensors(step)},
+        "bookkeeping": [t.clone() for t in _bookkeeping(step)],
     }
 
 
 def _restore(step: TrainStep, saved: dict[str, object]) -> None:
-    """Put parameters, optimiser state and bookkeeping back in place (addresses unchanged)."""
+    """Put parameters, buffers, optimiser state and bookkeeping back in place (addresses
+    unchanged, so a captured graph keeps pointing at them).
+    """
     with torch.no_grad():
-        for p, v in zip(step.params, saved["params"], strict=True):  # type: ignore[arg-type]
+        for p, v in zip(step.params, saved["params"], strict=True):  # type: ignore[call-overload]
             p.copy_(v)
+        for b, v in zip(step.model.buffers(), saved["buffers"], strict=True):  # type: ignore[call-overload]
+            b.copy_(v)
         before: dict[int, Tensor] = saved["optimizer"]  # type: ignore[assignment]
-        for s in step.optimizer.state.values():
-            for t in s.values():
-                if isinstance(t, Tensor):
-                    t.copy_(before[id(t)]) if id(t) in before else t.zero_()
-        for t, v in zip(
-            (step.sums, step.step_t, step.first_bad, step.bad_mask),
-            saved["bookkeeping"],
-            strict=True,  # type: ignore[arg-type]
-        ):
+        for t in _optimizer_tensors(step):
+            t.copy_(before[id(t)]) if id(t) in before else t.zero_()
+        for t, v in zip(_bookkeeping(step), saved["bookkeeping"], strict=True):  # type: ignore[call-overload]
             t.copy_(v)

@@ -20,8 +20,18 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..build import build_component, build_model
-from ..datasets import as_float, binarize, chunk_rows, load_data
+from ..build import build_model
+from ..components import build_component
+from ..data import (
+    InMemoryBatches,
+    as_float,
+    binarize,
+    chunk_rows,
+    eval_batches,
+    load_data,
+    make_batches,
+    shard_rows,
+)
 from ..errors import DataError, NonFiniteError, RunError, SpecError
 from ..files import read_tensors
 from ..images import as_images, save_grid
@@ -42,10 +52,10 @@ from ..run import (
     save_weights,
 )
 from ..spec import ModelSpec, load_spec
-from .batches import InMemoryBatches, eval_batches, make_batches, shard_rows
-from .checkpoint import Position, load_checkpoint, load_weights, save_checkpoint
+from ..weights import load_weights, model_tensors
+from .checkpoint import Position, load_checkpoint, save_checkpoint
 from .distributed import AgreedFlag, Distributed, raised_on_every_rank, setup_distributed
-from .optim import make_optimizer, set_lr
+from .optim import OptimizerGroups, parameter_groups
 from .step import TrainStep
 
 __all__ = ["TrainResult", "Trainer", "TrainingInterrupted"]
@@ -142,6 +152,7 @@ class Trainer:
         torch.manual_seed(train.seed)
         data = load_data(spec, self.registry)
         model = build_model(spec, data.info, self.registry, device=dist.device)
+        self.spec = spec = model.spec  # what its components settled on (an estimator, say)
         _check_support(model, data)
         model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
 
@@ -181,7 +192,7 @@ class Trainer:
     ) -> None:
         spec, train = self.spec, self.spec.train
         device = dist.device
-        labelled = spec.model == "cvae"
+        labelled = model.conditioner is not None
         common = dict(
             placement=train.data_placement, num_workers=train.num_workers,
             world=dist.world, rank=dist.rank,
@@ -220,7 +231,20 @@ class Trainer:
                     field="train.compile",
                 )
             )
-        self.optimizer = make_optimizer(train, model.parameters(), device, capturable=use_graph)
+        groups = parameter_groups(model)
+        if dist.active and len(groups) > 1:
+            raise raised_on_every_rank(
+                SpecError(
+                    f"the objective '{spec.objective.type}' trains {len(groups)} optimiser "
+                    f"groups ({', '.join(groups)}), which torchrun data parallelism does not "
+                    "support yet; train it in one process",
+                    field="objective.type",
+                )
+            )
+        self.optimizers = OptimizerGroups(
+            train, groups, device, capturable=use_graph,
+            objective=f"objective '{spec.objective.type}'",
+        )  # fmt: skip
         module: torch.nn.Module = model
         if dist.active:
             module = DistributedDataParallel(
@@ -229,9 +253,8 @@ class Trainer:
         if train.compile == "torch_compile":  # reduce-overhead means CUDA graphs: not with DDP
             graphs = device.type == "cuda" and not dist.active
             module = torch.compile(module, mode="reduce-overhead" if graphs else None)
-        terms = ["reconstruction"] + (["divergence"] if model.is_variational else [])
         self.step = TrainStep(
-            module, model, self.optimizer, terms, device, train.clip_grad_norm,
+            module, model, self.optimizers, groups, device, train.clip_grad_norm,
             skip_nonfinite=train.on_nonfinite == "skip", sync_each_step=device.type != "cuda",
             distributed=dist,
         )  # fmt: skip
@@ -245,7 +268,7 @@ class Trainer:
     # --- the loop ------------------------------------------------------------------------
 
     def _loop(self) -> TrainResult:
-        spec, train, dist = self.spec, self.spec.train, self.dist
+        train, dist = self.spec.train, self.dist
         position = self._start()
         metrics: dict[str, float] = {}
         steps = self.train_batches.steps
@@ -271,19 +294,17 @@ class Trainer:
             step_count = position.step
             for i, (x, y) in enumerate(self.train_batches.epoch(order, first), start=first):
                 if train.schedule.type != "constant":
-                    set_lr(
-                        self.optimizer,
-                        train.lr * train.schedule.factor(epoch + i / steps, train.epochs),
-                    )
+                    self.optimizers.scale_lr(train.schedule.factor(epoch + i / steps, train.epochs))
                 rows = min(global_batch, len(self.data.train) - i * global_batch)
                 lo, hi = shard_rows(rows, dist.world, dist.rank)  # this rank's rows of the batch
-                eps = torch.randn(
-                    rows, spec.latent_dim, generator=self.generators["noise"], device=dist.device
-                )[lo:hi]
+                noise = torch.randn(
+                    rows, *self.model.noise_shape, generator=self.generators["noise"],
+                    device=dist.device,
+                )[lo:hi]  # fmt: skip
                 if self._want_graph:
                     self._want_graph = False
-                    self.step.capture(x, y, eps)
-                self.step(x, y, eps, weight=dist.world * (hi - lo) / rows)
+                    self.step.capture(x, y, noise)
+                self.step(x, y, noise, weight=dist.world * (hi - lo) / rows)
                 step_count += 1
                 bar.update()
                 if dist.device.type != "cuda" or step_count % _CUDA_CHECK_EVERY == 0:
@@ -322,7 +343,8 @@ class Trainer:
         path = self.run_dir / CHECKPOINT
         perm = torch.Generator()
         generators = {**self.generators, "permutation_epoch_start": perm}
-        position = load_checkpoint(path, self.model, self.optimizer, generators, self.step.sums)
+        optimizers = self.optimizers.optimizers
+        position = load_checkpoint(path, self.model, optimizers, generators, self.step.sums)
         self._check_global_batch(position)
         if self.dist.is_main:
             drop_metrics_after(self.run_dir, position.step)
@@ -362,8 +384,8 @@ class Trainer:
         perm.set_state(epoch_start_state)
         generators = {**self.generators, "permutation_epoch_start": perm}
         save_checkpoint(
-            self.run_dir / CHECKPOINT, self.model, self.optimizer, generators, position,
-            sums, self._checkpoint_meta,
+            self.run_dir / CHECKPOINT, self.model, self.optimizers.optimizers, generators,
+            position, sums, self._checkpoint_meta,
         )  # fmt: skip
         self.dist.barrier()
 
@@ -378,7 +400,7 @@ class Trainer:
         sums = dist.all_sum(self.step.sums.clone())
         self.step.sums.zero_()
         n = max(int(sums[0]), 1)
-        names = ["loss", *self.step.terms]
+        names = self.step.names
         row: dict[str, float] = {
             "epoch": epoch + 1,
             "step": position.step,
@@ -391,6 +413,8 @@ class Trainer:
         if spec.train.on_nonfinite == "skip":
             row["skipped_steps"] = self.step.skipped
         last = epoch + 1 == spec.train.epochs
+        if last:
+            self._fit_prior()
         if (epoch + 1) % spec.train.eval_every == 0 or last:
             row.update({f"test_{k}": v for k, v in self._evaluate(position.step).items()})
         if dist.is_main:
@@ -415,19 +439,19 @@ class Trainer:
         """
         model, device, train, dist = self.model, self.dist.device, self.spec.train, self.dist
         step_t = torch.tensor(step, device=device)
-        sums = torch.zeros(2 + len(self.step.terms), dtype=torch.float64, device=device)
+        sums = torch.zeros(1 + len(self.step.names), dtype=torch.float64, device=device)
         model.eval()
         shard = eval_batches(len(self.data.test), train.eval_batch_size, dist.world, dist.rank)
         for j, (x, y) in zip(shard, self.test_batches.in_order(), strict=True):
-            noise = torch.Generator(device).manual_seed(((train.seed + 2) * 1_000_003 + j) % 2**63)
-            eps = torch.randn(x.shape[0], model.latent_dim, generator=noise, device=device)
-            out = model(as_float(x), y, eps, step_t)
-            values = [out.loss * x.shape[0]] + [out.terms[t].sum() for t in self.step.terms]
+            seeded = torch.Generator(device).manual_seed(((train.seed + 2) * 1_000_003 + j) % 2**63)
+            noise = torch.randn(x.shape[0], *model.noise_shape, generator=seeded, device=device)
+            out = model(as_float(x), y, noise, step_t)
+            values = [out.losses[g] * x.shape[0] for g in self.step.groups]
+            values += [out.terms[t].sum() for t in self.step.terms]
             sums += torch.stack([torch.tensor(float(x.shape[0]), device=device), *values]).double()
         model.train()
         sums = self.dist.all_sum(sums).tolist()
-        names = ["loss", *self.step.terms]
-        return {k: v / sums[0] for k, v in zip(names, sums[1:], strict=True)}
+        return {k: v / sums[0] for k, v in zip(self.step.names, sums[1:], strict=True)}
 
     @torch.no_grad()
     def _save_images(self) -> None:
@@ -444,7 +468,7 @@ class Trainer:
             images = as_images(pairs, info.shape)
             if images is not None:
                 save_grid(self.run_dir / RECONSTRUCTIONS, images, nrow=16)
-            if model.is_variational:
+            if model.can_sample:
                 n, labels, nrow = spec.train.samples, None, 8
                 if model.conditioner is not None and info.num_classes is not None:
                     labels = torch.arange(
@@ -464,6 +488,21 @@ class Trainer:
         generator = torch.Generator(self._grey_train.device).manual_seed(seed)
         self.train_batches.x = binarize(self._grey_train, generator)
 
+    @torch.no_grad()
+    def _fit_prior(self) -> None:
+        """Fit a prior that is fitted after training to the codes of the whole training split."""
+        prior, model = self.model.prior, self.model
+        if prior is None or not prior.fitted_after_training:
+            return
+        batches = make_batches(
+            self.data.train, self.data.info, model.conditioner is not None,
+            self.spec.train.eval_batch_size, self.dist.device, placement="auto", num_workers=0,
+        )  # fmt: skip
+        model.eval()
+        codes = torch.cat([model.encode(as_float(x), y) for x, y in batches.in_order()])
+        model.train()
+        prior.fit(codes)
+
     # --- safety --------------------------------------------------------------------------
 
     def _check_finite(self, epoch: int) -> None:
@@ -482,10 +521,7 @@ class Trainer:
         kept = ""
         if self.dist.is_main and (self.run_dir / CHECKPOINT).is_file():
             tensors, meta = read_tensors(self.run_dir / CHECKPOINT)
-            weights = {
-                k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")
-            }
-            load_weights(self.model, weights, self.run_dir / CHECKPOINT)
+            load_weights(self.model, model_tensors(tensors), self.run_dir / CHECKPOINT)
             self._save_weights(Position(**meta["position"]))
             kept = (
                 f" The last good checkpoint (step {meta['position']['step']}) is kept in "

@@ -1,46 +1,68 @@
-"""The closed-form KL divergence, the classic VAE regulariser."""
+"""The KL divergence, the classic VAE regulariser: closed form where there is one."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
 from torch import Tensor
-from torch.distributions import Distribution, Independent, kl_divergence
+from torch.distributions import Distribution, Independent
 
-from genkit_core import Divergence
+from genkit_core import Divergence, DivergenceParams
+from genkit_core.kl import Estimator, closed_form_kl, has_closed_form, kl_estimate
 
-__all__ = ["GaussianKL"]
+__all__ = ["GaussianKL", "KLParams"]
+
+
+class KLParams(DivergenceParams):
+    """How the KL is computed."""
+
+    estimator: Literal["auto", "analytic", "monte_carlo"] = Field(
+        "auto",
+        description=(
+            "analytic: the closed form of torch.distributions; monte_carlo: log q(z|x) - log p(z) "
+            "at the model's sample; auto: analytic where the posterior and prior have a closed "
+            "form, else monte_carlo (the resolved spec records which)"
+        ),
+    )
 
 
 class GaussianKL(Divergence):
-    r"""Closed-form :math:`\mathrm{KL}(q \,\|\, p)` through ``torch.distributions.kl_divergence``.
+    r""":math:`\mathrm{KL}(q(z|x) \,\|\, p(z))`, in closed form where ``torch.distributions``
+    has one, else the unbiased one-sample estimate :math:`\log q(z|x) - \log p(z)`.
 
-    For a diagonal Gaussian posterior against :math:`\mathcal N(0, I)` this is, per dimension,
-    :math:`\tfrac12(\mu^2 + \sigma^2 - 2\log\sigma - 1)`; for other registered pairs it is
-    whatever formula ``torch.distributions`` registers. Pairs with no closed form are refused
-    when the model is built (use ``mc_kl``).
+    For a diagonal Gaussian posterior against :math:`\mathcal N(0, I)` the closed form is, per
+    dimension, :math:`\tfrac12(\mu^2 + \sigma^2 - 2\log\sigma - 1)`. With ``estimator: auto``
+    (the default) any prior works: a mixture or VampPrior, a flow posterior, a hierarchy get the
+    Monte-Carlo estimate, and the model's resolved spec says which was used.
     """
 
-    def per_dimension(self, q: Distribution, p: Distribution, z: Tensor) -> Tensor | None:
-        independent = isinstance(q, Independent) and isinstance(p, Independent)
-        if not independent or not q.reinterpreted_batch_ndims == p.reinterpreted_batch_ndims == 1:
-            return None
+    Params = KLParams
+
+    def _resolve(self, q: Distribution, p: Distribution) -> Estimator:
+        """The estimator for this pair; an ``auto`` spec is resolved once, on first use."""
+        estimator: Estimator = self.params.estimator
+        if estimator == "auto":
+            estimator = "analytic" if has_closed_form(q, p) else "monte_carlo"
+            self.params = self.params.model_copy(update={"estimator": estimator})
+        return estimator
+
+    def per_dimension(
+        self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor
+    ) -> Tensor | None:
+        if self._resolve(q, p) == "monte_carlo":
+            return _monte_carlo_per_dimension(q, p, z)
         try:
-            return kl_divergence(q.base_dist, p.base_dist)
+            return closed_form_kl(q, p, per_dimension=True)
         except NotImplementedError:
             return None
 
-    def forward(self, q: Distribution, p: Distribution, z: Tensor) -> Tensor:
-        per_dim = self.per_dimension(q, p, z)
-        if per_dim is not None:
-            return per_dim.sum(-1)
-        try:
-            return kl_divergence(q, p)
-        except NotImplementedError:
-            raise NotImplementedError(
-                f"KL({_describe(q)} || {_describe(p)}) has no formula in "
-                "torch.distributions (the mc_kl divergence estimates it)"
-            ) from None
+    def forward(self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor) -> Tensor:
+        return kl_estimate(q, p, z, log_q, self._resolve(q, p))
 
 
-def _describe(d: Distribution) -> str:
-    inner = getattr(d, "base_dist", None) or getattr(d, "component_distribution", None)
-    return type(d).__name__ if inner is None else f"{type(d).__name__}({_describe(inner)})"
+def _monte_carlo_per_dimension(q: Distribution, p: Distribution, z: Tensor) -> Tensor | None:
+    """``log q(z_j|x) - log p(z_j)`` per dimension ``(B, L)`` when both factorise, else None."""
+    if not all(isinstance(d, Independent) and d.reinterpreted_batch_ndims == 1 for d in (q, p)):
+        return None
+    return q.base_dist.log_prob(z) - p.base_dist.log_prob(z)  # type: ignore[attr-defined]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from torch import Tensor
-from torch.distributions import Distribution, Independent
+from torch.distributions import Distribution
 
 from genkit_core import Divergence
+
+from .gaussian_kl import _monte_carlo_per_dimension
 
 __all__ = ["MonteCarloKL"]
 
@@ -15,19 +17,16 @@ class MonteCarloKL(Divergence):
     reparameterised sample :math:`z \sim q(z|x)` the model drew.
 
     Unbiased for :math:`\mathrm{KL}(q \,\|\, p)`, so reconstruction plus this term is a
-    one-sample ELBO estimate; it needs no closed form, which is what mixture and VampPriors
-    lack. When q and p both factorise over latent dimensions (``Independent`` of rank 1) the
-    estimate is returned per dimension too, so free bits apply.
+    one-sample ELBO estimate; it needs no closed form. ``gaussian_kl`` falls back to it by
+    itself where there is none; this name forces it even where there is. When q and p both
+    factorise over latent dimensions (``Independent`` of rank 1) the estimate is returned per
+    dimension too, so free bits apply.
     """
 
-    def per_dimension(self, q: Distribution, p: Distribution, z: Tensor) -> Tensor | None:
-        if not (_factorises(q) and _factorises(p)):
-            return None
-        return q.base_dist.log_prob(z) - p.base_dist.log_prob(z)  # type: ignore[attr-defined]
+    def per_dimension(
+        self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor
+    ) -> Tensor | None:
+        return _monte_carlo_per_dimension(q, p, z)
 
-    def forward(self, q: Distribution, p: Distribution, z: Tensor) -> Tensor:
-        return q.log_prob(z) - p.log_prob(z)
-
-
-def _factorises(d: Distribution) -> bool:
-    return isinstance(d, Independent) and d.reinterpreted_batch_ndims == 1
+    def forward(self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor) -> Tensor:
+        return log_q - p.log_prob(z)

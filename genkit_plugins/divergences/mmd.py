@@ -9,7 +9,7 @@ from pydantic import Field
 from torch import Tensor
 from torch.distributions import Distribution
 
-from genkit_core import Divergence, DivergenceParams, SpecError
+from genkit_core import DataInfo, Divergence, DivergenceParams, SpecError
 
 __all__ = ["MMD", "MMDParams", "kernel"]
 
@@ -51,8 +51,8 @@ class MMD(Divergence):
     Params = MMDParams
     is_kl = False
 
-    def __init__(self, params: MMDParams):
-        super().__init__(params)
+    def __init__(self, params: MMDParams, data: DataInfo | None = None):
+        super().__init__(params, data)
         if params.free_bits > 0:
             raise SpecError(
                 "free_bits needs a divergence that splits over latent dimensions, and mmd is "
@@ -60,11 +60,12 @@ class MMD(Divergence):
                 field="free_bits",
             )
 
-    def forward(self, q: Distribution, p: Distribution, z: Tensor) -> Tensor:
+    def forward(self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor) -> Tensor:
+        z = z.flatten(1)
         n = z.shape[0]
         if n < 2:
             return torch.zeros_like(z[:, 0])
-        prior = p.sample(torch.Size([n])).to(z.dtype)
+        prior = p.sample(torch.Size([n])).flatten(1).to(z.dtype)
         name, scale = self.params.kernel, self.params.scale
         off = 1.0 - torch.eye(n, dtype=z.dtype, device=z.device)
         within_q = (kernel(z, z, name, scale) * off).sum() / (n * (n - 1))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from pydantic import Field
-from torch import nn
+from torch import Tensor, nn
 from torch.distributions import Categorical, Distribution, MixtureSameFamily
 
 from genkit_core import Params, Prior, SpecError
-from genkit_core.interfaces import PosteriorFn
+
+if TYPE_CHECKING:
+    from genkit_core import LatentVariableModel
 
 __all__ = ["VampParams", "VampPrior"]
 
@@ -28,28 +31,29 @@ class VampPrior(Prior):
     :math:`u_k` of the data's shape passed through the model's own encoder.
 
     Uniform weights, as in the paper. The prior learns through the pseudo-inputs and shares the
-    encoder, so it needs ``bind`` (done by the model) and an unconditional encoder (``vae``).
-    The KL to the posterior has no closed form: use ``mc_kl``.
+    encoder and posterior, so it needs ``bind`` (done by the model) and an unconditional encoder
+    (``vae``). The KL to the posterior has no closed form: the default ``gaussian_kl`` estimates
+    it by Monte Carlo.
     """
 
     Params = VampParams
 
     def __init__(self, params: VampParams, latent_dim: int):
         super().__init__(params, latent_dim)
-        self._posterior: PosteriorFn | None = None
+        self._posterior: Callable[[Tensor], Distribution] | None = None
         self.pseudo_inputs: nn.Parameter | None = None
 
-    def bind(self, posterior: PosteriorFn | None, data_shape: tuple[int, ...]) -> None:
-        if posterior is None:
+    def bind(self, model: LatentVariableModel) -> None:
+        if model.conditioner is not None:
             raise SpecError(
                 "the vamp prior passes pseudo-inputs through the encoder, which a cvae "
                 "conditions on labels; use model: vae, or prior: {type: mixture}",
                 field="prior.type",
             )
-        self._posterior = posterior
+        self._posterior = model.posterior_of  # a bound method: the model is not a submodule
         p = self.params
         self.pseudo_inputs = nn.Parameter(
-            p.init_mean + p.init_std * torch.randn(p.components, *data_shape)
+            p.init_mean + p.init_std * torch.randn(p.components, *model.data_info.shape)
         )
 
     def distribution(self) -> Distribution:

@@ -24,7 +24,7 @@ def test_each_kind_is_built_from_a_spec_file_and_its_loss_goes_down(kind, spec_d
     eps = torch.randn(32, 4)
     losses = []
     for _ in range(40):
-        out = model(x, y, eps=eps)
+        out = model(x, y, noise=eps)
         optimizer.zero_grad()
         out.loss.backward()
         optimizer.step()

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.distributions import MultivariateNormal
 
-from genkit_core import DataInfo, Decoder, DivergenceParams, Encoder, Params
+from genkit_core import DataInfo, Decoder, Encoder, ObjectiveParams, Params
 from genkit_core.evaluation import (
     active_units,
     evaluate,
@@ -26,6 +26,8 @@ from genkit_plugins.divergences.gaussian_kl import GaussianKL
 from genkit_plugins.divergences.mc_kl import MonteCarloKL
 from genkit_plugins.likelihoods.gaussian import Gaussian
 from genkit_plugins.likelihoods.location_scale import LocationScaleParams
+from genkit_plugins.objectives.elbo import ELBO
+from genkit_plugins.posteriors.gaussian import GaussianPosterior
 from genkit_plugins.priors.standard_normal import StandardNormal
 
 D, L, NOISE = 3, 2, 0.5
@@ -63,8 +65,9 @@ def _linear_gaussian_vae(
         LocationScaleParams(variance="shared", min_scale=1e-9, activation="identity"), (D,)
     )
     model = LatentVariableModel(
-        "vae", L, DataInfo((D,)), _Flat(Params(), (D,)), _Linear(Params(), L, (1, D)),
-        likelihood, StandardNormal(Params(), L), divergence(DivergenceParams()),
+        "vae", L, DataInfo((D,)), _Flat(Params(), (D,)), GaussianPosterior(Params(), (D,), L),
+        _Linear(Params(), L, (1, D)), likelihood, ELBO(ObjectiveParams(), L),
+        StandardNormal(Params(), L), divergence(divergence.Params()),
     )  # fmt: skip
     model.double()
     covariance = 1 / (1 + WEIGHT.square().sum(0) / NOISE**2)  # diagonal of S
@@ -73,10 +76,11 @@ def _linear_gaussian_vae(
         model.decoder.linear.weight.copy_(WEIGHT)
         model.decoder.linear.bias.copy_(BIAS)
         likelihood.log_scale.fill_(math.log(NOISE - 1e-9))
-        model.head.weight.zero_()
-        model.head.weight[:L] = gain
-        model.head.bias[:L] = -gain @ BIAS + (0 if exact else 0.4)
-        model.head.bias[L:] = covariance.log() + (0 if exact else math.log(3.0))
+        head = model.posterior.head
+        head.weight.zero_()
+        head.weight[:L] = gain
+        head.bias[:L] = -gain @ BIAS + (0 if exact else 0.4)
+        head.bias[L:] = covariance.log() + (0 if exact else math.log(3.0))
     return model.eval()
 
 

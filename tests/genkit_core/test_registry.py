@@ -85,8 +85,9 @@ def test_duplicate_from_a_plugin_is_a_problem_and_the_first_one_stays(builtins_r
     )
     (problem,) = builtins_registry.problems
     assert problem.plugin == "other"
-    assert "registered by both plugin 'builtins' (genkit-lvm) and plugin 'other' (o 1)" in str(
-        problem
+    assert (
+        "registered by both plugin 'builtins' (genkit-lvm 0.1.0) and plugin 'other' (o 1)"
+        in str(problem)
     )
     assert builtins_registry.get("encoder", "mlp").cls is MLPEncoder
 

@@ -151,9 +151,9 @@ def _damage(run: Path, name: str, how: str) -> None:
         tensors, meta = read_tensors(path)
         prefix = "model/" if name.startswith("checkpoint") else ""
         if how == "missing-key":
-            del tensors[f"{prefix}head.weight"]
+            del tensors[f"{prefix}posterior.head.weight"]
         elif how == "wrong-shape":
-            tensors[f"{prefix}head.weight"] = torch.zeros(3, 3)
+            tensors[f"{prefix}posterior.head.weight"] = torch.zeros(3, 3)
         elif how == "bad-metadata":
             meta = {**meta, "data": {"shape": "not a shape"}, "position": [1, 2]}
         write_tensors(path, tensors, meta)
@@ -163,8 +163,12 @@ _DAMAGES = [
     pytest.param("truncated", "not a readable safetensors file", id="truncated"),
     pytest.param("garbage", "not a readable safetensors file", id="garbage"),
     pytest.param("pickle", "not a readable safetensors file", id="a-pickle"),
-    pytest.param("missing-key", r"do not fit .* \(missing head\.weight\)", id="missing-key"),
-    pytest.param("wrong-shape", r"shape mismatch head\.weight \(3, 3\) vs \(6, 32\)", id="shape"),
+    pytest.param(
+        "missing-key", r"do not fit .* \(missing posterior\.head\.weight\)", id="missing-key"
+    ),
+    pytest.param(
+        "wrong-shape", r"shape mismatch posterior\.head\.weight \(3, 3\) vs \(6, 32\)", id="shape"
+    ),
 ]
 
 

@@ -99,16 +99,16 @@ def test_changing_one_line_swaps_a_term(spec_dict):
             {"logging": [{"type": "cvs"}]}, "logging.0", "did you mean 'csv'", id="unknown-logger"
         ),
         pytest.param(
-            {"model": "ae", "prior": {"type": "standard_normal"}},
-            "prior",
-            "an ae has no prior",
-            id="ae-with-prior",
+            {"objective": {"type": "iwae", "samples": 0}},
+            "objective.samples",
+            "greater than 0",
+            id="no-samples",
         ),
         pytest.param(
-            {"model": "ae", "divergence": {"type": "gaussian_kl"}},
-            "divergence",
-            "an ae has no divergence",
-            id="ae-with-divergence",
+            {"model": "ae", "conditioner": {"type": "label_concat"}},
+            "conditioner",
+            "only a cvae has a conditioner; remove it or set model: cvae (this is an ae)",
+            id="ae-with-conditioner",
         ),
         pytest.param(
             {"conditioner": {"type": "label_concat"}},
@@ -147,7 +147,7 @@ def test_conv_on_flat_data_fails_naming_the_encoder(spec_dict):
         build_model(data, device="meta")
 
 
-def test_a_closed_form_kl_that_does_not_exist_suggests_mc_kl(spec_dict, builtins_registry):
+def _two_modes(registry):
     import torch
     from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
@@ -162,13 +162,49 @@ def test_a_closed_form_kl_that_does_not_exist_suggests_mc_kl(spec_dict, builtins
             modes = Independent(Normal(locs, self.scale.expand_as(locs)), 1)
             return MixtureSameFamily(Categorical(logits=self.loc.new_zeros(2)), modes)
 
-    builtins_registry.add(Component("two_modes", TwoModes))
-    data = spec_dict(prior={"type": "two_modes"})
+    registry.add(Component("two_modes", TwoModes))
+
+
+def test_any_prior_works_with_the_default_divergence_and_the_spec_says_how(
+    spec_dict, builtins_registry
+):
+    _two_modes(builtins_registry)
+    model = build_model(spec_dict(prior={"type": "two_modes"}), registry=builtins_registry)
+    assert model.spec.divergence.estimator == "monte_carlo"
+    standard = build_model(spec_dict(), registry=builtins_registry)
+    assert standard.spec.divergence.estimator == "analytic"
+
+
+def test_an_analytic_kl_that_does_not_exist_names_the_pair(spec_dict, builtins_registry):
+    _two_modes(builtins_registry)
+    data = spec_dict(prior={"type": "two_modes"}, divergence={"type": "gaussian_kl",
+                     "estimator": "analytic"})  # fmt: skip
     pattern = (
-        r"divergence\.type: 'gaussian_kl' has no closed form .* use divergence: \{type: mc_kl\}"
+        r"divergence\.type: the divergence 'gaussian_kl' cannot compare this posterior and the "
+        r"prior 'two_modes' \(KL\(Independent\(Normal\) \|\| MixtureSameFamily.*\); use "
+        r"estimator: auto"
     )
     with pytest.raises(SpecError, match=pattern):
         build_model(data, registry=builtins_registry, device="meta")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"prior": {"type": "standard_normal"}},
+                     r"prior.type: the 'standard_normal' prior takes no part in an autoencoder",
+                     id="ae-with-an-unused-prior"),
+        pytest.param({"divergence": {"type": "gaussian_kl"}},
+                     r"divergence.type: the 'gaussian_kl' divergence is a KL, and the 'delta' "
+                     r"posterior is a point mass", id="ae-with-a-kl"),
+        pytest.param({"prior": {"type": "code_gaussian"}, "divergence": {"type": "mmd"}},
+                     r"prior.type: the 'code_gaussian' prior is fitted to the codes after",
+                     id="divergence-to-a-fitted-prior"),
+    ],
+)  # fmt: skip
+def test_components_that_do_not_fit_together_are_named(spec_dict, changes, message):
+    with pytest.raises(SpecError, match=message):
+        build_model(spec_dict(model="ae", **changes), device="meta")
 
 
 def test_overrides_set_nested_fields(spec_dict):

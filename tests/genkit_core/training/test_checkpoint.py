@@ -163,7 +163,7 @@ _WRITER = textwrap.dedent(
     def save(step):
         with torch.no_grad():
             model.weight.fill_(step)
-        save_checkpoint(path, model, optimizer, generators, Position(step=step),
+        save_checkpoint(path, model, {"model": optimizer}, generators, Position(step=step),
                         torch.zeros(3, dtype=torch.float64))
         print("saved", step, flush=True)
 
@@ -205,7 +205,8 @@ def _assert_loads(path: Path) -> int:
     model = torch.nn.Linear(256, 1024)
     optimizer = torch.optim.Adam(model.parameters())
     sums = torch.zeros(3, dtype=torch.float64)
-    position = load_checkpoint(path, model, optimizer, {"noise": torch.Generator()}, sums)
+    generators = {"noise": torch.Generator()}
+    position = load_checkpoint(path, model, {"model": optimizer}, generators, sums)
     assert isinstance(position, Position)
     assert bool((model.weight == position.step).all())
     assert optimizer.state_dict()["state"][0]["exp_avg"].shape == (1024, 256)

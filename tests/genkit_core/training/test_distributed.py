@@ -24,17 +24,17 @@ import pytest
 import torch
 import yaml
 
-from genkit_core.errors import RunError, SpecError
-from genkit_core.files import read_tensors
-from genkit_core.interfaces import Split
-from genkit_core.model import LatentVariableModel
-from genkit_core.training import Trainer, TrainingInterrupted
-from genkit_core.training.batches import (
+from genkit_core.data.batches import (
     InMemoryBatches,
     StreamedBatches,
     eval_batches,
     shard_rows,
 )
+from genkit_core.errors import RunError, SpecError
+from genkit_core.files import read_tensors
+from genkit_core.interfaces import Split
+from genkit_core.model import LatentVariableModel
+from genkit_core.training import Trainer, TrainingInterrupted
 from genkit_core.training.distributed import AgreedFlag, Distributed, setup_distributed
 
 ATOL = 1e-6
@@ -128,7 +128,7 @@ def test_loss_weights_make_the_mean_of_rank_gradients_the_global_batch_gradient(
 ) -> None:
     """DDP's identity for a partial batch: (1/W) sum_r (W n_r / n) grad mean_r = grad mean."""
     from genkit_core.build import build_model
-    from genkit_core.datasets import load_data
+    from genkit_core.data import load_data
     from genkit_core.spec import load_spec
 
     spec = load_spec(spec_dict())
@@ -318,7 +318,7 @@ import torch
 from genkit_core import Component, DataBundle, DataError, Split
 from genkit_core.cli import main
 from genkit_core.registry import get_registry
-from genkit_core.training.batches import shard_rows
+from genkit_core.data.batches import shard_rows
 from genkit_plugins.data.digits import Digits
 
 class Rigged(Digits):

@@ -15,7 +15,9 @@ from genkit_core import NonFiniteError, build_model
 from genkit_core.cli import main
 from genkit_core.files import read_tensors
 from genkit_core.model import LatentVariableModel, ModelOutput
+from genkit_core.spec import TrainSpec
 from genkit_core.training import Trainer
+from genkit_core.training.optim import OptimizerGroups, parameter_groups
 from genkit_core.training.step import TrainStep
 
 BAD_STEP = 4
@@ -26,16 +28,17 @@ def _rig(monkeypatch, what: str, at: int = BAD_STEP) -> None:
     """Make the model's training forward pass go non-finite in ``what`` at step ``at``."""
     forward = LatentVariableModel.forward
 
-    def rigged(self, x, y=None, eps=None, step=None) -> ModelOutput:
-        out = forward(self, x, y, eps, step)
+    def rigged(self, x, y=None, noise=None, step=None) -> ModelOutput:
+        out = forward(self, x, y, noise, step)
         if not self.training or step is None or int(step) != at:
             return out
         terms = dict(out.terms)
         if what == "gradient":  # finite value, infinite slope: 0 * d sqrt(t)/dt at t = 0 is nan
-            w = self.head.weight
-            return ModelOutput(out.loss + 0 * torch.sqrt((w - w.detach()).sum()), terms)
+            w = self.posterior.head.weight
+            loss = out.loss + 0 * torch.sqrt((w - w.detach()).sum())
+            return ModelOutput({"model": loss}, terms)
         terms[what] = terms[what] * float("inf")
-        return ModelOutput(out.loss + terms[what].mean(), terms)
+        return ModelOutput({"model": out.loss + terms[what].mean()}, terms)
 
     monkeypatch.setattr(LatentVariableModel, "forward", rigged)
 
@@ -106,13 +109,14 @@ def test_clipping_bounds_the_update_of_plain_sgd_by_the_gradient_norm(spec_dict,
     """With SGD at lr 1 the update is the gradient, so its norm is min(||g||, clip)."""
     model = build_model(spec_dict())
     x, eps = torch.rand(8, 1, 8, 8), torch.randn(8, 4)
-    model(x, eps=eps).loss.backward()  # the reference: the unclipped gradient's norm
+    model(x, noise=eps).loss.backward()  # the reference: the unclipped gradient's norm
     norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in model.parameters()]))
     model.zero_grad()
     before = [p.detach().clone() for p in model.parameters()]
-    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    step = TrainStep(model, model, optimizer, ["reconstruction", "divergence"],
-                     torch.device("cpu"), clip_grad_norm=clip)  # fmt: skip
+    groups = parameter_groups(model)
+    sgd = TrainSpec(lr=1.0, optimizer={"type": "sgd"})
+    optimizers = OptimizerGroups(sgd, groups, torch.device("cpu"), capturable=False)
+    step = TrainStep(model, model, optimizers, groups, torch.device("cpu"), clip_grad_norm=clip)
     step(x, None, eps)
     after = list(model.parameters())
     update = torch.cat([(b - a.detach()).flatten() for b, a in zip(before, after, strict=True)])

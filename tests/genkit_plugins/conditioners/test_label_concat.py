@@ -79,7 +79,7 @@ def test_a_cvae_trains_on_continuous_conditions(tmp_path):
     assert model.conditioner.input_shape == (7,) and model.conditioner.latent_features == 4
     y = torch.tensor([[2.0, 0.0], [-2.0, 0.0]])
     with torch.no_grad():
-        out = model(torch.cat([y, -y, torch.zeros(2, 1)], 1), y, eps=torch.zeros(2, 2))
+        out = model(torch.cat([y, -y, torch.zeros(2, 1)], 1), y, noise=torch.zeros(2, 2))
         samples = model.sample(2, labels=y)
     assert torch.isfinite(out.loss) and samples.shape == (2, 5)
     with pytest.raises(ValueError, match="pass labels"):

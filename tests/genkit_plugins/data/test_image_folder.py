@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 
 from genkit_core import DataError
-from genkit_core.datasets import load_data
+from genkit_core.data import batches as batches_module
+from genkit_core.data import load_data
+from genkit_core.data.batches import InMemoryBatches, StreamedBatches, make_batches
 from genkit_core.spec import load_spec
 from genkit_core.testing import check_component
-from genkit_core.training import batches as batches_module
-from genkit_core.training.batches import InMemoryBatches, StreamedBatches, make_batches
 from genkit_plugins.data.image_folder import ImageFolder, ImageFolderParams
 
 RNG = np.random.default_rng(0)

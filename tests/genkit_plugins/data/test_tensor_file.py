@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from genkit_core import DataError
-from genkit_core.datasets import load_data
+from genkit_core.data import load_data
 from genkit_core.spec import load_spec
 from genkit_core.testing import check_component
 from genkit_plugins.data.tensor_file import TensorFile, TensorFileParams

@@ -35,7 +35,7 @@ def test_matches_the_direct_double_sum(kernel, scale):
     z = torch.randn(12, 3).double() + 0.5
     mmd = MMD(MMDParams(kernel=kernel, scale=scale))
     torch.manual_seed(7)
-    value = mmd(None, _standard(3), z)
+    value = mmd(None, _standard(3), z, torch.zeros(len(z)))
     torch.manual_seed(7)
     prior = _standard(3).sample((12,)).double()
     assert value.shape == (12,) and torch.all(value == value[0])
@@ -46,7 +46,10 @@ def test_matches_the_direct_double_sum(kernel, scale):
 def test_is_near_zero_for_prior_samples_and_grows_with_a_shift(kernel):
     mmd = MMD(MMDParams(kernel=kernel))
     p = _standard(4)
-    values = [float(mmd(None, p, p.sample((256,)) + shift)[0]) for shift in (0.0, 0.5, 2.0)]
+    values = [
+        float(mmd(None, p, p.sample((256,)) + shift, torch.zeros(256))[0])
+        for shift in (0.0, 0.5, 2.0)
+    ]
     assert abs(values[0]) < 0.01
     assert values[0] < values[1] < values[2]
 

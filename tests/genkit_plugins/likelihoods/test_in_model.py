@@ -21,6 +21,6 @@ def test_likelihood_trains_in_a_vae(spec_dict, adam_steps, likelihood):
     model = build_model(spec_dict(likelihood=likelihood))
     x = torch.randint(0, 256, (16, 1, 8, 8)).float() / 255
     losses = adam_steps(model, x, lambda: torch.zeros(16, 4), steps=15)
-    assert model(x, eps=torch.zeros(16, 4)).terms["reconstruction"].shape == (16,)
+    assert model(x, noise=torch.zeros(16, 4)).terms["reconstruction"].shape == (16,)
     assert losses[-1] < losses[0]
     assert model.sample(3).shape == model.reconstruct(x[:3]).shape == (3, 1, 8, 8)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from genkit_core import Component, Logger, Params, SpecError, hookimpl
-from genkit_core.build import build_component
+from genkit_core.components import build_component
 from genkit_core.spec import load_spec
 from genkit_core.training import Trainer
 from genkit_plugins.loggers.tensorboard_logger import TensorBoardLogger, TensorBoardParams, tag

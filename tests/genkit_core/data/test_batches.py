@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from genkit_core.training.batches import InMemoryBatches
+from genkit_core.data.batches import InMemoryBatches
 
 
 def _rows(batches: InMemoryBatches, order: torch.Tensor) -> list[torch.Tensor]:
@@ -70,7 +70,7 @@ def test_a_memory_mapped_view_pickles_as_its_place_in_the_file(tmp_path):
 
     import numpy as np
 
-    from genkit_core.training.batches import _ArrayBatches
+    from genkit_core.data.batches import _ArrayBatches
 
     values = np.arange(4 * 50 * 60, dtype=np.float32).reshape(4, 50, 60, 1)
     mapped = _memmap(tmp_path, values)[1:3].transpose(0, 3, 1, 2)  # a strided view
@@ -84,8 +84,8 @@ def test_a_memory_mapped_view_pickles_as_its_place_in_the_file(tmp_path):
 def test_a_memory_map_is_streamed_or_read_into_memory_with_the_same_batches(tmp_path):
     import numpy as np
 
+    from genkit_core.data.batches import StreamedBatches, make_batches
     from genkit_core.interfaces import DataInfo, Split
-    from genkit_core.training.batches import StreamedBatches, make_batches
 
     values = np.arange(30, dtype=np.uint8).reshape(10, 3)
     split = Split(_memmap(tmp_path, values), np.arange(10) % 2)

@@ -7,6 +7,7 @@ Bad data (non-finite values, wrong shapes, labels out of range or missing, empty
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,13 +15,21 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from .build import data_source
-from .errors import DataError, GenkitError
-from .interfaces import DataBundle, DataInfo, DataParams, Split
-from .registry import Registry
-from .spec import ModelSpec
+from ..components import build_component
+from ..errors import DataError, GenkitError
+from ..interfaces import DataBundle, DataInfo, DataParams, DataSource, Split
+from ..registry import Registry
+from ..spec import MODEL_KINDS, ModelSpec
 
-__all__ = ["as_float", "binarize", "check_split", "chunk_rows", "load_data"]
+__all__ = [
+    "as_float",
+    "binarize",
+    "check_split",
+    "chunk_rows",
+    "data_source",
+    "describe_data",
+    "load_data",
+]
 
 _CHUNK_ELEMENTS = 1 << 22
 """Checks read data in chunks of this many values (16 MiB as float32), so that checking a data
@@ -46,6 +55,21 @@ def binarize(x: Tensor, generator: torch.Generator) -> Tensor:
     return draws.to(torch.uint8).mul_(255)
 
 
+def data_source(spec: ModelSpec, registry: Registry | None = None) -> DataSource:
+    """The spec's data source, ready to ``load()``."""
+    return build_component("data", spec.data, registry)
+
+
+def describe_data(spec: ModelSpec, registry: Registry | None = None) -> DataInfo:
+    """The shape and labels of the spec's data, after genkit's data options (``flatten``), known
+    without loading it (so ``train_size`` is unknown).
+    """
+    info = data_source(spec, registry).describe()
+    if spec.data.flatten:
+        info = replace(info, shape=(math.prod(info.shape),))
+    return replace(info, train_size=None)
+
+
 def load_data(spec: ModelSpec, registry: Registry | None = None) -> DataBundle:
     """Load the spec's data, apply genkit's data options and check it against the spec.
 
@@ -60,8 +84,9 @@ def load_data(spec: ModelSpec, registry: Registry | None = None) -> DataBundle:
     except Exception as exc:
         raise DataError(f"data '{name}' failed to load: {type(exc).__name__}: {exc}") from exc
     bundle = _apply_options(bundle, spec.data, spec.train.seed)
+    labelled = MODEL_KINDS[spec.model].labelled
     for split_name, split in (("train", bundle.train), ("test", bundle.test)):
-        check_split(split, bundle.info, split_name, name, needs_labels=spec.model == "cvae")
+        check_split(split, bundle.info, split_name, name, needs_labels=labelled)
     return bundle
 
 
@@ -73,14 +98,14 @@ def _apply_options(bundle: DataBundle, params: DataParams, seed: int) -> DataBun
     if params.max_test is not None:
         test = _limit(test, params.max_test)
     if params.flatten:
-        info = DataInfo((math.prod(info.shape),), info.num_classes, info.condition_dim, info.name)
+        info = replace(info, shape=(math.prod(info.shape),))
         train, test = _flatten(train), _flatten(test)
     if params.binarize != "none":
         generator = torch.Generator().manual_seed(seed)
         test = Split(binarize(_in_memory(test, "binarize"), generator), test.y)
         if params.binarize == "static":
             train = Split(binarize(_in_memory(train, "binarize"), generator), train.y)
-    return DataBundle(train, test, info)
+    return DataBundle(train, test, replace(info, train_size=len(train)))
 
 
 def _limit(split: Split, n: int) -> Split:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from genkit_core import Component, DataBundle, DataError, DataInfo, DataSource, SpecError, Split
-from genkit_core.datasets import load_data
+from genkit_core.data import load_data
 from genkit_core.spec import load_spec
 from genkit_core.training import Trainer
 

@@ -1,0 +1,27 @@
+"""A spec's data: loading and checking its splits, and cutting them into batches."""
+
+from .batches import InMemoryBatches, StreamedBatches, eval_batches, make_batches, shard_rows
+from .loading import (
+    as_float,
+    binarize,
+    check_split,
+    chunk_rows,
+    data_source,
+    describe_data,
+    load_data,
+)
+
+__all__ = [
+    "InMemoryBatches",
+    "StreamedBatches",
+    "as_float",
+    "binarize",
+    "check_split",
+    "chunk_rows",
+    "data_source",
+    "describe_data",
+    "eval_batches",
+    "load_data",
+    "make_batches",
+    "shard_rows",
+]

@@ -1,0 +1,1 @@
+"""Built-in objectives: the training losses."""

@@ -1,0 +1,1 @@
+"""Built-in posteriors: the variational families q(z|x)."""
