@@ -263,7 +263,7 @@ def describe(component: Component) -> ComponentDoc:
     """Everything the reference says about a registered component."""
     common_model = _common_model(component.kind)
     common = set(common_model.model_fields) if common_model is not None else set()
-    params_model: type[BaseModel] = component.cls.Params
+    params_model: type[BaseModel] = component.cls.Params  # type: ignore[attr-defined]
     summary, rest = _docstring(component.cls)
     return ComponentDoc(
         kind=component.kind,
