@@ -2,7 +2,7 @@
 
 genkit's docstrings are written for a terminal and for Sphinx-style readers; the API reference
 renders them through the same conversion as the component reference
-(:func:`genkit_core.describe.rst_to_markdown`).
+(:func:`genkit_core.docstrings.rst_to_markdown`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import griffe
 
-from genkit_core.describe import rst_to_markdown
+from genkit_core.docstrings import rst_to_markdown
 
 
 class RstRoles(griffe.Extension):

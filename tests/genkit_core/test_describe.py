@@ -1,4 +1,4 @@
-"""The component reference: docstrings, parameters, example lines, pages and ``genkit describe``."""
+"""The component reference: parameters, example lines, pages and ``genkit describe``."""
 
 from __future__ import annotations
 
@@ -13,15 +13,8 @@ from torch import Tensor, nn
 
 from genkit_core import KINDS, Component, Likelihood, Params
 from genkit_core.cli import main
-from genkit_core.describe import (
-    ParameterDoc,
-    component_markdown,
-    component_text,
-    describe,
-    parameters,
-    reference_pages,
-    rst_to_markdown,
-)
+from genkit_core.describe import component_markdown, component_text, describe, reference_pages
+from genkit_core.fields import ParameterDoc, parameters
 from genkit_core.spec import TrainSpec, spec_model
 
 
@@ -64,23 +57,6 @@ class _Sketch(Likelihood):
 def sketch(builtins_registry):
     builtins_registry.add(Component("sketch", _Sketch), plugin="mine", package="my-pkg 1.2")
     return builtins_registry
-
-
-@pytest.mark.parametrize(
-    ("rst", "markdown"),
-    [
-        pytest.param(r"a :math:`\beta` b", r"a $\beta$ b", id="inline-math"),
-        pytest.param(":math:`x = 1\n  + y`.", "$$x = 1 + y$$.", id="paragraph-math"),
-        pytest.param("``F.mse_loss``", "`F.mse_loss`", id="literal"),
-        pytest.param(":class:`~genkit_core.Params`", "`Params`", id="role-tilde"),
-        pytest.param(":func:`genkit_core.build`", "`genkit_core.build`", id="role-full"),
-        pytest.param("``a`` :math:`x_1` ``b``", "`a` $x_1$ `b`", id="literal-beside-math"),
-        pytest.param(".. math::\n    a = b\n      + c", "$$\na = b\n  + c\n$$", id="math-block"),
-        pytest.param("Example::\n\n    x: 1", "Example:\n\n```\nx: 1\n```", id="literal-block"),
-    ],
-)
-def test_rst_to_markdown(rst, markdown):
-    assert rst_to_markdown(rst) == markdown
 
 
 def test_parameters_give_type_default_constraints_and_description():
