@@ -1,5 +1,5 @@
-"""The ``genkit`` command line: train, eval, sample, reconstruct, report, plot, plugins, schema,
-validate.
+"""The ``genkit`` command line: train, eval, sample, reconstruct, report, plot, plugins, describe,
+schema, validate.
 
 A user's mistake (a :class:`~genkit_core.errors.GenkitError`) is printed as one line and exits
 with status 1; Ctrl-C exits with 130 after saving a checkpoint (SIGTERM: 143); anything else is
@@ -242,6 +242,26 @@ def _plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+@_command("describe", "the reference of a component: formula, every parameter, an example line")
+def _describe(args: argparse.Namespace) -> int:
+    import difflib
+
+    from .describe import component_text, describe
+    from .errors import UnknownComponentError
+    from .interfaces import KINDS
+    from .registry import get_registry
+
+    if args.kind not in KINDS:
+        close = difflib.get_close_matches(args.kind, list(KINDS), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ";"
+        raise UnknownComponentError(f"unknown kind '{args.kind}'{hint} known: {', '.join(KINDS)}")
+    registry = get_registry()
+    names = [args.name] if args.name else registry.names(args.kind)
+    texts = [component_text(describe(registry.get(args.kind, name))) for name in names]
+    _out("\n".join(texts).rstrip() if texts else f"no {args.kind} is registered")
+    return 0
+
+
 @_command("schema", "print the JSON Schema of specs (every registered plugin included)")
 def _schema(args: argparse.Namespace) -> int:
     from .spec import spec_model
@@ -344,6 +364,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, help="PNG file (default: in the run directory)")
 
     parsers["plugins"].add_argument("--json", action="store_true", help="print as JSON")
+    p = parsers["describe"]
+    p.add_argument("kind", help="encoder, decoder, prior, likelihood, data, ... (genkit plugins)")
+    p.add_argument("name", nargs="?", help="the component (default: every one of the kind)")
     parsers["schema"].add_argument("-o", "--output", type=Path, help="write to a file")
     p = parsers["validate"]
     p.add_argument("spec")

@@ -291,17 +291,18 @@ def _validate(component: Component) -> type[BaseModel]:
     if "type" in params.model_fields:
         raise PluginError(f"{label}: Params must not define 'type'; genkit adds it")
     try:
-        return _section_model(kind, name, params, component.summary)
+        return _section_model(kind, name, params, inspect.getdoc(cls) or "")
     except Exception as exc:  # pydantic refuses the parameter model
         raise PluginError(f"{label}: its Params cannot be used in a spec: {exc}") from exc
 
 
-def _section_model(kind: str, name: str, params: type[BaseModel], summary: str) -> type[BaseModel]:
+def _section_model(kind: str, name: str, params: type[BaseModel], doc: str) -> type[BaseModel]:
+    """``Params`` plus ``type: Literal[name]``; its JSON Schema description is the whole ``doc``."""
     title = f"{kind}:{name}"
     namespace = {
         "__annotations__": {"type": Literal[name]},  # type: ignore[valid-type]
         "__module__": params.__module__,
-        "__doc__": summary or params.__doc__,
+        "__doc__": doc or params.__doc__,
         "model_config": ConfigDict(extra="forbid", title=title),
     }
     return type(f"{params.__name__}_{kind}_{name}", (params,), namespace)

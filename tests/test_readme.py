@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
 
 from genkit_core import build_model, load_spec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -19,11 +26,21 @@ def _blocks(language: str) -> list[str]:
 
 def test_ci_runs_the_readme_install_and_test_commands():
     ci = (ROOT / ".ci" / "run").read_text()
-    install, test = (block.strip() for block in _blocks("bash"))
+    install, _cpu_torch, test = (block.strip() for block in _blocks("bash"))
     pip_part, train_part = (part.strip() for part in install.split("&&"))
     assert pip_part in ci
     assert train_part in ci
     assert test in ci.splitlines()
+
+
+def test_the_cpu_torch_install_asks_for_the_versions_genkit_requires():
+    """Else pip would replace the CPU build with the default (CUDA) one, or break the pins."""
+    (command,) = [b for b in _blocks("bash") if "--index-url" in b]
+    asked = {r.name: r.specifier for r in map(Requirement, re.findall(r'"([^"]+)"', command))}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = {r.name: r.specifier for r in map(Requirement, project["dependencies"])}
+    assert asked == {name: required[name] for name in ("torch", "torchvision")}
+    assert command.strip().endswith("--index-url https://download.pytorch.org/whl/cpu")
 
 
 def test_the_readme_spec_validates_and_builds():

@@ -28,9 +28,17 @@ class Annealing(Params):
     restarting every S steps (Fu et al., 2019).
     """
 
-    kind: Literal["linear", "cyclical"] = "linear"
-    steps: Annotated[int, Field(gt=0, le=10**9)] = 10_000
-    ratio: Annotated[float, Field(gt=0, le=1)] = 0.5
+    kind: Literal["linear", "cyclical"] = Field(
+        "linear",
+        description="linear: the weight rises from 0 to 1 over steps and stays there; cyclical: "
+        "it rises over ratio x steps and restarts every steps.",
+    )
+    steps: Annotated[int, Field(gt=0, le=10**9)] = Field(
+        10_000, description="The ramp's length (linear) or the cycle's (cyclical), in steps."
+    )
+    ratio: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.5, description="The rising part of each cycle (cyclical only)."
+    )
 
 
 class DivergenceParams(Params):
@@ -43,9 +51,19 @@ class DivergenceParams(Params):
     Reported divergences and the ELBO never include these modifiers.
     """
 
-    beta: Annotated[float, Field(ge=0, le=1e6)] = 1.0
-    anneal: Annealing | None = None
-    free_bits: Annotated[float, Field(ge=0, le=1e3)] = 0.0
+    beta: Annotated[float, Field(ge=0, le=1e6)] = Field(
+        1.0,
+        description="The divergence's weight in the objective: 0 turns it off, above 1 is a "
+        "beta-VAE.",
+    )
+    anneal: Annealing | None = Field(
+        None, description="A warm-up schedule for the weight; null keeps it at beta."
+    )
+    free_bits: Annotated[float, Field(ge=0, le=1e3)] = Field(
+        0.0,
+        description="lambda, a floor in nats per latent dimension below which the divergence "
+        "is not penalised (0: off); needs a divergence that splits over dimensions.",
+    )
 
 
 class DataParams(Params):
@@ -55,7 +73,17 @@ class DataParams(Params):
     training set every epoch (test data is binarised once, seeded, either way).
     """
 
-    binarize: Literal["none", "static", "dynamic"] = "none"
-    max_train: Annotated[int, Field(gt=0)] | None = None
-    max_test: Annotated[int, Field(gt=0)] | None = None
-    flatten: bool = False
+    binarize: Literal["none", "static", "dynamic"] = Field(
+        "none",
+        description="static draws x ~ Bernoulli(pixel) once (seeded); dynamic redraws the "
+        "training set every epoch; the test set is binarised once either way.",
+    )
+    max_train: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="Keep the first N training examples; null keeps all."
+    )
+    max_test: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="Keep the first N test examples; null keeps all."
+    )
+    flatten: bool = Field(
+        False, description="Make every example a vector (C*H*W,), for MLP encoders."
+    )

@@ -17,14 +17,21 @@ PositiveInt = Annotated[int, Field(gt=0)]
 class OptimizerSpec(Params):
     """The optimiser (``torch.optim``); the learning rate is ``train.lr``."""
 
-    type: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
-        0.9,
-        0.999,
+    type: Literal["adam", "adamw", "sgd", "rmsprop"] = Field(
+        "adam", description="The torch.optim optimiser."
     )
-    eps: Annotated[float, Field(gt=0, le=1)] = 1e-8
-    weight_decay: Annotated[float, Field(ge=0, le=10)] = 0.0
-    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field(
+        (0.9, 0.999), description="Adam's and AdamW's decay rates of the gradient's moments."
+    )
+    eps: Annotated[float, Field(gt=0, le=1)] = Field(
+        1e-8, description="The term added to the denominator for stability (adam, adamw, rmsprop)."
+    )
+    weight_decay: Annotated[float, Field(ge=0, le=10)] = Field(
+        0.0, description="L2 penalty (adam, sgd, rmsprop) or decoupled weight decay (adamw)."
+    )
+    momentum: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0, description="Momentum factor (sgd and rmsprop)."
+    )
 
 
 class GroupOptimizerSpec(Params):
@@ -32,14 +39,24 @@ class GroupOptimizerSpec(Params):
     ``train.lr``. The groups are the objective's (``model``, and e.g. ``discriminator``).
     """
 
-    type: Literal["adam", "adamw", "sgd", "rmsprop"] | None = None
-    lr: Annotated[float, Field(gt=0, le=10)] | None = None
+    type: Literal["adam", "adamw", "sgd", "rmsprop"] | None = Field(
+        None, description="The group's torch.optim optimiser; null: train.optimizer's."
+    )
+    lr: Annotated[float, Field(gt=0, le=10)] | None = Field(
+        None, description="The group's learning rate; null: train.lr."
+    )
     betas: (
         tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] | None
-    ) = None
-    eps: Annotated[float, Field(gt=0, le=1)] | None = None
-    weight_decay: Annotated[float, Field(ge=0, le=10)] | None = None
-    momentum: Annotated[float, Field(ge=0, lt=1)] | None = None
+    ) = Field(None, description="The group's Adam betas; null: train.optimizer's.")
+    eps: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="The group's eps; null: train.optimizer's."
+    )
+    weight_decay: Annotated[float, Field(ge=0, le=10)] | None = Field(
+        None, description="The group's weight decay; null: train.optimizer's."
+    )
+    momentum: Annotated[float, Field(ge=0, lt=1)] | None = Field(
+        None, description="The group's momentum; null: train.optimizer's."
+    )
 
     def over(self, base: OptimizerSpec, lr: float) -> tuple[OptimizerSpec, float]:
         """This group's optimiser and learning rate: its own fields over ``base`` and ``lr``."""
@@ -50,8 +67,13 @@ class GroupOptimizerSpec(Params):
 class Stage(Params):
     """One stage of a ``stages`` schedule: a relative length and the lr factor held during it."""
 
-    length: Annotated[float, Field(gt=0, le=1e9)]
-    lr_factor: Annotated[float, Field(ge=0, le=1e3)]
+    length: Annotated[float, Field(gt=0, le=1e9)] = Field(
+        description="The stage's length relative to the other stages' (scaled to train.epochs).",
+        examples=[1],
+    )
+    lr_factor: Annotated[float, Field(ge=0, le=1e3)] = Field(
+        description="The factor of train.lr held during the stage.", examples=[1.0]
+    )
 
 
 class ScheduleSpec(Params):
@@ -65,11 +87,23 @@ class ScheduleSpec(Params):
       so the same list describes a full schedule and a proportionally compressed one.
     """
 
-    type: Literal["constant", "step", "exponential", "cosine", "stages"] = "constant"
-    gamma: Annotated[float, Field(gt=0, le=1)] = 0.1
-    every: PositiveInt = 30
-    min_factor: Annotated[float, Field(ge=0, le=1)] = 0.0
-    stages: list[Stage] = Field(default_factory=list, max_length=10_000)
+    type: Literal["constant", "step", "exponential", "cosine", "stages"] = Field(
+        "constant", description="The shape of the schedule (see above)."
+    )
+    gamma: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.1,
+        description="The decay factor of step (per `every` epochs) and exponential (per epoch).",
+    )
+    every: PositiveInt = Field(30, description="Epochs between the decays of a step schedule.")
+    min_factor: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="The factor a cosine schedule ends at."
+    )
+    stages: list[Stage] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="The stages of a stages schedule, in order (needed by it, refused by the "
+        "others).",
+    )
 
     @model_validator(mode="after")
     def _stages_given(self) -> ScheduleSpec:
@@ -102,24 +136,70 @@ class ScheduleSpec(Params):
 class TrainSpec(Params):
     """How to train: epochs, batch, optimiser, device, and the safety options."""
 
-    epochs: Annotated[int, Field(gt=0, le=1_000_000)] = 10
-    batch_size: Annotated[int, Field(gt=0, le=1 << 20)] = 128
-    lr: Annotated[float, Field(gt=0, le=10)] = 1e-3
-    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
-    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")] = "auto"
-    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    epochs: Annotated[int, Field(gt=0, le=1_000_000)] = Field(
+        10, description="Passes over the training set."
+    )
+    batch_size: Annotated[int, Field(gt=0, le=1 << 20)] = Field(
+        128, description="Examples per step, over all processes together under torchrun."
+    )
+    lr: Annotated[float, Field(gt=0, le=10)] = Field(
+        1e-3, description="The learning rate, which the schedule multiplies."
+    )
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(
+        0, description="Seeds the weights, the noise and the batch order: a run is reproducible."
+    )
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")] = Field(
+        "auto", description="cpu, cuda, cuda:N, mps, or auto (cuda when there is one)."
+    )
+    optimizer: OptimizerSpec = Field(
+        default_factory=OptimizerSpec, description="The optimiser and its options."
+    )
     optimizers: dict[
         Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)], GroupOptimizerSpec
-    ] = Field(default_factory=dict, max_length=16)
-    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
-    compile: Literal["auto", "off", "cuda_graph", "torch_compile"] = "auto"
-    data_placement: Literal["auto", "device", "stream"] = "auto"
-    num_workers: Annotated[int, Field(ge=0, le=256)] = 2
-    drop_last: bool = False
-    eval_every: Annotated[int, Field(gt=0, le=1_000_000)] = 1
-    eval_batch_size: Annotated[int, Field(gt=0, le=1 << 20)] = 1000
-    checkpoint_every: Annotated[int, Field(gt=0)] | None = None
-    clip_grad_norm: Annotated[float, Field(gt=0)] | None = None
-    on_nonfinite: Literal["stop", "skip"] = "stop"
-    samples: Annotated[int, Field(gt=0, le=1024)] = 64
-    progress: bool = True
+    ] = Field(
+        default_factory=dict,
+        max_length=16,
+        description="Settings of the objective's optimiser groups by name (model, "
+        "discriminator, ...): each field given replaces train.optimizer's and train.lr's.",
+    )
+    schedule: ScheduleSpec = Field(
+        default_factory=ScheduleSpec, description="The learning-rate schedule."
+    )
+    compile: Literal["auto", "off", "cuda_graph", "torch_compile"] = Field(
+        "auto",
+        description="auto replays each step as a CUDA graph where it can (one GPU, data held "
+        "on it, on_nonfinite: stop) and runs eagerly elsewhere; cuda_graph insists on it; "
+        "torch_compile uses torch.compile; off is always eager.",
+    )
+    data_placement: Literal["auto", "device", "stream"] = Field(
+        "auto",
+        description="device holds each split on the training device, stream reads batches "
+        "with DataLoader workers; auto holds a split that takes at most half the free memory.",
+    )
+    num_workers: Annotated[int, Field(ge=0, le=256)] = Field(
+        2, description="DataLoader workers for streamed data and for reading image folders."
+    )
+    drop_last: bool = Field(False, description="Drop the last, smaller batch of each epoch.")
+    eval_every: Annotated[int, Field(gt=0, le=1_000_000)] = Field(
+        1, description="Evaluate on the test split every N epochs (and after the last)."
+    )
+    eval_batch_size: Annotated[int, Field(gt=0, le=1 << 20)] = Field(
+        1000, description="Test examples per evaluation batch."
+    )
+    checkpoint_every: Annotated[int, Field(gt=0)] | None = Field(
+        None,
+        description="Also write a checkpoint every N steps inside an epoch; null: at epoch ends "
+        "only.",
+    )
+    clip_grad_norm: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="Clip the global gradient norm to this value; null: no clipping."
+    )
+    on_nonfinite: Literal["stop", "skip"] = Field(
+        "stop",
+        description="A NaN or infinite loss or gradient stops the run with the last good "
+        "checkpoint (stop), or skips that step and counts it (skip).",
+    )
+    samples: Annotated[int, Field(gt=0, le=1024)] = Field(
+        64, description="How many prior samples samples.png shows after each epoch."
+    )
+    progress: bool = Field(True, description="Show a progress bar in a terminal.")

@@ -16,9 +16,11 @@ __all__ = ["LabelEmbedding", "LabelEmbeddingParams"]
 
 
 class LabelEmbeddingParams(Params):
-    """``dim``: the size of each label's learned embedding."""
+    """The size of the label embedding."""
 
-    dim: Annotated[int, Field(gt=0, le=65_536)] = 16
+    dim: Annotated[int, Field(gt=0, le=65_536)] = Field(
+        16, description="d, the size of each label's learned embedding."
+    )
 
 
 class LabelEmbedding(LabelConcat):

@@ -18,8 +18,12 @@ _INFO = DataInfo(shape=(1, 8, 8), num_classes=10, name="digits")
 class DigitsParams(DataParams):
     """The held-out fraction and the seed of the (deterministic) train/test split."""
 
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    split_seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.2, description="The fraction of the 1,797 images held out as the test split."
+    )
+    split_seed: Annotated[int, Field(ge=0, lt=2**32)] = Field(
+        0, description="The seed of the shuffle that splits train from test."
+    )
 
 
 class Digits(DataSource):

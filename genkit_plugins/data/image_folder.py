@@ -25,19 +25,30 @@ Size = Annotated[int, Field(gt=0, le=1 << 14)]
 
 
 class ImageFolderParams(DataParams):
-    """The folder (relative to the current directory), the held-out split and the image format.
+    """The folder (relative to the current directory), the held-out split and the image format."""
 
-    ``size`` resizes every image to ``size`` x ``size`` (or ``[height, width]``); without it all
-    images must have the size of the first. ``test_dir`` names a folder of test images laid out
-    like ``path``; without it a seeded ``test_fraction`` of ``path``'s images is held out.
-    """
-
-    path: str
-    test_dir: str | None = None
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
-    split_seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
-    size: Size | tuple[Size, Size] | None = None
-    channels: Literal[1, 3] = 3
+    path: str = Field(
+        description="The folder of images (sub-folders are classes), relative to the current "
+        "directory.",
+        examples=["data/faces"],
+    )
+    test_dir: str | None = Field(
+        None,
+        description="A folder of test images laid out like path; null holds out test_fraction "
+        "of path's images instead.",
+    )
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.1, description="The fraction of path's images held out for testing (without test_dir)."
+    )
+    split_seed: Annotated[int, Field(ge=0, lt=2**32)] = Field(
+        0, description="The seed of the held-out split."
+    )
+    size: Size | tuple[Size, Size] | None = Field(
+        None,
+        description="Resize every image to size x size, or [height, width]; null requires all "
+        "images to have the size of the first.",
+    )
+    channels: Literal[1, 3] = Field(3, description="1 reads images as grey, 3 as RGB.")
 
 
 class ImageFiles(Dataset):

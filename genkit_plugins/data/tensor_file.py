@@ -29,20 +29,41 @@ _FORMATS = ".npz, .pt, .pth, or a directory of .npy files"
 class TensorFileParams(DataParams):
     """Where the arrays are and what they are called.
 
-    ``path`` is relative to the current directory. A ``y`` key that the file lacks makes the
-    data unlabelled when it is the default name, and is an error when it was set; ``null``
-    says the data is unlabelled. ``mmap`` maps ``.npy`` files (or ``.pt`` files) instead of
-    reading them, so data larger than memory can be streamed.
+    A ``y`` key that the file lacks makes the data unlabelled when it is the default name, and
+    is an error when it was set.
     """
 
-    path: str
-    x_train: str = "x_train"
-    y_train: str | None = "y_train"
-    x_test: str = "x_test"
-    y_test: str | None = "y_test"
-    num_classes: Annotated[int, Field(gt=0)] | None = None
-    layout: Layout = "auto"
-    mmap: bool = False
+    path: str = Field(
+        description="The file (.npz, .pt, .pth) or directory of .npy files, relative to the "
+        "current directory.",
+        examples=["data/mnist.npz"],
+    )
+    x_train: str = Field("x_train", description="The name of the training inputs in the file.")
+    y_train: str | None = Field(
+        "y_train",
+        description="The name of the training labels; null (or the default name, when the file "
+        "lacks it) makes the data unlabelled.",
+    )
+    x_test: str = Field("x_test", description="The name of the test inputs in the file.")
+    y_test: str | None = Field(
+        "y_test", description="The name of the test labels; null as for y_train."
+    )
+    num_classes: Annotated[int, Field(gt=0)] | None = Field(
+        None,
+        description="How many classes integer labels have; null takes one more than the largest "
+        "label of either split.",
+    )
+    layout: Layout = Field(
+        "auto",
+        description="Where the channels of 4-d image arrays are: channels_first (N, C, H, W), "
+        "channels_last (N, H, W, C), or auto (the axis, 1 or 3, that has 1, 3 or 4 entries; "
+        "channels first when both do).",
+    )
+    mmap: bool = Field(
+        False,
+        description="Map .npy (or .pt) files instead of reading them, so data larger than "
+        "memory can be streamed.",
+    )
 
 
 class _Reader:

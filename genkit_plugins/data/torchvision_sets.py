@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from genkit_core import DataBundle, DataError, DataInfo, DataParams, DataSource, Split
 
@@ -33,8 +34,14 @@ class TorchvisionParams(DataParams):
     it may download it there when it is missing.
     """
 
-    root: str = "data"
-    download: bool = False
+    root: str = Field(
+        "data",
+        description="The folder torchvision keeps the data set in, relative to the current "
+        "directory.",
+    )
+    download: bool = Field(
+        False, description="Download the data set into root when it is missing there."
+    )
 
 
 class _TorchvisionData(DataSource):

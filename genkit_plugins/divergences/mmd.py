@@ -19,8 +19,16 @@ class MMDParams(DivergenceParams):
     kernel's bandwidth in units of a unit-variance prior's standard deviation.
     """
 
-    kernel: Literal["rbf", "imq"] = "imq"
-    scale: Annotated[float, Field(gt=0, le=1e6)] = 1.0
+    kernel: Literal["rbf", "imq"] = Field(
+        "imq",
+        description="The kernel k: rbf (Gaussian) or imq (inverse multiquadric, WAE's choice, "
+        "whose heavier tails keep gradients alive between distant samples).",
+    )
+    scale: Annotated[float, Field(gt=0, le=1e6)] = Field(
+        1.0,
+        description="The kernel's bandwidth s, in units of a unit-variance prior's standard "
+        "deviation: both kernels use h = 2 L s^2 (rbf exp(-d^2/h), imq h/(h + d^2)).",
+    )
 
 
 def kernel(a: Tensor, b: Tensor, name: str, scale: float) -> Tensor:

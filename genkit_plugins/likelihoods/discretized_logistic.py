@@ -19,9 +19,12 @@ _HALF_BIN = 0.5 / (BINS - 1)
 
 
 class DiscretizedLogisticParams(Params):
-    """``min_scale``: a floor added to the logistic scale (in units of [0, 1] intensity)."""
+    """The floor of the logistic scale."""
 
-    min_scale: Annotated[float, Field(gt=0, le=1e3)] = 1e-3
+    min_scale: Annotated[float, Field(gt=0, le=1e3)] = Field(
+        1e-3,
+        description="A floor added to the logistic scale, in units of [0, 1] intensity.",
+    )
 
 
 class DiscretizedLogistic(Likelihood):

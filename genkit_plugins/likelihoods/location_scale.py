@@ -15,17 +15,24 @@ __all__ = ["LocationScale", "LocationScaleParams"]
 
 
 class LocationScaleParams(Params):
-    """Where the scale comes from, its floor, and how decoder outputs become the location.
+    """Where the scale comes from, its floor, and how decoder outputs become the location."""
 
-    ``variance``: ``per_pixel`` learns one log-scale per data element, ``shared`` one for all,
-    ``decoder`` makes the decoder emit a second channel of log-scales (heteroscedastic).
-    ``min_scale``: a fixed floor added to every scale, so the density cannot collapse onto a
-    constant pixel. ``activation``: ``sigmoid`` for data in [0, 1], ``identity`` for real data.
-    """
-
-    variance: Literal["per_pixel", "shared", "decoder"] = "per_pixel"
-    min_scale: Annotated[float, Field(gt=0, le=1e3)] = 1e-3
-    activation: Literal["sigmoid", "identity"] = "sigmoid"
+    variance: Literal["per_pixel", "shared", "decoder"] = Field(
+        "per_pixel",
+        description="Where the log-scale comes from: per_pixel learns one per data element, "
+        "shared one for all, decoder makes the decoder emit a second channel of them "
+        "(heteroscedastic, P = 2).",
+    )
+    min_scale: Annotated[float, Field(gt=0, le=1e3)] = Field(
+        1e-3,
+        description="A fixed floor added to every scale, so the density cannot collapse onto a "
+        "constant pixel.",
+    )
+    activation: Literal["sigmoid", "identity"] = Field(
+        "sigmoid",
+        description="Maps the decoder's first channel to the location: sigmoid for data in "
+        "[0, 1], identity for real data.",
+    )
 
 
 class LocationScale(Likelihood):

@@ -14,10 +14,18 @@ __all__ = ["MSE", "MSEParams"]
 
 
 class MSEParams(Params):
-    """``weight`` w scales the squared error; ``activation`` maps decoder outputs to the mean."""
+    """The weight of the squared error and the map from decoder outputs to the mean."""
 
-    weight: Annotated[float, Field(gt=0, le=1e6)] = 1.0
-    activation: Literal["sigmoid", "identity"] = "sigmoid"
+    weight: Annotated[float, Field(gt=0, le=1e6)] = Field(
+        1.0,
+        description="w, the factor of the summed squared error (0.5 is a unit-variance Gaussian "
+        "without its constant).",
+    )
+    activation: Literal["sigmoid", "identity"] = Field(
+        "sigmoid",
+        description="Maps decoder outputs to the mean: sigmoid for data in [0, 1], identity for "
+        "real data.",
+    )
 
 
 class MSE(Likelihood):

@@ -20,8 +20,12 @@ __all__ = ["TensorBoardLogger", "TensorBoardParams", "tag"]
 class TensorBoardParams(Params):
     """Where the event files go, inside the run directory, and how often they are flushed."""
 
-    subdir: Annotated[str, Field(pattern=r"^[\w.-]+$")] = "tensorboard"
-    flush_secs: Annotated[int, Field(gt=0, le=3600)] = 30
+    subdir: Annotated[str, Field(pattern=r"^[\w.-]+$")] = Field(
+        "tensorboard", description="The folder of the event files, inside the run directory."
+    )
+    flush_secs: Annotated[int, Field(gt=0, le=3600)] = Field(
+        30, description="How often, in seconds, pending events are written to disk."
+    )
 
 
 def tag(column: str) -> str:

@@ -30,10 +30,16 @@ class ConvParams(Params):
     """
 
     channels: Annotated[list[Channels], Field(min_length=1, max_length=12)] = Field(
-        default_factory=lambda: [32, 64]
+        default_factory=lambda: [32, 64],
+        description="Output channels of each stride-2 layer; each layer halves the height and "
+        "width (encoder: shallow to deep; decoder: deep to shallow).",
     )
-    hidden: Annotated[int, Field(gt=0, le=65_536)] | None = 256
-    activation: Activation = "relu"
+    hidden: Annotated[int, Field(gt=0, le=65_536)] | None = Field(
+        256,
+        description="Width of the fully connected layer between the feature map and the code; "
+        "null connects them directly.",
+    )
+    activation: Activation = Field("relu", description="The nonlinearity after each layer.")
 
 
 def _image_shape(shape: tuple[int, ...], role: str) -> tuple[int, int, int]:

@@ -21,8 +21,12 @@ Width = Annotated[int, Field(gt=0, le=65_536)]
 class MLPParams(Params):
     """Hidden layer widths, in the order data flows, and their activation."""
 
-    hidden: Annotated[list[Width], Field(max_length=64)] = Field(default_factory=lambda: [512])
-    activation: Activation = "relu"
+    hidden: Annotated[list[Width], Field(max_length=64)] = Field(
+        default_factory=lambda: [512],
+        description="Widths of the hidden layers, in the order data flows through them (the "
+        "decoder usually mirrors the encoder); an empty list is a single linear layer.",
+    )
+    activation: Activation = Field("relu", description="The nonlinearity after each hidden layer.")
 
 
 def _stack(sizes: list[int], act: Activation, last_activation: bool) -> nn.Sequential:

@@ -21,10 +21,16 @@ __all__ = ["MixtureOfGaussians", "MixtureParams"]
 
 
 class MixtureParams(Params):
-    """``components`` K; ``spread``: the standard deviation of the initial component means."""
+    """How many components, and how far apart their means start."""
 
-    components: Annotated[int, Field(gt=0, le=10_000)] = 10
-    spread: Annotated[float, Field(ge=0, le=1e3)] = 1.0
+    components: Annotated[int, Field(gt=0, le=10_000)] = Field(
+        10, description="K, the number of Gaussian components."
+    )
+    spread: Annotated[float, Field(ge=0, le=1e3)] = Field(
+        1.0,
+        description="The standard deviation of the components' random initial means, so that "
+        "they start apart.",
+    )
 
 
 class MixtureOfGaussians(Prior):

@@ -21,9 +21,15 @@ __all__ = ["VampParams", "VampPrior"]
 class VampParams(Params):
     """``components`` K pseudo-inputs; they start at ``init_mean`` + N(0, ``init_std``^2)."""
 
-    components: Annotated[int, Field(gt=0, le=10_000)] = 50
-    init_mean: Annotated[float, Field(ge=-1e3, le=1e3)] = 0.5
-    init_std: Annotated[float, Field(ge=0, le=1e3)] = 0.1
+    components: Annotated[int, Field(gt=0, le=10_000)] = Field(
+        50, description="K, the number of learned pseudo-inputs."
+    )
+    init_mean: Annotated[float, Field(ge=-1e3, le=1e3)] = Field(
+        0.5, description="The mean of the pseudo-inputs' initial values (0.5: mid-grey)."
+    )
+    init_std: Annotated[float, Field(ge=0, le=1e3)] = Field(
+        0.1, description="The standard deviation of the pseudo-inputs' initial values."
+    )
 
 
 class VampPrior(Prior):

@@ -16,12 +16,18 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "s
 
 
 class ResidualMLPParams(Params):
-    """``width`` of every block, how many ``blocks``, their activation and layer norm."""
+    """The width and depth of the residual stack."""
 
-    width: Annotated[int, Field(gt=0, le=65_536)] = 256
-    blocks: Annotated[int, Field(ge=0, le=64)] = 2
-    activation: Literal["relu", "gelu", "silu"] = "relu"
-    layer_norm: bool = True
+    width: Annotated[int, Field(gt=0, le=65_536)] = Field(
+        256, description="The width of the input projection and of every block."
+    )
+    blocks: Annotated[int, Field(ge=0, le=64)] = Field(
+        2, description="How many residual blocks follow the projection."
+    )
+    activation: Literal["relu", "gelu", "silu"] = Field(
+        "relu", description="The nonlinearity inside each block."
+    )
+    layer_norm: bool = Field(True, description="Normalise each block's input (pre-norm).")
 
 
 class _Block(nn.Module):

@@ -21,19 +21,25 @@ Positive = Annotated[float, Field(gt=0, le=1e6)]
 class StudentTParams(Params):
     """Degrees of freedom, where the scale comes from, and how the location is read.
 
-    ``df``: the degrees of freedom ν (its starting value when ``learn_df``).
-    ``scale``: ``decoder`` emits a scale per data element (two parameters per element);
-    ``learned`` keeps one learned scale per data element, shared by every example.
-    ``min_scale``: a floor added to every scale, so densities stay bounded.
-    ``activation``: maps the decoder's first output to the location μ.
+    Each ``description`` is what ``genkit describe`` and the documentation site show.
     """
 
-    df: Positive = 4.0
-    learn_df: bool = True
-    scale: Literal["decoder", "learned"] = "decoder"
-    init_scale: Positive = 0.1
-    min_scale: Annotated[float, Field(ge=0, le=1e3)] = 1e-3
-    activation: Literal["sigmoid", "identity"] = "sigmoid"
+    df: Positive = Field(
+        4.0, description="The degrees of freedom ν (its starting value when learn_df)."
+    )
+    learn_df: bool = Field(True, description="Learn ν along with the model.")
+    scale: Literal["decoder", "learned"] = Field(
+        "decoder",
+        description="decoder emits a scale per data element (two parameters per element); "
+        "learned keeps one learned scale per data element, shared by every example.",
+    )
+    init_scale: Positive = Field(0.1, description="The starting value of a learned scale.")
+    min_scale: Annotated[float, Field(ge=0, le=1e3)] = Field(
+        1e-3, description="A floor added to every scale, so densities stay bounded."
+    )
+    activation: Literal["sigmoid", "identity"] = Field(
+        "sigmoid", description="Maps the decoder's first output to the location μ."
+    )
 
 
 def _softplus_inverse(y: float) -> float:

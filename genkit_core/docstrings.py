@@ -1,0 +1,72 @@
+"""genkit's docstrings, reST as written for a terminal and for Sphinx-style readers, as Markdown.
+
+The component reference (:mod:`genkit_core.describe`) and the documentation site's API pages
+(the griffe extension ``docs/hooks/rst_roles.py``) render them through :func:`rst_to_markdown`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import textwrap
+
+__all__ = ["rst_to_markdown", "split_docstring"]
+
+_ROLE = re.compile(r":(math|class|func|meth|attr|mod|data|obj|exc):`([^`]*)`", re.S)
+_LITERAL = re.compile(r"``(.+?)``", re.S)
+_MATH_PARAGRAPH = re.compile(r"^\s*:math:`([^`]*)`([,.;]?)\s*$", re.S)
+
+
+def rst_to_markdown(text: str) -> str:
+    r"""Turn the reST of genkit's docstrings into Markdown.
+
+    ``:math:`x``` becomes ``$x$`` (``$$x$$`` when it fills a paragraph, as does a
+    ``.. math::`` block), a cross-reference role such as ``:class:`~a.B``` becomes ```B```,
+    ````x```` becomes ```x```, and the indented block after a paragraph ending in ``::`` a code
+    block.
+    """
+    out: list[str] = []
+    literal = False
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        if literal and paragraph[:1].isspace():
+            out.append(f"```\n{textwrap.dedent(paragraph).strip()}\n```")
+            continue
+        literal = paragraph.rstrip().endswith("::")
+        if paragraph.startswith(".. math::"):
+            body = textwrap.dedent(paragraph.removeprefix(".. math::").strip("\n")).strip()
+            out.append(f"$$\n{body}\n$$")
+        elif literal:
+            out.append(_paragraph(paragraph.rstrip()[:-1]))
+        else:
+            out.append(_paragraph(paragraph))
+    return "\n\n".join(p for p in out if p.strip())
+
+
+def _paragraph(text: str) -> str:
+    whole = _MATH_PARAGRAPH.match(text)
+    if whole:
+        return f"$${_one_line(whole.group(1))}$${whole.group(2)}"
+
+    def role(match: re.Match[str]) -> str:
+        name, body = match.groups()
+        if name == "math":
+            return f"${_one_line(body)}$"
+        return f"`{body.lstrip('~').split('.')[-1] if body.startswith('~') else body}`"
+
+    pieces = re.split(r"(:math:`[^`]*`)", text)  # no ``literal`` pass inside formulas
+    out = [p if i % 2 else _LITERAL.sub(r"`\1`", p) for i, p in enumerate(pieces)]
+    return _ROLE.sub(role, "".join(out))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+_SECTION = re.compile(r"^(Args|Arguments|Attributes|Returns|Raises|Examples?|Notes?):\s*$", re.M)
+
+
+def split_docstring(cls: type) -> tuple[str, str]:
+    """A class docstring's first paragraph and the rest up to its Google sections (``Args:``)."""
+    doc = _SECTION.split(inspect.getdoc(cls) or "", maxsplit=1)[0]
+    first, _, rest = doc.partition("\n\n")
+    return " ".join(first.split()), rest.strip()
