@@ -96,6 +96,11 @@ class Registry:
     _spec_models: dict[tuple[str, str], type[BaseModel]] = field(default_factory=dict)
     _plugins: dict[str, str] = field(default_factory=dict)  # plugin name -> its package
     version: int = 0
+    derived: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    """Objects built from the components (the spec model), with the ``version`` they were built
+    at. Kept on the registry itself: a cache keyed by ``id(registry)`` served a new registry the
+    stale schema of a collected one that had had the same address.
+    """
 
     def __post_init__(self) -> None:
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)

@@ -98,13 +98,10 @@ def _inconsistent(field: str, message: str) -> PydanticCustomError:
     )
 
 
-_cache: dict[int, tuple[int, type[ModelSpec]]] = {}
-
-
 def spec_model(registry: Registry | None = None) -> type[ModelSpec]:
     """The ``ModelSpec`` subclass whose sections accept exactly the registered components."""
     registry = registry or get_registry()
-    cached = _cache.get(id(registry))
+    cached = registry.derived.get("spec_model")
     if cached is not None and cached[0] == registry.version:
         return cached[1]
     fields: dict[str, Any] = {}
@@ -117,7 +114,7 @@ def spec_model(registry: Registry | None = None) -> type[ModelSpec]:
         if section in ModelSpec.model_fields and not ModelSpec.model_fields[section].is_required():
             namespace[section] = ModelSpec.model_fields[section]
     model = type("ModelSpec", (ModelSpec,), namespace)
-    _cache[id(registry)] = (registry.version, model)
+    registry.derived["spec_model"] = (registry.version, model)
     return model
 
 

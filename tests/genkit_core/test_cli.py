@@ -113,7 +113,7 @@ def test_sample_label_mistakes(trained_runs, capsys, kind, label, message):
 
 def test_sampling_an_ae_is_explained(trained_runs, capsys):
     status, _, err = _run(capsys, "sample", str(trained_runs["ae"]))
-    assert status == 1 and "is an ae, which has no prior to sample from" in err
+    assert status == 1 and "is an autoencoder without a prior to sample from" in err
 
 
 def test_reconstruct_writes_a_png(trained_runs, tmp_path: Path, capsys):
