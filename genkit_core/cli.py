@@ -1,5 +1,5 @@
 """The ``genkit`` command line: train, eval, sample, reconstruct, report, plot, plugins, schema,
-validate.
+validate, sweep, compare.
 
 A user's mistake (a :class:`~genkit_core.errors.GenkitError`) is printed as one line and exits
 with status 1; Ctrl-C exits with 130 after saving a checkpoint (SIGTERM: 143); anything else is
@@ -241,11 +241,16 @@ def _plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-@_command("schema", "print the JSON Schema of specs (every registered plugin included)")
+@_command("schema", "print the JSON Schema of specs or sweep files (every plugin included)")
 def _schema(args: argparse.Namespace) -> int:
     from .spec import spec_model
 
-    text = json.dumps(spec_model().model_json_schema(), indent=2)
+    schema = spec_model().model_json_schema()
+    if args.what == "sweep":
+        from .sweep import sweep_schema
+
+        schema = sweep_schema(schema)
+    text = json.dumps(schema, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n")
         _out(f"wrote {args.output}")
@@ -254,13 +259,15 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-@_command("validate", "check a spec: ok, or every error with the path of its field")
+@_command("validate", "check a spec or sweep file: ok, or every error with its field's path")
 def _validate(args: argparse.Namespace) -> int:
     from .build import build_model
-    from .spec import SpecValidationError, load_spec
+    from .spec import SpecValidationError, load_spec, read_spec_file
 
     _warn_plugin_problems()
     try:
+        if "base" in read_spec_file(args.spec):
+            return _validate_sweep(args)
         spec = load_spec(args.spec, args.set)
     except SpecValidationError as exc:
         for field, message in exc.errors:
@@ -270,6 +277,43 @@ def _validate(args: argparse.Namespace) -> int:
     model = build_model(spec, device="meta")
     count = sum(p.numel() for p in model.parameters())
     _out(f"{args.spec}: ok ({spec.model}, latent_dim {spec.latent_dim}, {count:,} parameters)")
+    return 0
+
+
+def _validate_sweep(args: argparse.Namespace) -> int:
+    from .sweep import load_sweep
+
+    if args.set:
+        raise RunError(f"{args.spec} is a sweep file; --set changes specs, so edit its base")
+    sweep = load_sweep(args.spec)
+    trials = sum(plan.budget for plan in sweep.studies())
+    base = f"{sweep.defaults['model']} on {sweep.defaults['data']['type']}"
+    _out(f"{args.spec}: ok (sweep {sweep.name}: {trials} trials of a {base})")
+    return 0
+
+
+# --- sweep ---------------------------------------------------------------------------------
+
+
+@_command("sweep", "run a grid or search of specs on Optuna, each trial a run directory")
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import run_sweep
+
+    _warn_plugin_problems()
+    stream = None if args.quiet else sys.stderr
+    result = run_sweep(args.sweep, args.output, args.workers, args.storage, stream)
+    _out(f"sweep in {result.directory}: {result.counts}")
+    if result.best is not None:
+        _out(f"best: {result.best[0]} ({result.best[1]:.4f})")
+    if result.orphaned or result.counts.left:
+        raise RunError(
+            f"{result.orphaned + result.counts.left} trials did not finish (a worker died); run "
+            f"the same command again to finish them"
+        )
+    if result.failed:
+        name, error = result.failed[0]
+        more = f" (and {len(result.failed) - 1} more; see {result.directory}/logs)"
+        raise RunError(f"trial {name} failed: {error}" + (more if len(result.failed) > 1 else ""))
     return 0
 
 
@@ -342,7 +386,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("figure", choices=["latent", "curves", "interpolate", "traverse"])
     p.add_argument("-o", "--output", type=Path, help="PNG file (default: in the run directory)")
 
+    p = parsers["sweep"]
+    p.add_argument("sweep", help="sweep file (YAML, JSON or TOML): base, grid, search")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                   help="where the trials' run directories go (run again to continue)")  # fmt: skip
+    p.add_argument("--workers", type=_positive, default=1, metavar="N",
+                   help="processes on this machine, spread over the GPUs (default 1)")  # fmt: skip
+    p.add_argument("--storage", metavar="URL",
+                   help="an Optuna database URL (postgresql://..., sqlite:///...) shared by "
+                   "workers on several machines (default: a journal file in DIR)")  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", help="print no progress")
+
     parsers["plugins"].add_argument("--json", action="store_true", help="print as JSON")
+    parsers["schema"].add_argument("what", nargs="?", choices=["spec", "sweep"], default="spec",
+                                   help="spec files (default) or sweep files")  # fmt: skip
     parsers["schema"].add_argument("-o", "--output", type=Path, help="write to a file")
     p = parsers["validate"]
     p.add_argument("spec")
