@@ -18,6 +18,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import GenkitError, RunError, one_line
+from .files import atomic_write
 
 __all__ = ["main"]
 
@@ -317,6 +318,51 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- compare -------------------------------------------------------------------------------
+
+
+@_command("compare", "compare runs: a table of configurations over seeds, and compare.html")
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import (
+        COMPARE_PAGE,
+        collect,
+        columns,
+        rows,
+        to_csv,
+        to_json,
+        to_text,
+        write_compare_page,
+    )
+
+    device = _device(args.device)
+    found, reference = collect(args.runs, args.iw_samples, device)
+    names = columns(found)
+    table = rows(found, names, args.sort)
+    outputs = {"csv": to_csv(table, names), "json": to_json(table, names, reference)}
+    to_stdout = [kind for kind in outputs if getattr(args, kind) == "-"]
+    if not to_stdout:
+        _out(to_text(table, names, reference))
+    for kind, text in outputs.items():
+        target = getattr(args, kind)
+        if target == "-":
+            sys.stdout.write(text)
+        elif target is not None:
+            atomic_write(Path(target), text.encode())
+            _out(f"wrote {target}")
+    if not args.no_page:
+        default = args.runs[0] / COMPARE_PAGE if _one_directory(args.runs) else Path(COMPARE_PAGE)
+        page = write_compare_page(table, names, reference, args.output or default, device)
+        print(f"wrote {page}", file=sys.stderr if to_stdout else sys.stdout)
+    return 0
+
+
+def _one_directory(paths: list[Path]) -> bool:
+    """One directory of runs (a sweep's -o), which is where its page belongs."""
+    from .run import SPEC
+
+    return len(paths) == 1 and paths[0].is_dir() and not (paths[0] / SPEC).is_file()
+
+
 # --- the parser ----------------------------------------------------------------------------
 
 
@@ -396,6 +442,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="an Optuna database URL (postgresql://..., sqlite:///...) shared by "
                    "workers on several machines (default: a journal file in DIR)")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="print no progress")
+
+    p = parsers["compare"]
+    p.add_argument("runs", nargs="+", type=Path, metavar="DIR|RUN",
+                   help="run directories, or directories of runs (a sweep's -o)")  # fmt: skip
+    p.add_argument("-o", "--output", type=Path, metavar="FILE.html",
+                   help="the page (default: DIR/compare.html, or ./compare.html)")  # fmt: skip
+    p.add_argument("--csv", metavar="FILE", help="write the table as CSV (- for stdout)")
+    p.add_argument("--json", metavar="FILE", help="write the table as JSON (- for stdout)")
+    p.add_argument("--no-page", action="store_true", help="write no compare.html")
+    p.add_argument("--sort", metavar="COLUMN",
+                   help="sort by a column, e.g. negative_elbo (-COLUMN: descending); default: "
+                   "IW NLL, else negative ELBO, else test loss")  # fmt: skip
+    p.add_argument("--iw-samples", type=_nonnegative, default=100, metavar="K",
+                   help="importance samples for -log p(x) (default 100)")  # fmt: skip
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
 
     parsers["plugins"].add_argument("--json", action="store_true", help="print as JSON")
     parsers["schema"].add_argument("what", nargs="?", choices=["spec", "sweep"], default="spec",
