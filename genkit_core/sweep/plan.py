@@ -116,11 +116,17 @@ class StudyPlan:
     grid: dict[str, list[Any]] | None = None
     seed: int = 0
 
-    def sampler(self) -> optuna.samplers.BaseSampler:
-        """A fresh sampler (samplers are not stored; every worker makes its own)."""
+    def sampler(self, trial: int = 0) -> optuna.samplers.BaseSampler:
+        """A sampler for drawing the study's trial number ``trial`` (samplers are not stored;
+        every worker makes its own).
+
+        The grid's is seeded alike everywhere, as its seed orders the cells. The TPE sampler of
+        trial k is seeded by (seed, k): workers do not draw the same values, and a sweep run by
+        one worker draws the same values every time.
+        """
         if self.grid is not None:
             return _GridSampler(self.grid, seed=self.seed)
-        return optuna.samplers.TPESampler(seed=self.seed)
+        return optuna.samplers.TPESampler(seed=(self.seed * 1_000_003 + trial) % 2**32)
 
 
 class _GridSampler(optuna.samplers.GridSampler):

@@ -31,8 +31,10 @@ from ..spec import dump_spec
 from .loading import load_sweep
 from .plan import Sweep
 from .study import (
+    LOCKS,
     Counts,
     count_trials,
+    directory_lock,
     is_orphan,
     open_storage,
     open_study,
@@ -42,7 +44,7 @@ from .worker import LOGS, STORAGE_ENV, SWEEP_FILE
 
 __all__ = ["SweepResult", "run_sweep"]
 
-_ID_FILE = Path(".locks") / "directory-id"
+_ID_FILE = Path(LOCKS) / "directory-id"
 _ID_ATTR = "genkit_directory"
 _POLL_SECONDS = 1.0
 
@@ -112,30 +114,32 @@ def run_sweep(
 
 
 def _prepare(sweep: Sweep, directory: Path) -> bool:
-    """Write ``DIR/sweep.yaml``, or check that DIR holds this sweep; whether DIR is new."""
-    file = directory / SWEEP_FILE
-    mine = sweep.as_dict()
-    if file.is_file():
-        recorded = yaml.safe_load(file.read_text())
-        if recorded != mine:
-            differ = [
-                k for k in mine if not isinstance(recorded, dict) or recorded.get(k) != mine[k]
-            ]
+    """Write ``DIR/sweep.yaml``, or check that DIR holds this sweep; whether DIR is new. Under
+    DIR's lock, so that sweeps started at once on several machines agree.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise RunError(f"{directory}: exists and is not a directory; choose another -o")
+    with directory_lock(directory):
+        file = directory / SWEEP_FILE
+        mine = sweep.as_dict()
+        if file.is_file():
+            recorded = yaml.safe_load(file.read_text())
+            if recorded != mine:
+                recorded = recorded if isinstance(recorded, dict) else {}
+                differ = [k for k in mine if recorded.get(k) != mine[k]]
+                raise RunError(
+                    f"{directory}: holds another sweep (its {SWEEP_FILE} differs in "
+                    f"{', '.join(differ) or 'its fields'}); choose another -o, or continue that "
+                    f"one with genkit sweep {file} -o {directory}"
+                )
+            return False
+        if any(p.name != LOCKS for p in directory.iterdir()):
             raise RunError(
-                f"{directory}: holds another sweep (its {SWEEP_FILE} differs in "
-                f"{', '.join(differ) or 'its fields'}); choose another -o, or continue that one "
-                f"with genkit sweep {file} -o {directory}"
+                f"{directory}: already holds files and no {SWEEP_FILE}; choose another -o"
             )
-        return False
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise RunError(f"{directory}: already holds files and no {SWEEP_FILE}; choose another -o")
-    try:
-        (directory / _ID_FILE).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunError(f"{directory}: cannot create it ({exc.strerror})") from None
-    atomic_write(directory / _ID_FILE, uuid.uuid4().hex.encode())
-    atomic_write(file, dump_spec(mine).encode())
-    return True
+        atomic_write(directory / _ID_FILE, uuid.uuid4().hex.encode())
+        atomic_write(file, dump_spec(mine).encode())
+        return True
 
 
 def _bind(store: BaseStorage, sweep: Sweep, directory: Path, fresh: bool) -> None:

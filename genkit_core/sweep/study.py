@@ -37,10 +37,12 @@ from .plan import StudyPlan, Sweep
 
 __all__ = [
     "JOURNAL",
+    "LOCKS",
     "Claim",
     "Counts",
     "claim_next",
     "count_trials",
+    "directory_lock",
     "is_orphan",
     "open_storage",
     "open_study",
@@ -48,10 +50,12 @@ __all__ = [
     "sweep_trials",
 ]
 
+LOCKS = ".locks"
+"""DIR's lock files: the claim lock and one per trial."""
+
 JOURNAL = "study.journal"
 """The default storage: Optuna's journal file in DIR (process-safe through file locks)."""
 
-_LOCKS = ".locks"
 _SWEEP_ATTR = "genkit_sweep"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # genkit reports progress itself
@@ -71,9 +75,10 @@ def open_storage(url: str | None, directory: Path) -> BaseStorage:
         return JournalStorage(JournalFileBackend(str(directory / JOURNAL)))
     try:
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:  # Optuna's, from SQLAlchemy's import of the driver
+        missing = exc.__cause__ if isinstance(exc.__cause__, ImportError) else exc
         raise RunError(
-            f"--storage {show_url(url)}: its database driver is not installed ({exc.name}); "
+            f"--storage {show_url(url)}: its database driver is not installed ({missing}); "
             "for PostgreSQL: pip install 'genkit-lvm[postgres]'"
         ) from None
     except Exception as exc:  # sqlalchemy's errors: a bad URL, a refused connection, no database
@@ -135,7 +140,7 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
     """The next trial for this worker: one a dead worker left (resumed), else a new one from the
     first study with budget left; None when every trial is finished or held by a live worker.
     """
-    with _claim_lock(directory):
+    with directory_lock(directory):
         for plan in sweep.studies():
             study = open_study(storage, sweep, plan)
             trials = study.get_trials(deepcopy=False)
@@ -143,10 +148,12 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
                 if frozen.state == TrialState.RUNNING:
                     lock = _try_lock(directory, plan.name, frozen.number)
                     if lock is not None:
+                        study.sampler = plan.sampler(frozen.number)
                         study.sampler.before_trial(study, frozen)  # a grid cell is set only once
                         trial = optuna.Trial(study, frozen._trial_id)
                         return _complete(sweep, plan, trial, lock, resumed=True)
             if len(trials) < plan.budget:
+                study.sampler = plan.sampler(len(trials))  # the number the new trial will get
                 trial = study.ask()
                 lock = _try_lock(directory, plan.name, trial.number, wait=True)
                 assert lock is not None  # only a probe under the claim lock could hold it
@@ -156,7 +163,7 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
 
 def is_orphan(directory: Path, study_name: str, number: int) -> bool:
     """Whether a RUNNING trial's worker is gone (its lock is free)."""
-    with _claim_lock(directory):
+    with directory_lock(directory):
         lock = _try_lock(directory, study_name, number)
         if lock is None:
             return False
@@ -225,8 +232,11 @@ def _suggest(trial: optuna.Trial, key: str, d: BaseDistribution) -> Any:
 
 
 @contextlib.contextmanager
-def _claim_lock(directory: Path) -> Iterator[None]:
-    lock = _open_lock(directory / _LOCKS / "claim.lock")
+def directory_lock(directory: Path) -> Iterator[None]:
+    """Hold DIR's claim lock: one process at a time asks for trials, probes orphans or sets DIR
+    up.
+    """
+    lock = _open_lock(directory / LOCKS / "claim.lock")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
@@ -238,7 +248,7 @@ def _try_lock(
     directory: Path, study_name: str, number: int, wait: bool = False
 ) -> IO[bytes] | None:
     """The trial's lock, held; None when another live process holds it."""
-    lock = _open_lock(directory / _LOCKS / f"{safe_name(study_name)}-{number}.lock")
+    lock = _open_lock(directory / LOCKS / f"{safe_name(study_name)}-{number}.lock")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
