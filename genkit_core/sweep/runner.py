@@ -93,9 +93,12 @@ def run_sweep(
     """
     sweep = load_sweep(source)
     directory = Path(directory)
-    fresh = _prepare(sweep, directory)
-    store = open_storage(storage, directory)
-    _bind(store, sweep, directory, fresh)
+    if directory.exists() and not directory.is_dir():
+        raise RunError(f"{directory}: exists and is not a directory; choose another -o")
+    with directory_lock(directory):  # sweeps started at once on several machines agree
+        fresh = _prepare(sweep, directory)
+        store = open_storage(storage, directory)
+        _bind(store, sweep, directory, fresh)
     say = _sayer(stream)
     say(f"sweep {sweep.name}: {_size(sweep)} into {directory}")
     stop = _Stop()
@@ -114,32 +117,25 @@ def run_sweep(
 
 
 def _prepare(sweep: Sweep, directory: Path) -> bool:
-    """Write ``DIR/sweep.yaml``, or check that DIR holds this sweep; whether DIR is new. Under
-    DIR's lock, so that sweeps started at once on several machines agree.
-    """
-    if directory.exists() and not directory.is_dir():
-        raise RunError(f"{directory}: exists and is not a directory; choose another -o")
-    with directory_lock(directory):
-        file = directory / SWEEP_FILE
-        mine = sweep.as_dict()
-        if file.is_file():
-            recorded = yaml.safe_load(file.read_text())
-            if recorded != mine:
-                recorded = recorded if isinstance(recorded, dict) else {}
-                differ = [k for k in mine if recorded.get(k) != mine[k]]
-                raise RunError(
-                    f"{directory}: holds another sweep (its {SWEEP_FILE} differs in "
-                    f"{', '.join(differ) or 'its fields'}); choose another -o, or continue that "
-                    f"one with genkit sweep {file} -o {directory}"
-                )
-            return False
-        if any(p.name != LOCKS for p in directory.iterdir()):
+    """Write ``DIR/sweep.yaml``, or check that DIR holds this sweep; whether DIR is new."""
+    file = directory / SWEEP_FILE
+    mine = sweep.as_dict()
+    if file.is_file():
+        recorded = yaml.safe_load(file.read_text())
+        if recorded != mine:
+            recorded = recorded if isinstance(recorded, dict) else {}
+            differ = [k for k in mine if recorded.get(k) != mine[k]]
             raise RunError(
-                f"{directory}: already holds files and no {SWEEP_FILE}; choose another -o"
+                f"{directory}: holds another sweep (its {SWEEP_FILE} differs in "
+                f"{', '.join(differ) or 'its fields'}); choose another -o, or continue that one "
+                f"with genkit sweep {file} -o {directory}"
             )
-        atomic_write(directory / _ID_FILE, uuid.uuid4().hex.encode())
-        atomic_write(file, dump_spec(mine).encode())
-        return True
+        return False
+    if any(p.name != LOCKS for p in directory.iterdir()):
+        raise RunError(f"{directory}: holds files and no {SWEEP_FILE}; choose another -o")
+    atomic_write(directory / _ID_FILE, uuid.uuid4().hex.encode())
+    atomic_write(file, dump_spec(mine).encode())
+    return True
 
 
 def _bind(store: BaseStorage, sweep: Sweep, directory: Path, fresh: bool) -> None:
