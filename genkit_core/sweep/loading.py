@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ..errors import GenkitError, SpecError
 from ..registry import Registry, get_registry
 from ..spec import SpecValidationError, load_spec, read_spec_file, resolve
-from .file import SweepFile
+from .file import DISTRIBUTIONS, SweepFile
 from .naming import safe_name
 from .plan import Axis, Parameter, Sweep
 
@@ -202,8 +202,8 @@ def _some(names: list[str]) -> str:
 def _describe(error: Any) -> tuple[str, str]:
     """One pydantic error of the sweep file as ``(field path, message)``."""
     loc = [str(p) for p in error["loc"]]
-    if loc[:1] == ["search"] and len(loc) > 3 and loc[2] == loc[3]:
-        del loc[3]  # the distribution's tag: search.train.lr.log_uniform.log_uniform.0
+    if loc[:1] == ["search"] and len(loc) > 2 and loc[2] in DISTRIBUTIONS:
+        del loc[2]  # the distribution's tag: search.train.lr.log_uniform.log_uniform.0
     field = ".".join(loc)
     kind = error["type"]
     if kind == "sweep_field":
