@@ -102,9 +102,11 @@ def _work(directory: Path, storage_url: str | None) -> int:
     while (claim := claim_next(sweep, storage, directory)) is not None:
         try:
             with (directory / LOGS / f"{claim.name}.log").open("a") as log:
-                run_trial(sweep, claim, directory, log)
-        except TrainingInterrupted as exc:
-            return exc.exit_status
+                try:
+                    run_trial(sweep, claim, directory, log)
+                except TrainingInterrupted as exc:
+                    print(f"genkit: {exc}", file=log)
+                    return exc.exit_status
         finally:
             claim.release()
     return 0

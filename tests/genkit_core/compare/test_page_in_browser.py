@@ -6,11 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from genkit_core.compare import collect, columns, rows, write_compare_page
 
-from ..report.test_page_in_browser import CHROMIUM, _chromium
+from ..report.test_page_in_browser import CHROMIUM, _chromium, check_screenshot
 
 pytestmark = [
     pytest.mark.slow,
@@ -59,10 +58,4 @@ def test_the_table_sorts_by_the_column_the_address_names(page: Path, descending:
 
 
 def test_the_page_renders_to_a_screenshot(page: Path, tmp_path: Path):
-    shot = tmp_path / "page.png"
-    result = _chromium(f"--screenshot={shot}", "--window-size=1100,2000", page.as_uri())
-    assert shot.is_file(), result.stderr[-2000:]
-    image = Image.open(shot).convert("L")
-    assert image.size == (1100, 2000)
-    lo, hi = image.getextrema()
-    assert hi - lo > 100
+    check_screenshot(page, tmp_path)

@@ -35,6 +35,12 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _count(out: Path, study: str, state: TrialState) -> int:
+    if not (out / "study.journal").is_file():
+        return 0
+    return [t.state for t in study_trials(out, study)].count(state)
+
+
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
@@ -62,12 +68,8 @@ def test_a_sweep_killed_with_sigkill_restarts_and_runs_each_of_8_trials_once(
     out = tmp_path / "out"
     first = genkit_sweep(str(path), "-o", str(out), "--workers", "2")
 
-    def complete() -> int:
-        if not (out / "study.journal").is_file():
-            return 0
-        return [t.state for t in study_trials(out, "killed")].count(TrialState.COMPLETE)
-
-    _wait_for(lambda: complete() >= 2 or first.poll() is not None, 300, "two finished trials")
+    done = lambda: _count(out, "killed", TrialState.COMPLETE) >= 2  # noqa: E731
+    _wait_for(lambda: done() or first.poll() is not None, 300, "two finished trials")
     assert first.poll() is None, first.communicate()
     workers = _children(first.pid)
     assert len(workers) == 2
@@ -119,3 +121,31 @@ def test_a_sweep_killed_with_sigkill_restarts_and_runs_each_of_8_trials_once(
     for t in trials:
         measured = json.loads((out / t.user_attrs["run"] / "eval.json").read_text())
         assert measured["test_loss"] == t.value
+
+
+def test_workers_of_a_killed_sweep_checkpoint_and_stop_and_a_restart_finishes(
+    sweep_file, tmp_path: Path
+):
+    train = {**BASE["train"], "epochs": 40}
+    path = sweep_file(name="orphans", base={**BASE, "train": train},
+                      grid={"train.seed": [0, 1, 2]})  # fmt: skip
+    out = tmp_path / "out"
+    first = genkit_sweep(str(path), "-o", str(out), "--workers", "2")
+
+    running = lambda: _count(out, "orphans", TrialState.RUNNING) == 2  # noqa: E731
+    _wait_for(lambda: running() or first.poll() is not None, 300, "two running trials")
+    workers = _children(first.pid)
+    os.kill(first.pid, signal.SIGKILL)  # the parent alone
+    first.wait()
+    for pid in workers:  # they notice, checkpoint their trials (as on SIGTERM) and exit
+        _wait_for(lambda pid=pid: _gone(pid), 60, f"worker {pid} to stop")
+    interrupted = [t for t in study_trials(out, "orphans") if t.state == TrialState.RUNNING]
+    assert len(interrupted) == 2
+    for t in interrupted:
+        assert "interrupted at step" in (out / "logs" / f"{t.user_attrs['run']}.log").read_text()
+
+    second = genkit_sweep(str(path), "-o", str(out), "--workers", "2")
+    _, stderr = second.communicate(timeout=600)
+    assert second.returncode == 0, stderr[-3000:]
+    trials = study_trials(out, "orphans")
+    assert len(trials) == 3 and all(t.state == TrialState.COMPLETE for t in trials)
