@@ -148,9 +148,10 @@ def _pictures_html(table: list[Row], device: str) -> str:
         f"<tr><th>samples</th>{''.join(samples)}</tr>"
         f"<tr><th>reconstructions</th>{''.join(recons)}</tr></table></div>"
         "<style>.wide { overflow-x: auto; } table.columns { table-layout: fixed; } "
-        "table.columns td, table.columns th { vertical-align: top; min-width: 180px; "
+        "table.columns td, table.columns th { vertical-align: top; min-width: 130px; "
         "padding: 0.3rem; } table#configurations th { cursor: pointer; } "
-        "table#configurations th:hover { text-decoration: underline; }</style>"
+        "table#configurations th:hover { text-decoration: underline; } "
+        "table#configurations td.num { white-space: nowrap; }</style>"
     )
 
 
