@@ -101,7 +101,8 @@ def _work(directory: Path, storage_url: str | None) -> int:
     (directory / LOGS).mkdir(exist_ok=True)
     while (claim := claim_next(sweep, storage, directory)) is not None:
         try:
-            with (directory / LOGS / f"{claim.name}.log").open("a") as log:
+            # line-buffered: a worker killed with kill -9 keeps its log up to its last line
+            with (directory / LOGS / f"{claim.name}.log").open("a", buffering=1) as log:
                 try:
                     run_trial(sweep, claim, directory, log)
                 except TrainingInterrupted as exc:
