@@ -103,27 +103,29 @@ def collect(
     """The configurations of the runs in ``paths`` (see :func:`find_runs`), each run measured
     (from its ``eval.json`` when current), and what their differences are taken from.
 
-    Runs that have not finished their epochs are left out with a warning (``warn(line)``,
-    default stderr): a half-trained run would not compare fairly.
+    Runs that have not finished their epochs, or cannot be loaded or measured, are left out
+    with a warning (``warn(line)``, default stderr): a half-trained run would not compare
+    fairly.
 
     Raises:
-        RunError: no finished run was found, or a run cannot be loaded.
+        RunError: no finished run was found.
     """
     warn = warn or (lambda line: print(line, file=sys.stderr))
     configurations: dict[str, Configuration] = {}
     runs = find_runs(paths)
     for run_dir in runs:
-        spec = resolve(load_run_spec(run_dir))
-        try:
+        try:  # one broken or half-trained run among many is left out, not fatal
+            spec = resolve(load_run_spec(run_dir))
             epoch = trained_position(run_dir)["epoch"]
+            if 0 <= epoch < spec["train"]["epochs"]:
+                raise RunError(
+                    f"trained {epoch} of {spec['train']['epochs']} epochs (finish it with "
+                    f"genkit train --resume {run_dir})"
+                )
+            metrics = measure_run(run_dir, iw_samples, device)
         except GenkitError as exc:
             warn(f"genkit: skipping {run_dir}: {exc}")
             continue
-        if 0 <= epoch < spec["train"]["epochs"]:
-            warn(f"genkit: skipping {run_dir}: trained {epoch} of {spec['train']['epochs']} "
-                 f"epochs (finish it with genkit train --resume {run_dir})")  # fmt: skip
-            continue
-        metrics = measure_run(run_dir, iw_samples, device)
         key_spec = _without_runtime(spec)
         key = json.dumps(key_spec, sort_keys=True)
         configuration = configurations.setdefault(key, Configuration(key, key_spec))

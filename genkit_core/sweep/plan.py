@@ -213,8 +213,8 @@ class Sweep:
         set_field(spec, key, value)
 
     def trial_name(self, params: Mapping[str, Any], number: int | None = None) -> str:
-        """``likelihood=bernoulli,beta=4,seed=0``; a searched trial adds ``trial=N``, its number
-        in its study, as its drawn values alone need not be unique.
+        """``likelihood=bernoulli,divergence.beta=4,seed=0``; a searched trial adds ``trial=N``,
+        its number in its study, as its drawn values alone need not be unique.
         """
         parts = self._parts(params)
         if self.search and number is not None:

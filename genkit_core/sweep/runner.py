@@ -190,9 +190,13 @@ class _Stop:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.signum is None
         self.signum = signum
+        self.forward(signum if first else signal.SIGKILL)
+
+    def forward(self, signum: int) -> None:
+        """Send ``signum`` to every worker still running."""
         for process in self.pool:
             if process.poll() is None:
-                process.send_signal(signum if first else signal.SIGKILL)
+                process.send_signal(signum)
 
 
 def _start_workers(
@@ -242,6 +246,8 @@ def _follow(
 ) -> None:
     """Report progress until every worker has exited."""
     stop.pool = pool
+    if stop.signum is not None:  # it came while the workers were starting
+        stop.forward(stop.signum)
     reported: set[tuple[str, int]] = set()
     last = ""
     while True:

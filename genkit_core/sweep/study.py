@@ -58,8 +58,6 @@ JOURNAL = "study.journal"
 
 _SWEEP_ATTR = "genkit_sweep"
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)  # genkit reports progress itself
-
 
 def open_storage(url: str | None, directory: Path) -> BaseStorage:
     """The storage named by ``url`` (any database URL Optuna supports: ``sqlite:///…``,
@@ -71,6 +69,7 @@ def open_storage(url: str | None, directory: Path) -> BaseStorage:
     from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # genkit reports progress itself
     if url is None:
         return JournalStorage(JournalFileBackend(str(directory / JOURNAL)))
     try:

@@ -59,7 +59,7 @@ def _wait_for(condition, seconds: float, what: str) -> None:
 def test_a_sweep_killed_with_sigkill_restarts_and_runs_each_of_8_trials_once(
     sweep_file, tmp_path: Path
 ):
-    train = {**BASE["train"], "epochs": EPOCHS, "checkpoint_every": 10}
+    train = {**BASE["train"], "epochs": EPOCHS}
     path = sweep_file(
         name="killed",
         base={**BASE, "train": train},
@@ -130,7 +130,7 @@ def test_a_sweep_killed_with_sigkill_restarts_and_runs_each_of_8_trials_once(
 def test_workers_of_a_killed_sweep_checkpoint_and_stop_and_a_restart_finishes(
     sweep_file, tmp_path: Path
 ):
-    train = {**BASE["train"], "epochs": 100}
+    train = {**BASE["train"], "epochs": 60}
     path = sweep_file(name="orphans", base={**BASE, "train": train},
                       grid={"train.seed": [0, 1, 2]})  # fmt: skip
     out = tmp_path / "out"
@@ -138,7 +138,7 @@ def test_workers_of_a_killed_sweep_checkpoint_and_stop_and_a_restart_finishes(
 
     def training() -> bool:  # two trials past their first epoch, so in the trainer's hands
         logs = list((out / "logs").glob("*.log")) if (out / "logs").is_dir() else []
-        return sum("epoch 1/100" in log.read_text() for log in logs) == 2
+        return sum("epoch 1/60" in log.read_text() for log in logs) == 2
 
     _wait_for(lambda: training() or first.poll() is not None, 300, "two training trials")
     workers = _children(first.pid)

@@ -76,9 +76,7 @@ def postgres_database():
 def test_two_sweeps_started_at_once_on_one_postgres_study_run_each_trial_once(
     sweep_file, tmp_path: Path, postgres_database: str
 ):
-    path = sweep_file(
-        name="shared", grid={"divergence.beta": [1.0, 2.0, 4.0], "train.seed": [0, 1]}
-    )
+    path = sweep_file(name="shared", grid={"divergence.beta": [1.0, 4.0], "train.seed": [0, 1]})
     out = tmp_path / "out"  # one directory both "machines" see, as on a network file system
     sweeps = [genkit_sweep(str(path), "-o", str(out), "--storage", postgres_database)
               for _ in range(2)]  # fmt: skip
@@ -87,5 +85,5 @@ def test_two_sweeps_started_at_once_on_one_postgres_study_run_each_trial_once(
         assert sweep.returncode == 0, stderr[-3000:]
     assert not (out / "study.journal").exists()
     trials = study_trials(out, "shared", storage=postgres_database)
-    assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len(trials) == 4 and all(t.state == TrialState.COMPLETE for t in trials)
     assert sorted(t.user_attrs["run"] for t in trials) == [d.name for d in run_dirs(out)]
