@@ -1,5 +1,5 @@
 """The ``genkit`` command line: train, eval, sample, reconstruct, report, plot, plugins, describe,
-schema, validate.
+schema, validate, sweep, compare.
 
 A user's mistake (a :class:`~genkit_core.errors.GenkitError`) is printed as one line and exits
 with status 1; Ctrl-C exits with 130 after saving a checkpoint (SIGTERM: 143); anything else is
@@ -18,6 +18,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import GenkitError, RunError, one_line
+from .files import atomic_write
 
 __all__ = ["main"]
 
@@ -262,11 +263,16 @@ def _describe(args: argparse.Namespace) -> int:
     return 0
 
 
-@_command("schema", "print the JSON Schema of specs (every registered plugin included)")
+@_command("schema", "print the JSON Schema of specs or sweep files (every plugin included)")
 def _schema(args: argparse.Namespace) -> int:
     from .spec import spec_model
 
-    text = json.dumps(spec_model().model_json_schema(), indent=2)
+    schema = spec_model().model_json_schema()
+    if args.what == "sweep":
+        from .sweep import sweep_schema
+
+        schema = sweep_schema(schema)
+    text = json.dumps(schema, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n")
         _out(f"wrote {args.output}")
@@ -275,13 +281,15 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-@_command("validate", "check a spec: ok, or every error with the path of its field")
+@_command("validate", "check a spec or sweep file: ok, or every error with its field's path")
 def _validate(args: argparse.Namespace) -> int:
     from .build import build_model
-    from .spec import SpecValidationError, load_spec
+    from .spec import SpecValidationError, load_spec, read_spec_file
 
     _warn_plugin_problems()
     try:
+        if "base" in read_spec_file(args.spec):
+            return _validate_sweep(args)
         spec = load_spec(args.spec, args.set)
     except SpecValidationError as exc:
         for field, message in exc.errors:
@@ -292,6 +300,88 @@ def _validate(args: argparse.Namespace) -> int:
     count = sum(p.numel() for p in model.parameters())
     _out(f"{args.spec}: ok ({spec.model}, latent_dim {spec.latent_dim}, {count:,} parameters)")
     return 0
+
+
+def _validate_sweep(args: argparse.Namespace) -> int:
+    from .sweep import load_sweep
+
+    if args.set:
+        raise RunError(f"{args.spec} is a sweep file; --set changes specs, so edit its base")
+    sweep = load_sweep(args.spec)
+    trials = sum(plan.budget for plan in sweep.studies())
+    base = f"{sweep.defaults['model']} on {sweep.defaults['data']['type']}"
+    _out(f"{args.spec}: ok (sweep {sweep.name}: {trials} trials of a {base})")
+    return 0
+
+
+# --- sweep ---------------------------------------------------------------------------------
+
+
+@_command("sweep", "run a grid or search of specs on Optuna, each trial a run directory")
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import run_sweep
+
+    _warn_plugin_problems()
+    stream = None if args.quiet else sys.stderr
+    result = run_sweep(args.sweep, args.output, args.workers, args.storage, stream)
+    _out(f"sweep in {result.directory}: {result.counts}")
+    if result.best is not None:
+        _out(f"best: {result.best[0]} ({result.best[1]:.4f})")
+    if result.orphaned or result.counts.left:
+        raise RunError(
+            f"{result.orphaned + result.counts.left} trials did not finish (a worker died); run "
+            f"the same command again to finish them"
+        )
+    if result.failed:
+        name, error = result.failed[0]
+        more = f" (and {len(result.failed) - 1} more; see {result.directory}/logs)"
+        raise RunError(f"trial {name} failed: {error}" + (more if len(result.failed) > 1 else ""))
+    return 0
+
+
+# --- compare -------------------------------------------------------------------------------
+
+
+@_command("compare", "compare runs: a table of configurations over seeds, and compare.html")
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import (
+        COMPARE_PAGE,
+        collect,
+        columns,
+        rows,
+        to_csv,
+        to_json,
+        to_text,
+        write_compare_page,
+    )
+
+    device = _device(args.device)
+    found, reference = collect(args.runs, args.iw_samples, device)
+    names = columns(found)
+    table = rows(found, names, args.sort)
+    outputs = {"csv": to_csv(table, names), "json": to_json(table, names, reference)}
+    to_stdout = [kind for kind in outputs if getattr(args, kind) == "-"]
+    if not to_stdout:
+        _out(to_text(table, names, reference))
+    for kind, text in outputs.items():
+        target = getattr(args, kind)
+        if target == "-":
+            sys.stdout.write(text)
+        elif target is not None:
+            atomic_write(Path(target), text.encode())
+            _out(f"wrote {target}")
+    if not args.no_page:
+        default = args.runs[0] / COMPARE_PAGE if _one_directory(args.runs) else Path(COMPARE_PAGE)
+        page = write_compare_page(table, names, reference, args.output or default, device)
+        print(f"wrote {page}", file=sys.stderr if to_stdout else sys.stdout)
+    return 0
+
+
+def _one_directory(paths: list[Path]) -> bool:
+    """One directory of runs (a sweep's -o), which is where its page belongs."""
+    from .run import SPEC
+
+    return len(paths) == 1 and paths[0].is_dir() and not (paths[0] / SPEC).is_file()
 
 
 # --- the parser ----------------------------------------------------------------------------
@@ -363,10 +453,38 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("figure", choices=["latent", "curves", "interpolate", "traverse"])
     p.add_argument("-o", "--output", type=Path, help="PNG file (default: in the run directory)")
 
+    p = parsers["sweep"]
+    p.add_argument("sweep", help="sweep file (YAML, JSON or TOML): base, grid, search")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                   help="where the trials' run directories go (run again to continue)")  # fmt: skip
+    p.add_argument("--workers", type=_positive, default=1, metavar="N",
+                   help="processes on this machine, spread over the GPUs (default 1)")  # fmt: skip
+    p.add_argument("--storage", metavar="URL",
+                   help="an Optuna database URL (postgresql://..., sqlite:///...) shared by "
+                   "workers on several machines (default: a journal file in DIR)")  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", help="print no progress")
+
+    p = parsers["compare"]
+    p.add_argument("runs", nargs="+", type=Path, metavar="DIR|RUN",
+                   help="run directories, or directories of runs (a sweep's -o)")  # fmt: skip
+    p.add_argument("-o", "--output", type=Path, metavar="FILE.html",
+                   help="the page (default: DIR/compare.html, or ./compare.html)")  # fmt: skip
+    p.add_argument("--csv", metavar="FILE", help="write the table as CSV (- for stdout)")
+    p.add_argument("--json", metavar="FILE", help="write the table as JSON (- for stdout)")
+    p.add_argument("--no-page", action="store_true", help="write no compare.html")
+    p.add_argument("--sort", metavar="COLUMN",
+                   help="sort by a column, e.g. negative_elbo (-COLUMN: descending); default: "
+                   "IW NLL, else negative ELBO, else test loss")  # fmt: skip
+    p.add_argument("--iw-samples", type=_nonnegative, default=100, metavar="K",
+                   help="importance samples for -log p(x) (default 100)")  # fmt: skip
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+
     parsers["plugins"].add_argument("--json", action="store_true", help="print as JSON")
     p = parsers["describe"]
     p.add_argument("kind", help="encoder, decoder, prior, likelihood, data, ... (genkit plugins)")
     p.add_argument("name", nargs="?", help="the component (default: every one of the kind)")
+    parsers["schema"].add_argument("what", nargs="?", choices=["spec", "sweep"], default="spec",
+                                   help="spec files (default) or sweep files")  # fmt: skip
     parsers["schema"].add_argument("-o", "--output", type=Path, help="write to a file")
     p = parsers["validate"]
     p.add_argument("spec")

@@ -21,7 +21,7 @@ from safetensors.torch import save as save_safetensors_bytes
 
 from .errors import RunError
 
-__all__ = ["atomic_write", "atomic_write_with", "read_tensors", "write_tensors"]
+__all__ = ["atomic_write", "atomic_write_with", "read_metadata", "read_tensors", "write_tensors"]
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
@@ -92,19 +92,32 @@ def write_tensors(
     atomic_write(path, save_safetensors_bytes(contiguous, metadata=header))
 
 
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata of a safetensors file written by :func:`write_tensors`, without its tensors.
+
+    Raises:
+        RunError: as :func:`read_tensors`.
+    """
+    return _read(path, tensors=False)[1]
+
+
 def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a safetensors file written by :func:`write_tensors`: its tensors and metadata.
 
     Raises:
         RunError: the file is missing, truncated, corrupt, or not a genkit safetensors file.
     """
+    return _read(path, tensors=True)
+
+
+def _read(path: str | Path, tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise RunError(f"{path}: no such file")
     try:
         with safe_open(path, framework="pt") as f:
             metadata = json.loads((f.metadata() or {}).get("genkit", "{}"))
-            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - not a dict
+            tensors = {key: f.get_tensor(key) for key in f.keys()} if tensors else {}  # noqa: SIM118
     except (SafetensorError, ValueError, OSError) as exc:
         raise RunError(
             f"{path}: not a readable safetensors file (truncated or corrupt: {exc}); "

@@ -2,8 +2,9 @@
 
 A run directory holds ``spec.yaml`` (the resolved spec), ``model.safetensors`` (the weights),
 ``checkpoint.safetensors`` (everything needed to resume), ``metrics.csv``, ``samples.png`` and
-``reconstructions.png``; later ``report.html`` and the ``genkit plot`` PNGs, and ``tensorboard/``
-when that logger is on.
+``reconstructions.png``; later ``report.html``, the ``genkit plot`` PNGs and ``eval.json`` (the
+final test metrics, cached by ``genkit sweep`` and ``genkit compare``), and ``tensorboard/`` when
+that logger is on.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .weights import load_weights, model_tensors
 
 __all__ = [
     "CHECKPOINT",
+    "EVAL",
     "METRICS",
     "RECONSTRUCTIONS",
     "SAMPLES",
@@ -51,7 +53,8 @@ CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.csv"
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
-_OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, METRICS, SAMPLES, RECONSTRUCTIONS, "report.html")
+EVAL = "eval.json"  # the final test metrics, cached by genkit sweep and genkit compare
+_OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, METRICS, SAMPLES, RECONSTRUCTIONS, EVAL, "report.html")
 _OWN_FILES += ("curves.png", "latent.png", "interpolation.png", "traversal.png")  # genkit plot
 _OWN_DIRS = ("tensorboard",)  # the tensorboard logger's event files
 _MIN_FREE_BYTES = 64 << 20

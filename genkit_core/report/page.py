@@ -15,7 +15,7 @@ from typing import Any
 
 from .figures import Picture
 
-__all__ = ["Section", "metrics_table", "render_page"]
+__all__ = ["Section", "image_html", "metrics_table", "render_page"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -100,9 +100,14 @@ def _section(s: Section) -> str:
     if s.missing:
         out.append(f"<p class='missing'>Not drawn: {html.escape(s.missing)}</p>")
     if s.picture is not None:
-        data = base64.b64encode(s.picture.png).decode("ascii")
         out.append(f"<p class='caption'>{html.escape(s.picture.caption)}</p>")
-        out.append(f"<img alt='{html.escape(s.picture.title)}' src='data:image/png;base64,{data}'>")
+        out.append(image_html(s.picture))
     out.append(s.body_html)
     out.append("</section>")
     return "".join(out)
+
+
+def image_html(picture: Picture) -> str:
+    """The picture as an ``<img>`` holding its PNG (a base64 data URI: no file to lose)."""
+    data = base64.b64encode(picture.png).decode("ascii")
+    return f"<img alt='{html.escape(picture.title)}' src='data:image/png;base64,{data}'>"

@@ -23,7 +23,7 @@ from .figures import (
 from .page import Section, metrics_table, render_page
 from .view import RunView, open_run
 
-__all__ = ["REPORT", "write_plot", "write_report"]
+__all__ = ["REPORT", "figure_section", "write_plot", "write_report"]
 
 REPORT = "report.html"
 
@@ -47,15 +47,15 @@ def write_report(
     view = open_run(run_dir, device)
     sections = [
         Section("metrics", "Test metrics", body_html=metrics_table(_metrics(view, iw_samples))),
-        _figure("curves", lambda: curves_picture(run_dir)),
+        figure_section("curves", lambda: curves_picture(run_dir)),
     ]
     if view.model.can_sample or len(view.train_x) > 1:
-        sections.append(_figure("samples", lambda: samples_picture(view)))
+        sections.append(figure_section("samples", lambda: samples_picture(view)))
     sections += [
-        _figure("reconstructions", lambda: reconstructions_picture(view)),
-        _figure("latent", lambda: latent_picture(view)),
-        _figure("interpolations", lambda: interpolation_picture(view)),
-        _figure("traversals", lambda: traversal_picture(view)),
+        figure_section("reconstructions", lambda: reconstructions_picture(view)),
+        figure_section("latent", lambda: latent_picture(view)),
+        figure_section("interpolations", lambda: interpolation_picture(view)),
+        figure_section("traversals", lambda: traversal_picture(view)),
         Section("spec", "Spec", body_html=_spec_html(run_dir)),
     ]
     title = spec.name or f"{spec.model} on {spec.data.type}"
@@ -86,7 +86,8 @@ def write_plot(
     return out
 
 
-def _figure(anchor: str, draw: Callable[[], Picture]) -> Section:
+def figure_section(anchor: str, draw: Callable[[], Picture]) -> Section:
+    """A section holding ``draw()``'s picture, or the one-line reason it could not be drawn."""
     try:
         picture = draw()
     except GenkitError as exc:

@@ -1,6 +1,6 @@
 """Declarative specs: the schema built from registered plugins, files, and validation."""
 
-from .files import apply_overrides, dump_spec, read_spec_file
+from .files import apply_overrides, dump_spec, read_spec_file, set_field
 from .kinds import MODEL_KINDS, ModelKind
 from .loading import SpecValidationError, load_spec, resolve
 from .model_spec import LIST_SECTIONS, SECTIONS, ModelSpec, spec_model
@@ -22,5 +22,6 @@ __all__ = [
     "load_spec",
     "read_spec_file",
     "resolve",
+    "set_field",
     "spec_model",
 ]

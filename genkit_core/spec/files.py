@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["apply_overrides", "dump_spec", "read_spec_file"]
+__all__ = ["apply_overrides", "dump_spec", "read_spec_file", "set_field"]
 
 _MAX_BYTES = 16 << 20
 _FORMATS = {".yaml": "YAML", ".yml": "YAML", ".json": "JSON", ".toml": "TOML"}
@@ -97,16 +97,26 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
             value = raw
-        node = result
-        parts = key.strip().split(".")
-        for i, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                where = ".".join(parts[: i + 1])
-                raise SpecError(f"--set {key}: '{where}' is not a section", field=where)
-            node = child
-        node[parts[-1]] = value
+        set_field(result, key.strip(), value, what=f"--set {key}")
     return result
+
+
+def set_field(data: dict[str, Any], key: str, value: Any, what: str | None = None) -> None:
+    """Set the dotted ``key`` (``divergence.beta``) of ``data`` in place, making sections on the
+    way; ``value`` replaces whatever was there, a whole section included.
+
+    Raises:
+        SpecError: a part of the path is not a section (``what`` names the change in the message).
+    """
+    node = data
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parts[: i + 1])
+            raise SpecError(f"{what or key}: '{where}' is not a section", field=where)
+        node = child
+    node[parts[-1]] = copy.deepcopy(value)
 
 
 def dump_spec(data: Mapping[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""Every example and benchmark spec trains for one short epoch on tiny local stand-in data.
+"""Every example and benchmark spec trains for one short epoch on tiny local stand-in data, and
+every example sweep validates and runs shortened.
 
 Each spec's data is redirected (``--set data.path=...`` / ``data.root=...``) to a few examples
 of the same shape written in tmp_path, so no test downloads anything or needs real data sets.
@@ -18,7 +19,9 @@ import yaml
 from genkit_core.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SPECS = sorted([*ROOT.glob("examples/*.yaml"), *ROOT.glob("benchmarks/specs/*.yaml")])
+FILES = sorted([*ROOT.glob("examples/*.yaml"), *ROOT.glob("benchmarks/specs/*.yaml")])
+SWEEPS = [p for p in FILES if "base" in yaml.safe_load(p.read_text())]
+SPECS = [p for p in FILES if p not in SWEEPS]
 RNG = np.random.default_rng(0)
 SHORT = [
     "train.epochs=1", "train.device=cpu", "train.progress=false", "train.num_workers=0",
@@ -81,3 +84,22 @@ def test_spec_trains_one_short_epoch(spec: Path, tmp_path: Path, capsys):
     images = ["reconstructions.png"] + ([] if raw["model"] == "ae" else ["samples.png"])
     for name in ("spec.yaml", "model.safetensors", *images):
         assert (run / name).is_file(), f"{spec.name} left no {name}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sweep", SWEEPS, ids=[str(p.relative_to(ROOT)) for p in SWEEPS])
+def test_sweep_runs_shortened(sweep: Path, tmp_path: Path, capsys):
+    assert main(["validate", str(sweep)]) == 0
+    data = yaml.safe_load(sweep.read_text())
+    data["base"] = yaml.safe_load(yaml.safe_dump(data["base"]))
+    data["base"]["train"].update(epochs=1, device="cpu", num_workers=0)
+    data["base"]["data"].update(max_train=48, max_test=16)
+    grid = data.get("grid", {})  # the first key's values, the others' first value
+    data["grid"] = {k: v if i == 0 else v[:1] for i, (k, v) in enumerate(grid.items())}
+    data["iw_samples"] = 2
+    short = tmp_path / sweep.name
+    short.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "out"
+    assert main(["sweep", str(short), "-o", str(out), "--workers", "2", "--quiet"]) == 0
+    assert main(["compare", str(out), "--iw-samples", "2", "--device", "cpu"]) == 0
+    assert (out / "compare.html").is_file()

@@ -52,10 +52,15 @@ def test_every_image_loads_with_a_nonzero_size(page: Path):
 
 
 def test_the_page_renders_to_a_screenshot(page: Path, tmp_path: Path):
+    check_screenshot(page, tmp_path)
+
+
+def check_screenshot(page: Path, tmp_path: Path) -> None:
+    """The page renders to a 1100 x 2000 screenshot holding text and figures, not a blank one."""
     shot = tmp_path / "page.png"
     result = _chromium(f"--screenshot={shot}", "--window-size=1100,2000", page.as_uri())
     assert shot.is_file(), result.stderr[-2000:]
     image = Image.open(shot).convert("L")
     assert image.size == (1100, 2000)
     lo, hi = image.getextrema()
-    assert hi - lo > 100  # text and figures, not a blank page
+    assert hi - lo > 100

@@ -1,0 +1,218 @@
+"""Runs grouped into configurations: one per spec, the seed (and how it ran) left out.
+
+Two runs are of one configuration when their resolved specs agree in everything but
+:data:`RUNTIME_FIELDS`: the seed, and settings that change where and how fast a run trains but
+not what it trains. Each configuration is named by how its spec differs from a reference: the
+sweep's base when the runs come from one ``genkit sweep`` directory, else the part all the
+configurations share.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import GenkitError, RunError
+from ..run import SPEC, load_run_spec
+from ..run_metrics import INFO_KEYS, measure_run, trained_position
+from ..spec import resolve
+from ..sweep.naming import value_label
+
+__all__ = [
+    "RUNTIME_FIELDS",
+    "Configuration",
+    "RunRecord",
+    "collect",
+    "columns",
+    "difference",
+    "find_runs",
+]
+
+RUNTIME_FIELDS = (
+    "name", "logging", "train.seed", "train.device", "train.progress", "train.num_workers",
+    "train.data_placement", "train.compile",
+)  # fmt: skip
+"""Spec fields that do not make a configuration: runs differing only in these are grouped."""
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run: its directory, resolved spec and final test metrics."""
+
+    run_dir: Path
+    spec: dict[str, Any]
+    metrics: dict[str, Any]
+
+    @property
+    def seed(self) -> int:
+        """``train.seed``."""
+        return int(self.spec["train"]["seed"])
+
+
+@dataclass
+class Configuration:
+    """Runs of one spec over seeds, named by its difference from the reference spec."""
+
+    key: str
+    spec: dict[str, Any]
+    runs: list[RunRecord] = field(default_factory=list)
+    difference: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``likelihood=gaussian, divergence.beta=4``; ``base`` when it is the reference."""
+        if not self.difference:
+            return "base"
+        return ", ".join(f"{k}={value_label(v)}" for k, v in self.difference.items())
+
+
+def find_runs(paths: Iterable[str | Path]) -> list[Path]:
+    """Run directories: each path that is one, and the runs directly inside each that is not
+    (a ``genkit sweep`` directory, or ``runs/``).
+
+    Raises:
+        RunError: a path does not exist, or holds no run.
+    """
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if (path / SPEC).is_file():
+            found.append(path)
+        elif path.is_dir():
+            inside = sorted(p for p in path.iterdir() if (p / SPEC).is_file())
+            if not inside:
+                raise RunError(f"{path}: neither a run nor a directory of runs (no {SPEC} found)")
+            found += inside
+        else:
+            raise RunError(f"{path}: no such directory; pass run directories or a sweep's -o")
+    return list(dict.fromkeys(found))
+
+
+def collect(
+    paths: Sequence[str | Path],
+    iw_samples: int = 100,
+    device: str = "cpu",
+    warn: Any = None,
+) -> tuple[list[Configuration], str]:
+    """The configurations of the runs in ``paths`` (see :func:`find_runs`), each run measured
+    (from its ``eval.json`` when current), and what their differences are taken from.
+
+    Runs that have not finished their epochs, or cannot be loaded or measured, are left out
+    with a warning (``warn(line)``, default stderr): a half-trained run would not compare
+    fairly.
+
+    Raises:
+        RunError: no finished run was found.
+    """
+    warn = warn or (lambda line: print(line, file=sys.stderr))
+    configurations: dict[str, Configuration] = {}
+    runs = find_runs(paths)
+    for run_dir in runs:
+        try:  # one broken or half-trained run among many is left out, not fatal
+            spec = resolve(load_run_spec(run_dir))
+            epoch = trained_position(run_dir)["epoch"]
+            if 0 <= epoch < spec["train"]["epochs"]:
+                raise RunError(
+                    f"trained {epoch} of {spec['train']['epochs']} epochs (finish it with "
+                    f"genkit train --resume {run_dir})"
+                )
+            metrics = measure_run(run_dir, iw_samples, device)
+        except GenkitError as exc:
+            warn(f"genkit: skipping {run_dir}: {exc}")
+            continue
+        key_spec = _without_runtime(spec)
+        key = json.dumps(key_spec, sort_keys=True)
+        configuration = configurations.setdefault(key, Configuration(key, key_spec))
+        configuration.runs.append(RunRecord(run_dir, spec, metrics))
+    if not configurations:
+        raise RunError(f"no finished run to compare among {len(runs)} run directories")
+    found = list(configurations.values())
+    reference, what = _reference(runs, found)
+    for c in found:
+        c.runs.sort(key=lambda r: r.seed)
+        c.difference = difference(c.spec, reference)
+    return found, what
+
+
+def columns(configurations: Iterable[Configuration]) -> list[str]:
+    """The metric columns present in any run: the negative ELBO and its terms first (any term a
+    model reports, not a fixed list), then the IW bound, active units and the test loss.
+    """
+    names: set[str] = set()
+    for c in configurations:
+        for run in c.runs:
+            names |= {k for k, v in run.metrics.items() if k not in INFO_KEYS and _number(v)}
+    first = [n for n in ("negative_elbo", "reconstruction", "kl") if n in names]
+    last = [n for n in ("iw_nll", "active_units", "test_loss") if n in names]
+    return first + sorted(names - set(first) - set(last)) + last
+
+
+def difference(spec: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    """The dotted keys where ``spec`` differs from ``reference``, with the spec's values: inside
+    a section of the same ``type`` key by key (``divergence.beta``), else the whole section.
+    """
+    out: dict[str, Any] = {}
+    for key in [*spec, *(k for k in reference if k not in spec)]:
+        a, b = spec.get(key, _MISSING), reference.get(key, _MISSING)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict) and _same_type(a, b):
+            out.update({f"{key}.{k}": v for k, v in difference(a, b).items()})
+        else:
+            out[key] = None if a is _MISSING else a
+    return out
+
+
+def _same_type(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.get("type") == b.get("type")
+
+
+def _common(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """What two specs share (same rule as :func:`difference`)."""
+    out = {}
+    for key, value in a.items():
+        other = b.get(key, _MISSING)
+        if value == other:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(other, dict) and _same_type(value, other):
+            out[key] = _common(value, other)
+    return out
+
+
+def _reference(runs: list[Path], found: list[Configuration]) -> tuple[dict[str, Any], str]:
+    """The sweep's base when every run sits in one sweep directory, else the common part."""
+    parents = {r.parent for r in runs}
+    if len(parents) == 1 and (next(iter(parents)) / "sweep.yaml").is_file():
+        from ..sweep import load_sweep
+
+        try:
+            sweep = load_sweep(next(iter(parents)) / "sweep.yaml", check_combinations=False)
+            return _without_runtime(sweep.defaults), f"the base spec of sweep {sweep.name}"
+        except GenkitError:
+            pass  # an edited or foreign sweep.yaml: fall back to what the runs share
+    common = found[0].spec
+    for c in found[1:]:
+        common = _common(common, c.spec)
+    return common, "what all the configurations share"
+
+
+def _without_runtime(spec: dict[str, Any]) -> dict[str, Any]:
+    spec = copy.deepcopy(spec)
+    for dotted in RUNTIME_FIELDS:
+        *path, last = dotted.split(".")
+        node = spec
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return spec
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,166 @@
+r"""The comparison table: per configuration, the mean and standard deviation over its runs of
+each test metric, as text, CSV and JSON.
+
+For the values :math:`x_1..x_n` of n runs (seeds): mean :math:`\bar x = \frac1n \sum_i x_i` and
+the sample standard deviation :math:`s = \sqrt{\frac{1}{n-1} \sum_i (x_i - \bar x)^2}`, which is
+undefined (shown as nothing) for one run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import RunError
+from .collect import Configuration
+
+__all__ = ["TITLES", "Row", "Stat", "rows", "to_csv", "to_json", "to_text"]
+
+TITLES = {
+    "negative_elbo": "negative ELBO",
+    "reconstruction": "reconstruction",
+    "kl": "KL",
+    "iw_nll": "IW NLL",
+    "active_units": "active units",
+    "test_loss": "test loss",
+}
+"""How the table heads a metric; any other term is headed by its own name."""
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation (None for one value) of n values."""
+
+    mean: float
+    std: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Stat:
+        """The statistics of ``values`` (at least one)."""
+        n = len(values)
+        mean = math.fsum(values) / n
+        std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
+        return cls(mean, std, n)
+
+    def text(self, digits: int = 2) -> str:
+        """``45.81 ± 0.12``, or ``45.81`` for one run."""
+        spread = f" ± {self.std:.{digits}f}" if self.std is not None else ""
+        return f"{self.mean:.{digits}f}{spread}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One configuration's line of the table."""
+
+    configuration: Configuration
+    stats: dict[str, Stat]
+    normalized: bool
+
+    @property
+    def runs(self) -> int:
+        """How many runs (seeds) it averages."""
+        return len(self.configuration.runs)
+
+
+def rows(configurations: list[Configuration], columns: list[str], sort: str | None) -> list[Row]:
+    """A row per configuration, best first by ``sort`` (lower is better; ``-col`` reverses), by
+    default by the first of IW NLL, negative ELBO and test loss that the runs have.
+
+    Raises:
+        RunError: ``sort`` names no column.
+    """
+    found = []
+    for c in configurations:
+        stats = {}
+        for col in columns:
+            values = [float(r.metrics[col]) for r in c.runs if r.metrics.get(col) is not None]
+            if values:
+                stats[col] = Stat.of(values)
+        normalized = all(r.metrics.get("normalized", True) for r in c.runs)
+        found.append(Row(c, stats, normalized))
+    key = sort or next((c for c in ("iw_nll", "negative_elbo", "test_loss") if c in columns), None)
+    if key is None:
+        return found
+    column = key.removeprefix("-")
+    if column not in columns:
+        raise RunError(f"--sort {key}: no such column; choose one of {', '.join(columns)}")
+    sign = -1 if key.startswith("-") else 1
+    return sorted(
+        found, key=lambda r: sign * r.stats[column].mean if column in r.stats else math.inf
+    )
+
+
+def to_text(table: list[Row], columns: list[str], reference: str) -> str:
+    """The table as aligned text, one row per configuration."""
+    head = ["#", "configuration", *(TITLES.get(c, c) for c in columns), "runs"]
+    body = [
+        [f"C{i}", r.configuration.label + ("" if r.normalized else " *"),
+         *(r.stats[c].text() if c in r.stats else "" for c in columns), str(r.runs)]
+        for i, r in enumerate(table, start=1)
+    ]  # fmt: skip
+    widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(_align(v, w, i) for i, (v, w) in enumerate(zip(line, widths, strict=True)))
+             for line in [head, *body]]  # fmt: skip
+    lines.append(f"Mean ± standard deviation over runs (seeds), per test example, in nats; "
+                 f"configurations named by how they differ from {reference}.")  # fmt: skip
+    if not all(r.normalized for r in table):
+        lines.append("* its likelihood drops its normalising constant: compare its numbers only "
+                     "with runs of the same likelihood.")  # fmt: skip
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def to_csv(table: list[Row], columns: list[str]) -> str:
+    """The table as CSV: a mean and a std column per metric (std blank for one run)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["configuration", "difference", "runs", "run_dirs",
+                     *(f"{c}_{s}" for c in columns for s in ("mean", "std"))])  # fmt: skip
+    for r in table:
+        cells = []
+        for c in columns:
+            stat = r.stats.get(c)
+            cells += [_num(stat.mean if stat else None), _num(stat.std if stat else None)]
+        dirs = ";".join(str(run.run_dir) for run in r.configuration.runs)
+        difference = json.dumps(r.configuration.difference, sort_keys=True)
+        writer.writerow([r.configuration.label, difference, r.runs, dirs, *cells])
+    return text.getvalue()
+
+
+def to_json(table: list[Row], columns: list[str], reference: str) -> str:
+    """The table as JSON, each run's own metrics included."""
+    data: dict[str, Any] = {
+        "unit": "nats per test example",
+        "reference": reference,
+        "columns": columns,
+        "configurations": [
+            {
+                "configuration": r.configuration.label,
+                "difference": r.configuration.difference,
+                "normalized": r.normalized,
+                "metrics": {c: vars(s) for c, s in r.stats.items()},
+                "runs": [
+                    {
+                        "run_dir": str(run.run_dir),
+                        "seed": run.seed,
+                        "metrics": {c: run.metrics.get(c) for c in columns},
+                    }
+                    for run in r.configuration.runs
+                ],
+            }
+            for r in table
+        ],
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _align(value: str, width: int, column: int) -> str:
+    return value.ljust(width) if column < 2 else value.rjust(width)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else repr(value)

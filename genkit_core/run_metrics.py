@@ -1,0 +1,91 @@
+"""A run's final test metrics, computed once and cached in its ``eval.json``.
+
+The metrics are :func:`~genkit_core.evaluation.evaluate_test_split`'s (what ``genkit eval``
+prints: the negative ELBO and its terms, the importance-weighted -log p(x), active units, per
+test example in nats) plus ``test_loss``, the last test loss in ``metrics.csv`` (the objective
+the run trained on). The cache records which weights it measured (their step) and K; a run
+trained further, or a request for another K, is measured again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import GenkitError, RunError
+from .files import atomic_write, read_metadata
+from .run import CHECKPOINT, EVAL, METRICS, WEIGHTS
+
+__all__ = ["INFO_KEYS", "measure_run", "read_cached", "trained_position"]
+
+INFO_KEYS = frozenset(
+    {"run", "model", "data", "examples", "unit", "iw_samples", "latent_dim", "normalized",
+     "weights"}
+)  # fmt: skip
+"""Keys of a metrics report that describe it rather than measure the model."""
+
+
+def trained_position(run_dir: str | Path) -> dict[str, int]:
+    """``{"step": ..., "epoch": ...}`` of the run's saved weights (``model.safetensors``, or the
+    checkpoint of a run stopped before writing them).
+
+    Raises:
+        RunError: neither file is there, or it is not readable.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / WEIGHTS).is_file():
+        meta = read_metadata(run_dir / WEIGHTS)
+        return {"step": int(meta.get("step", -1)), "epoch": int(meta.get("epoch", -1))}
+    if (run_dir / CHECKPOINT).is_file():
+        position = read_metadata(run_dir / CHECKPOINT).get("position", {})
+        return {"step": int(position.get("step", -1)), "epoch": int(position.get("epoch", -1))}
+    raise RunError(f"{run_dir}: no {WEIGHTS} or {CHECKPOINT}; the run never saved weights")
+
+
+def read_cached(run_dir: str | Path, iw_samples: int) -> dict[str, Any] | None:
+    """The cached metrics when they measured the run's current weights with this K, else None."""
+    path = Path(run_dir) / EVAL
+    try:
+        cached = json.loads(path.read_text())
+        current = trained_position(run_dir)
+    except (OSError, ValueError, GenkitError):
+        return None
+    if not isinstance(cached, dict) or cached.get("weights") != current:
+        return None
+    if cached.get("iw_samples", 0) != iw_samples and cached.get("negative_elbo") is not None:
+        return None
+    return cached
+
+
+def measure_run(
+    run_dir: str | Path, iw_samples: int = 100, device: str = "cpu", cache: bool = True
+) -> dict[str, Any]:
+    """The run's final test metrics: from ``eval.json`` when it is current, else computed (and,
+    with ``cache``, written there; a run directory that cannot be written is left as it is).
+
+    Raises:
+        RunError, DataError: the run or its data cannot be loaded.
+    """
+    from .data import load_data
+    from .evaluation import evaluate_test_split
+    from .report.curves import read_metrics
+    from .run import load_run
+
+    run_dir = Path(run_dir)
+    cached = read_cached(run_dir, iw_samples)
+    if cached is not None:
+        return cached
+    weights = trained_position(run_dir)
+    model = load_run(run_dir, device=device)
+    report = evaluate_test_split(model, load_data(model.spec), iw_samples=iw_samples)
+    if (run_dir / METRICS).is_file():
+        losses = [v for v in read_metrics(run_dir / METRICS).get("test_loss", []) if v is not None]
+        if losses:
+            report["test_loss"] = losses[-1]
+    report = {"model": model.spec.model, "data": model.spec.data.type, **report, "weights": weights}
+    if cache:
+        with contextlib.suppress(RunError):  # a read-only run: measured, just not remembered
+            atomic_write(run_dir / EVAL, (json.dumps(report, indent=2) + "\n").encode())
+    return report

@@ -1,0 +1,300 @@
+"""``run_sweep``: what ``genkit sweep FILE -o DIR [--workers N] [--storage URL]`` does.
+
+It checks the sweep, prepares DIR (``sweep.yaml``, the journal storage unless ``--storage``
+names a database), starts N worker processes (:mod:`~genkit_core.sweep.worker`) spread over
+the visible GPUs, or over the CPU cores with their threads pinned, reports progress, and
+returns when they are done. Ctrl-C or SIGTERM is passed on to the workers, which checkpoint
+their trials; running the same command again finishes what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import yaml
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
+
+from ..errors import RunError
+from ..files import atomic_write
+from ..spec import dump_spec
+from .loading import load_sweep
+from .plan import Sweep
+from .study import (
+    LOCKS,
+    Counts,
+    count_trials,
+    directory_lock,
+    is_orphan,
+    open_storage,
+    open_study,
+    sweep_trials,
+)
+from .worker import LOGS, STORAGE_ENV, SWEEP_FILE
+
+__all__ = ["SweepResult", "run_sweep"]
+
+_ID_FILE = Path(LOCKS) / "directory-id"
+_ID_ATTR = "genkit_directory"
+_POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """How a sweep ended.
+
+    Attributes:
+        directory: DIR.
+        counts: trials done, failed, running (elsewhere) and left.
+        failed: ``(trial, error)`` of each failed trial.
+        orphaned: trials a dead worker left RUNNING: the next ``genkit sweep`` resumes them.
+        best: ``(trial, value)`` of the best finished trial, by the sweep's metric.
+    """
+
+    directory: Path
+    counts: Counts
+    failed: list[tuple[str, str]]
+    orphaned: int
+    best: tuple[str, float] | None
+
+
+def run_sweep(
+    source: str | Path,
+    directory: str | Path,
+    workers: int = 1,
+    storage: str | None = None,
+    stream: TextIO | None = None,
+) -> SweepResult:
+    """Run the sweep in ``source`` into ``directory`` with ``workers`` processes.
+
+    Args:
+        source: the sweep file.
+        directory: DIR, where each trial's run directory goes.
+        workers: worker processes on this machine.
+        storage: an Optuna database URL shared with workers elsewhere (default: a journal file
+            in DIR).
+        stream: where progress goes (None: nowhere).
+
+    Raises:
+        SpecError: the sweep file is invalid.
+        RunError: DIR holds something else, the storage cannot be opened, or a worker could
+            not start.
+        TrainingInterrupted: Ctrl-C or SIGTERM; the trials are checkpointed.
+    """
+    sweep = load_sweep(source)
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise RunError(f"{directory}: exists and is not a directory; choose another -o")
+    with directory_lock(directory):  # sweeps started at once on several machines agree
+        fresh = _prepare(sweep, directory)
+        store = open_storage(storage, directory)
+        _bind(store, sweep, directory, fresh)
+    say = _sayer(stream)
+    say(f"sweep {sweep.name}: {_size(sweep)} into {directory}")
+    stop = _Stop()
+    with stop.catching():
+        pool = _start_workers(directory, storage, workers, say)
+        _follow(sweep, store, pool, stop, say)
+    if stop.signum is not None:
+        from ..training import TrainingInterrupted
+
+        raise TrainingInterrupted(
+            f"sweep interrupted; its trials are checkpointed. Continue with the same command "
+            f"(genkit sweep {source} -o {directory})",
+            stop.signum,
+        )
+    return _result(sweep, store, directory)
+
+
+def _prepare(sweep: Sweep, directory: Path) -> bool:
+    """Write ``DIR/sweep.yaml``, or check that DIR holds this sweep; whether DIR is new."""
+    file = directory / SWEEP_FILE
+    mine = sweep.as_dict()
+    if file.is_file():
+        recorded = yaml.safe_load(file.read_text())
+        if recorded != mine:
+            recorded = recorded if isinstance(recorded, dict) else {}
+            differ = [k for k in mine if recorded.get(k) != mine[k]]
+            raise RunError(
+                f"{directory}: holds another sweep (its {SWEEP_FILE} differs in "
+                f"{', '.join(differ) or 'its fields'}); choose another -o, or continue that one "
+                f"with genkit sweep {file} -o {directory}"
+            )
+        return False
+    if any(p.name != LOCKS for p in directory.iterdir()):
+        raise RunError(f"{directory}: holds files and no {SWEEP_FILE}; choose another -o")
+    atomic_write(directory / _ID_FILE, uuid.uuid4().hex.encode())
+    atomic_write(file, dump_spec(mine).encode())
+    return True
+
+
+def _bind(store: BaseStorage, sweep: Sweep, directory: Path, fresh: bool) -> None:
+    """Tie the sweep's studies to DIR, so that workers sharing a storage share one DIR."""
+    mine = (directory / _ID_FILE).read_text().strip() if (directory / _ID_FILE).is_file() else ""
+    for plan in sweep.studies():
+        study = open_study(store, sweep, plan)
+        recorded = study.user_attrs.get(_ID_ATTR)
+        if recorded is None and (fresh or not study.trials):
+            study.set_user_attr(_ID_ATTR, mine)
+        elif recorded != mine:
+            raise RunError(
+                f"the study '{plan.name}' writes its trials to another directory than "
+                f"{directory}; workers that share a --storage must share -o (on several "
+                "machines: one directory on a network file system), or give this sweep another "
+                "name:"
+            )
+
+
+def _size(sweep: Sweep) -> str:
+    plans = sweep.studies()
+    total = sum(p.budget for p in plans)
+    if len(plans) == 1:
+        return f"{total} trials"
+    return f"{total} trials ({len(plans)} grid cells x {sweep.trials} searched)"
+
+
+class _Stop:
+    """Ctrl-C or SIGTERM to ``genkit sweep``: pass it to every worker once, then wait for them
+    to checkpoint (the workers run in their own sessions, so a terminal's Ctrl-C reaches them
+    through here only).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.pool: list[subprocess.Popen[bytes]] = []
+
+    def catching(self) -> Any:
+        import contextlib
+
+        @contextlib.contextmanager
+        def handlers() -> Any:
+            previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+
+        return handlers()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first = self.signum is None
+        self.signum = signum
+        self.forward(signum if first else signal.SIGKILL)
+
+    def forward(self, signum: int) -> None:
+        """Send ``signum`` to every worker still running."""
+        for process in self.pool:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+
+def _start_workers(
+    directory: Path, storage: str | None, n: int, say: Callable[[str], None]
+) -> list[subprocess.Popen[bytes]]:
+    gpus = _visible_gpus()
+    threads = max(1, len(os.sched_getaffinity(0)) // n) if hasattr(os, "sched_getaffinity") else 1
+    pool = []
+    for i in range(n):
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        env.pop(STORAGE_ENV, None)
+        if storage is not None:
+            env[STORAGE_ENV] = storage
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+        command = [sys.executable, "-m", "genkit_core.sweep", str(directory),
+                   "--threads", str(threads), "--parent", str(os.getpid())]  # fmt: skip
+        try:
+            pool.append(subprocess.Popen(command, env=env, start_new_session=True))
+        except OSError as exc:
+            raise RunError(f"cannot start a sweep worker ({exc.strerror})") from None
+    where = (
+        f"over GPUs {', '.join(sorted(set(gpus)))}"
+        if gpus
+        else f"on the CPU, {threads} thread{'s' * (threads > 1)} each"
+    )
+    say(f"  {n} worker{'s' * (n > 1)} {where}; logs in {directory / LOGS}")
+    return pool
+
+
+def _visible_gpus() -> list[str]:
+    """The GPUs workers may use, as ``CUDA_VISIBLE_DEVICES`` entries."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d.strip() for d in visible.split(",") if d.strip() and d.strip() != "-1"]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def _follow(
+    sweep: Sweep,
+    store: BaseStorage,
+    pool: list[subprocess.Popen[bytes]],
+    stop: _Stop,
+    say: Callable[[str], None],
+) -> None:
+    """Report progress until every worker has exited."""
+    stop.pool = pool
+    if stop.signum is not None:  # it came while the workers were starting
+        stop.forward(stop.signum)
+    reported: set[tuple[str, int]] = set()
+    last = ""
+    while True:
+        running = any(p.poll() is None for p in pool)
+        studies = sweep_trials(sweep, store)
+        for plan, trials in studies:
+            for t in trials:
+                if t.state.is_finished() and (plan.name, t.number) not in reported:
+                    reported.add((plan.name, t.number))
+                    say(_finished_line(sweep, t))
+        line = str(count_trials(studies))
+        if line != last:
+            say(f"sweep {sweep.name}: {line}")
+            last = line
+        if not running:
+            return
+        time.sleep(_POLL_SECONDS)
+
+
+def _finished_line(sweep: Sweep, trial: Any) -> str:
+    name = trial.user_attrs.get("run", f"trial {trial.number}")
+    if trial.state == TrialState.COMPLETE:
+        return f"  done {name}: {sweep.metric} {trial.value:.4f}"
+    return f"  FAILED {name}: {trial.user_attrs.get('error', trial.state.name.lower())}"
+
+
+def _result(sweep: Sweep, store: BaseStorage, directory: Path) -> SweepResult:
+    studies = sweep_trials(sweep, store)
+    failed, orphaned, best = [], 0, None
+    sign = 1 if sweep.direction == "minimize" else -1
+    for plan, trials in studies:
+        for t in trials:
+            name = t.user_attrs.get("run", f"{plan.name} trial {t.number}")
+            if t.state in (TrialState.FAIL, TrialState.PRUNED):
+                failed.append((name, t.user_attrs.get("error", t.state.name.lower())))
+            elif t.state == TrialState.RUNNING and is_orphan(directory, plan.name, t.number):
+                orphaned += 1
+            elif t.state == TrialState.COMPLETE and (
+                best is None or sign * t.value < sign * best[1]
+            ):
+                best = (name, t.value)
+    return SweepResult(directory, count_trials(studies), failed, orphaned, best)
+
+
+def _sayer(stream: TextIO | None) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        if stream is not None:
+            print(line, file=stream, flush=True)
+
+    return say

@@ -1,0 +1,268 @@
+"""The sweep's Optuna storage and studies, and claiming trials so that each runs exactly once.
+
+Every trial holds an exclusive lock (``flock``) on ``DIR/.locks/<study>-<number>.lock`` for as
+long as a worker runs it; the kernel drops the lock when the worker dies, ``kill -9`` included.
+So a trial that Optuna records as RUNNING but whose lock is free was left by a dead worker: the
+next worker to look claims it and resumes its run directory from the last checkpoint. New
+trials are asked for, and orphans looked for, under one lock on ``DIR/.locks/claim.lock``, so
+two workers never take the same trial and a study never gets more trials than its budget.
+Locks need the workers to share DIR: one machine, or a network file system with POSIX locks
+(NFSv4, Lustre, GPFS) when workers on several machines share a ``--storage`` database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from ..errors import RunError
+from .naming import safe_name
+from .plan import StudyPlan, Sweep
+
+__all__ = [
+    "JOURNAL",
+    "LOCKS",
+    "Claim",
+    "Counts",
+    "claim_next",
+    "count_trials",
+    "directory_lock",
+    "is_orphan",
+    "open_storage",
+    "open_study",
+    "show_url",
+    "sweep_trials",
+]
+
+LOCKS = ".locks"
+"""DIR's lock files: the claim lock and one per trial."""
+
+JOURNAL = "study.journal"
+"""The default storage: Optuna's journal file in DIR (process-safe through file locks)."""
+
+_SWEEP_ATTR = "genkit_sweep"
+
+
+def open_storage(url: str | None, directory: Path) -> BaseStorage:
+    """The storage named by ``url`` (any database URL Optuna supports: ``sqlite:///…``,
+    ``postgresql://…``, ``mysql://…``), or the journal file in ``directory``.
+
+    Raises:
+        RunError: the database cannot be reached or its driver is not installed.
+    """
+    from optuna.storages import JournalStorage, RDBStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # genkit reports progress itself
+    if url is None:
+        return JournalStorage(JournalFileBackend(str(directory / JOURNAL)))
+    try:
+        return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    except ImportError as exc:  # Optuna's, from SQLAlchemy's import of the driver
+        missing = exc.__cause__ if isinstance(exc.__cause__, ImportError) else exc
+        raise RunError(
+            f"--storage {show_url(url)}: its database driver is not installed ({missing}); "
+            "for PostgreSQL: pip install 'genkit-lvm[postgres]'"
+        ) from None
+    except Exception as exc:  # sqlalchemy's errors: a bad URL, a refused connection, no database
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"--storage {show_url(url)}: cannot open it ({reason})") from None
+
+
+def show_url(url: str) -> str:
+    """``url`` with its password hidden, fit to print."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def open_study(storage: BaseStorage, sweep: Sweep, plan: StudyPlan) -> optuna.Study:
+    """Create the study of ``plan`` or attach to it, checking that it was made by this sweep.
+
+    Raises:
+        RunError: a study of that name holds another sweep.
+    """
+    direction = sweep.direction
+    study = optuna.create_study(
+        storage=storage, study_name=plan.name, sampler=plan.sampler(), direction=direction,
+        load_if_exists=True,
+    )  # fmt: skip
+    recorded = study.user_attrs.get(_SWEEP_ATTR)
+    mine = sweep.as_dict()
+    if recorded is None:
+        study.set_user_attr(_SWEEP_ATTR, mine)
+        study.set_user_attr("metric", sweep.metric)
+        if plan.fixed:
+            study.set_user_attr("fixed_params", plan.fixed)
+    elif recorded != mine:
+        raise RunError(
+            f"the study '{plan.name}' in this storage was made by another sweep; give this one "
+            "another name: (or another --storage), or run the sweep that made it"
+        )
+    return study
+
+
+@dataclass
+class Claim:
+    """A trial this worker holds: its study, the trial, its recorded params (grid and searched
+    keys), its name (that of its run directory), whether a dead worker began it, and its lock.
+    """
+
+    study: optuna.Study
+    plan: StudyPlan
+    trial: optuna.Trial
+    params: dict[str, Any]
+    name: str
+    resumed: bool
+    lock: IO[bytes]
+
+    def release(self) -> None:
+        """Give up the trial's lock (its state in the study is the caller's business)."""
+        self.lock.close()
+
+
+def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | None:
+    """The next trial for this worker: one a dead worker left (resumed), else a new one from the
+    first study with budget left; None when every trial is finished or held by a live worker.
+    """
+    with directory_lock(directory):
+        for plan in sweep.studies():
+            study = open_study(storage, sweep, plan)
+            trials = study.get_trials(deepcopy=False)
+            for frozen in trials:
+                if frozen.state == TrialState.RUNNING:
+                    lock = _try_lock(directory, plan.name, frozen.number)
+                    if lock is not None:
+                        study.sampler = plan.sampler(frozen.number)
+                        study.sampler.before_trial(study, frozen)  # a grid cell is set only once
+                        trial = optuna.Trial(study, frozen._trial_id)
+                        return _complete(sweep, plan, trial, lock, resumed=True)
+            if len(trials) < plan.budget:
+                study.sampler = plan.sampler(len(trials))  # the number the new trial will get
+                trial = study.ask()
+                lock = _try_lock(directory, plan.name, trial.number, wait=True)
+                assert lock is not None  # only a probe under the claim lock could hold it
+                return _complete(sweep, plan, trial, lock, resumed=False)
+    return None
+
+
+def is_orphan(directory: Path, study_name: str, number: int) -> bool:
+    """Whether a RUNNING trial's worker is gone (its lock is free)."""
+    with directory_lock(directory):
+        lock = _try_lock(directory, study_name, number)
+        if lock is None:
+            return False
+        lock.close()
+        return True
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Trials of a sweep by state: done (complete), failed, running, and left to start."""
+
+    done: int
+    failed: int
+    running: int
+    left: int
+
+    def __str__(self) -> str:
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"{self.done} done{failed}, {self.running} running, {self.left} left"
+
+
+def sweep_trials(sweep: Sweep, storage: BaseStorage) -> list[tuple[StudyPlan, list[FrozenTrial]]]:
+    """Every study of the sweep with its trials (none for a study not yet created)."""
+    names = {s.study_name for s in storage.get_all_studies()}
+    found = []
+    for plan in sweep.studies():
+        trials: list[FrozenTrial] = []
+        if plan.name in names:
+            study = optuna.load_study(study_name=plan.name, storage=storage)
+            trials = study.get_trials(deepcopy=False)
+        found.append((plan, trials))
+    return found
+
+
+def count_trials(studies: list[tuple[StudyPlan, list[FrozenTrial]]]) -> Counts:
+    """How far the sweep has come (see :func:`sweep_trials`)."""
+    states = [t.state for _, trials in studies for t in trials]
+    return Counts(
+        done=states.count(TrialState.COMPLETE),
+        failed=states.count(TrialState.FAIL) + states.count(TrialState.PRUNED),
+        running=states.count(TrialState.RUNNING) + states.count(TrialState.WAITING),
+        left=sum(max(0, plan.budget - len(trials)) for plan, trials in studies),
+    )
+
+
+def _complete(
+    sweep: Sweep, plan: StudyPlan, trial: optuna.Trial, lock: IO[bytes], resumed: bool
+) -> Claim:
+    """Draw whatever params the trial lacks (all of a new one; those of an orphan whose worker
+    died while drawing them) and name it.
+    """
+    params = {key: _suggest(trial, key, d) for key, d in plan.distributions.items()}
+    params = {**plan.fixed, **params}
+    name = sweep.trial_name(params, trial.number)
+    trial.set_user_attr("run", name)
+    return Claim(trial.study, plan, trial, params, name, resumed, lock)
+
+
+def _suggest(trial: optuna.Trial, key: str, d: BaseDistribution) -> Any:
+    if isinstance(d, CategoricalDistribution):
+        return trial.suggest_categorical(key, d.choices)
+    if isinstance(d, FloatDistribution):
+        return trial.suggest_float(key, d.low, d.high, log=d.log, step=d.step)
+    assert isinstance(d, IntDistribution)
+    return trial.suggest_int(key, d.low, d.high, log=d.log, step=d.step)
+
+
+@contextlib.contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """Hold DIR's claim lock: one process at a time asks for trials, probes orphans or sets DIR
+    up.
+    """
+    lock = _open_lock(directory / LOCKS / "claim.lock")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        lock.close()
+
+
+def _try_lock(
+    directory: Path, study_name: str, number: int, wait: bool = False
+) -> IO[bytes] | None:
+    """The trial's lock, held; None when another live process holds it."""
+    lock = _open_lock(directory / LOCKS / f"{safe_name(study_name)}-{number}.lock")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        lock.close()
+        return None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.uname().nodename} {os.getpid()}\n".encode())
+    lock.flush()
+    return lock
+
+
+def _open_lock(path: Path) -> IO[bytes]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("a+b")
+    except OSError as exc:
+        raise RunError(f"{path}: cannot create the lock file ({exc.strerror})") from None

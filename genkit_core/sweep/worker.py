@@ -1,0 +1,148 @@
+"""A sweep worker: one process that claims trials and runs them until none is left.
+
+``genkit sweep`` starts N of these (``python -m genkit_core.sweep DIR ...``), each with
+its own ``CUDA_VISIBLE_DEVICES`` or CPU thread count. A trial is an ordinary run directory
+``DIR/<trial name>``, trained (or resumed from its checkpoint), measured into its ``eval.json``,
+and told to Optuna. A trial that raises a genkit error (a diverging learning rate, say) is told
+as failed with that error; Ctrl-C or SIGTERM checkpoints the trial and leaves it to be resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import GenkitError, RunError
+from .loading import load_sweep
+from .plan import Sweep
+from .study import Claim, claim_next, open_storage
+
+__all__ = ["LOGS", "STORAGE_ENV", "SWEEP_FILE", "main", "run_trial"]
+
+SWEEP_FILE = "sweep.yaml"
+"""The sweep as it runs, base inline, in DIR: what every worker reads."""
+
+LOGS = "logs"
+"""``DIR/logs/<trial>.log``: each trial's training lines and, if it failed, why."""
+
+STORAGE_ENV = "GENKIT_SWEEP_STORAGE"
+"""How a worker gets ``--storage``: the environment, not argv, where ``ps`` shows passwords."""
+
+
+def run_trial(sweep: Sweep, claim: Claim, directory: Path, log: TextIO | None) -> None:
+    """Train (or resume) the claimed trial, measure it and tell Optuna its metric.
+
+    Raises:
+        TrainingInterrupted: Ctrl-C or SIGTERM; the trial is checkpointed and left RUNNING.
+    """
+    from ..run import CHECKPOINT
+    from ..run_metrics import measure_run, read_cached
+    from ..training import Trainer, TrainingInterrupted
+
+    run_dir = directory / claim.name
+    try:
+        metrics = read_cached(run_dir, sweep.iw_samples) if claim.resumed else None
+        if metrics is None:
+            if (run_dir / CHECKPOINT).is_file():
+                trainer = Trainer(None, run_dir, resume=True, stream=log)
+            else:
+                spec = sweep.spec(claim.params, claim.name)
+                trainer = Trainer(spec, run_dir, overwrite=True, stream=log)
+            trainer.fit()
+            metrics = measure_run(run_dir, sweep.iw_samples, _device(trainer.spec.train.device))
+        if metrics.get(sweep.metric) is None:
+            raise RunError(f"{run_dir}: no {sweep.metric} was measured")
+    except TrainingInterrupted:
+        raise
+    except GenkitError as exc:
+        _fail(claim, str(exc), log)
+        return
+    except Exception as exc:  # a bug in genkit or a plugin: keep the traceback in the log
+        if log is not None:
+            traceback.print_exc(file=log)
+        _fail(claim, f"{type(exc).__name__}: {exc} (a bug; the traceback is in its log)", log)
+        return
+    for key, value in metrics.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            claim.trial.set_user_attr(key, value)
+    claim.study.tell(claim.trial, float(metrics[sweep.metric]))
+
+
+def _fail(claim: Claim, message: str, log: TextIO | None) -> None:
+    from optuna.trial import TrialState
+
+    if log is not None:
+        print(f"genkit: error: {message}", file=log, flush=True)
+    claim.trial.set_user_attr("error", message[:2000])
+    claim.study.tell(claim.trial, state=TrialState.FAIL)
+
+
+def _device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def _work(directory: Path, storage_url: str | None) -> int:
+    from ..training import TrainingInterrupted
+
+    sweep = load_sweep(directory / SWEEP_FILE, check_combinations=False)
+    storage = open_storage(storage_url, directory)
+    (directory / LOGS).mkdir(exist_ok=True)
+    while (claim := claim_next(sweep, storage, directory)) is not None:
+        try:
+            # line-buffered: a worker killed with kill -9 keeps its log up to its last line
+            with (directory / LOGS / f"{claim.name}.log").open("a", buffering=1) as log:
+                try:
+                    run_trial(sweep, claim, directory, log)
+                except TrainingInterrupted as exc:
+                    print(f"genkit: {exc}", file=log)
+                    return exc.exit_status
+        finally:
+            claim.release()
+    return 0
+
+
+def _follow_parent(parent: int) -> None:
+    """Stop (as on SIGTERM: checkpoint, then exit) when the ``genkit sweep`` process is gone, so
+    a sweep killed with ``kill -9`` leaves no worker behind.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="genkit-follow-parent").start()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one worker; the exit status is 0, 130/143 when interrupted, or 1 on an error."""
+    parser = argparse.ArgumentParser(prog="python -m genkit_core.sweep")
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--parent", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.parent:
+        _follow_parent(args.parent)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        return _work(args.directory, os.environ.get(STORAGE_ENV))
+    except GenkitError as exc:
+        print(f"genkit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

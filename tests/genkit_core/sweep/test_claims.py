@@ -1,0 +1,87 @@
+"""Claiming trials: each is held by one worker, a dead worker's trial is taken over with its
+name and parameters, and a study never gets more trials than its budget.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from genkit_core.cli import main
+from genkit_core.sweep import load_sweep, open_storage
+from genkit_core.sweep.study import claim_next, is_orphan, open_study
+
+from .conftest import BASE
+
+
+@pytest.fixture
+def grid(tmp_path: Path):
+    sweep = load_sweep({"name": "g", "base": BASE, "grid": {"train.seed": [0, 1, 2]}})
+    directory = tmp_path / "out"
+    directory.mkdir()
+    return sweep, directory, open_storage(None, directory)
+
+
+def test_held_trials_are_not_claimed_and_the_budget_is_not_exceeded(grid):
+    sweep, directory, storage = grid
+    claims = [claim_next(sweep, storage, directory) for _ in range(3)]
+    assert claim_next(sweep, storage, directory) is None  # all three held by live "workers"
+    assert sorted(c.params["train.seed"] for c in claims) == [0, 1, 2]
+    assert [c.name for c in claims] == [f"seed={c.params['train.seed']}" for c in claims]
+    assert not any(c.resumed for c in claims)
+    for c in claims:
+        c.study.tell(c.trial, 1.0)
+        c.release()
+    assert claim_next(sweep, storage, directory) is None
+    trials = open_study(storage, sweep, sweep.studies()[0]).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+
+
+def test_a_dead_workers_trial_is_resumed_under_its_own_name(grid):
+    sweep, directory, storage = grid
+    first = claim_next(sweep, storage, directory)
+    assert not is_orphan(directory, "g", first.trial.number)
+    first.release()  # the worker dies: its lock goes, the trial stays RUNNING
+    assert is_orphan(directory, "g", first.trial.number)
+    again = claim_next(sweep, storage, directory)
+    assert again.resumed
+    assert (again.trial.number, again.name, again.params) == (
+        first.trial.number, first.name, first.params
+    )  # fmt: skip
+    assert len(open_study(storage, sweep, sweep.studies()[0]).get_trials()) == 1
+
+
+def test_a_trial_whose_worker_died_before_drawing_its_cell_gets_an_unused_one(grid):
+    sweep, directory, storage = grid
+    plan = sweep.studies()[0]
+    study = open_study(storage, sweep, plan)
+    study.sampler = plan.sampler()
+    study.ask()  # trial 0 created, its cell never drawn: the worker died here
+    claims = [claim_next(sweep, storage, directory) for _ in range(3)]
+    assert claims[0].resumed and claims[0].trial.number == 0
+    assert sorted(c.params["train.seed"] for c in claims) == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        pytest.param("other", "holds another sweep (its sweep.yaml differs in base", id="other"),
+        pytest.param("files", "holds files and no sweep.yaml; choose another -o", id="files"),
+    ],
+)
+def test_a_sweep_refuses_a_directory_holding_something_else(
+    sweep_file, tmp_path: Path, capsys, setup, message
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    if setup == "other":
+        (out / "sweep.yaml").write_text("name: a\nbase: {}\ngrid: {train.seed: [5]}\n")
+    else:
+        (out / "notes.txt").write_text("mine")
+    path = sweep_file(name="a", grid={"train.seed": [0]})
+    assert main(["sweep", str(path), "-o", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (out / "study.journal").exists()
