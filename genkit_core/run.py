@@ -118,30 +118,33 @@ def check_free_space(path: Path, model_bytes: int) -> None:
         )
 
 
-def drop_metrics_after(run_dir: Path, step: int) -> None:
-    """Drop the ``metrics.csv`` rows of steps after ``step``, the checkpoint a run resumes from.
+def drop_metrics_after(run_dir: Path, epochs_done: int) -> None:
+    """Drop the ``metrics.csv`` rows of epochs after the first ``epochs_done``: those the
+    checkpoint a run resumes from had not finished.
 
-    A run killed after logging an epoch but before checkpointing it trains that epoch again on
-    resuming, and would otherwise log it twice.
+    A run killed after logging an epoch but before its epoch-end checkpoint trains that epoch's
+    end again on resuming, and would otherwise log it twice. Rows are matched by epoch, not by
+    step: a ``checkpoint_every`` checkpoint on an epoch's last batch has that epoch's step but
+    not its end.
     """
     path = run_dir / METRICS
     if not path.is_file():
         return
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
-    if not rows or "step" not in rows[0]:
+    if not rows or "epoch" not in rows[0]:
         return
-    column = rows[0].index("step")
-    kept = [row for row in rows[1:] if not _after(row, column, step)]
+    column = rows[0].index("epoch")
+    kept = [row for row in rows[1:] if not _after(row, column, epochs_done)]
     if len(kept) < len(rows) - 1:
         text = io.StringIO()
         csv.writer(text).writerows([rows[0], *kept])
         atomic_write(path, text.getvalue().encode())
 
 
-def _after(row: list[str], column: int, step: int) -> bool:
+def _after(row: list[str], column: int, epochs_done: int) -> bool:
     try:
-        return float(row[column]) > step
+        return float(row[column]) > epochs_done
     except (IndexError, ValueError):
         return False
 

@@ -347,7 +347,7 @@ class Trainer:
         position = load_checkpoint(path, self.model, optimizers, generators, self.step.sums)
         self._check_global_batch(position)
         if self.dist.is_main:
-            drop_metrics_after(self.run_dir, position.step)
+            drop_metrics_after(self.run_dir, position.epoch)
         else:  # the checkpoint holds every rank's sums; rank 0 carries them
             self.step.sums.zero_()
         self._resumed_permutation_state = perm.get_state()

@@ -103,8 +103,15 @@ def test_resuming_after_a_crash_from_a_mid_epoch_checkpoint_gives_the_same_weigh
     _assert_same_run(run, uninterrupted)
 
 
+@pytest.mark.parametrize(
+    "every",
+    [
+        pytest.param(5, id="last-checkpoint-mid-epoch"),
+        pytest.param(8, id="last-checkpoint-on-the-epochs-last-batch"),
+    ],
+)
 def test_a_crash_between_logging_an_epoch_and_checkpointing_it_logs_it_once(
-    tmp_path, monkeypatch, uninterrupted
+    tmp_path, monkeypatch, every
 ):
     from genkit_core.training import trainer
 
@@ -115,14 +122,16 @@ def test_a_crash_between_logging_an_epoch_and_checkpointing_it_logs_it_once(
             raise MemoryError("killed")
         save(path, model, optimizer, generators, position, *rest)
 
+    reference = tmp_path / "reference"
+    Trainer(_spec(checkpoint_every=every), reference, stream=None).fit()
     monkeypatch.setattr(trainer, "save_checkpoint", crash_at_the_end_of_epoch_2)
     run = tmp_path / "run"
     with pytest.raises(MemoryError):
-        Trainer(_spec(), run, stream=None).fit()
+        Trainer(_spec(checkpoint_every=every), run, stream=None).fit()
     assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 2  # epoch 2 was logged
     monkeypatch.undo()
-    assert main(["train", "--resume", str(run), "-q"]) == 0  # from step 15: epoch 2 again
-    _assert_same_run(run, uninterrupted)
+    assert main(["train", "--resume", str(run), "-q"]) == 0  # epoch 2's end again
+    _assert_same_run(run, reference)
 
 
 @pytest.mark.parametrize(
