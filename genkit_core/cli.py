@@ -391,7 +391,22 @@ def _raised_on_every_rank(exc: GenkitError) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``genkit`` command line; return the exit status."""
+    """Run the ``genkit`` command line; return the exit status.
+
+    Output piped into a reader that stops early (``genkit plugins | head -3``) ends the command
+    quietly with the shell's status for SIGPIPE, 141, as ``cat`` or ``ls`` would end.
+    """
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush is silent
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     command, _ = _COMMANDS[args.command]
     together = False  # whether every torchrun process ends the command here too
@@ -418,10 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _leave_process_group(together: bool) -> None:
     """End this process's part in a torchrun group; see ``leave_process_group``."""
-    if "torch.distributed" in sys.modules:  # nothing to leave in a command that never imported it
-        from .training.distributed import leave_process_group
-
-        leave_process_group(wait=together)
+    distributed = sys.modules.get(f"{__package__}.training.distributed")
+    if distributed is not None:  # nothing to leave in a command that never imported it
+        distributed.leave_process_group(wait=together)
 
 
 if __name__ == "__main__":  # pragma: no cover
