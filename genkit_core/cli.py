@@ -258,18 +258,20 @@ def _schema(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from .build import build_model
     from .spec import SpecValidationError, load_spec
+    from .spec.files import STDIN_NAME
 
     _warn_plugin_problems()
     try:
         spec = load_spec(args.spec, args.set)
     except SpecValidationError as exc:
-        for field, message in exc.errors:
-            line = f"{args.spec}: {field + ': ' if field else ''}{message}"
+        for (field, message), origin in zip(exc.errors, exc.sources, strict=True):
+            line = f"{origin}: {field + ': ' if field else ''}{message}"
             print(one_line(line), file=sys.stderr)
         return 1
     model = build_model(spec, device="meta")
     count = sum(p.numel() for p in model.parameters())
-    _out(f"{args.spec}: ok ({spec.model}, latent_dim {spec.latent_dim}, {count:,} parameters)")
+    name = STDIN_NAME if args.spec == "-" else args.spec
+    _out(f"{name}: ok ({spec.model}, latent_dim {spec.latent_dim}, {count:,} parameters)")
     return 0
 
 
@@ -297,7 +299,9 @@ def _parser() -> argparse.ArgumentParser:
     }
 
     p = parsers["train"]
-    p.add_argument("spec", nargs="?", help="spec file (YAML, JSON or TOML)")
+    p.add_argument(
+        "spec", nargs="?", help="spec file (YAML, JSON or TOML); - reads it from standard input"
+    )
     p.add_argument("-o", "--output", type=Path, help="run directory (default: runs/<spec name>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec field, e.g. train.epochs=2 (repeatable)")  # fmt: skip
@@ -345,7 +349,7 @@ def _parser() -> argparse.ArgumentParser:
     parsers["plugins"].add_argument("--json", action="store_true", help="print as JSON")
     parsers["schema"].add_argument("-o", "--output", type=Path, help="write to a file")
     p = parsers["validate"]
-    p.add_argument("spec")
+    p.add_argument("spec", help="spec file (YAML, JSON or TOML); - reads it from standard input")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
 
     for name in ("eval", "sample", "reconstruct"):

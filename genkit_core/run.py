@@ -24,6 +24,7 @@ from .interfaces import DataInfo
 from .model import LatentVariableModel
 from .registry import Registry
 from .spec import ModelSpec, dump_spec, load_spec
+from .spec.files import is_stdin
 from .spec.loading import resolve
 
 __all__ = [
@@ -57,12 +58,14 @@ _MIN_FREE_BYTES = 64 << 20
 
 
 def default_run_dir(spec_path: str | Path | None, root: Path = Path("runs")) -> Path:
-    """``runs/<spec name>``, or ``runs/<spec name>-N`` for the first N that is free."""
-    stem = Path(spec_path).stem if spec_path else "run"
-    candidate, n = root / stem, 1
-    while candidate.exists() and any(candidate.iterdir()):
-        candidate, n = root / f"{stem}-{n}", n + 1
-    return candidate
+    """``runs/<spec name>`` (``runs/stdin`` for a spec read from standard input).
+
+    Always that one directory: a run already there is refused unless ``--overwrite`` replaces
+    it, exactly as for ``-o``, so ``genkit eval runs/<spec name>`` reads the run just trained.
+    """
+    if spec_path is None:
+        return root / "run"
+    return root / ("stdin" if is_stdin(spec_path) else Path(spec_path).stem)
 
 
 def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -> Path:
