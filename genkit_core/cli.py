@@ -68,10 +68,35 @@ def _train(args: argparse.Namespace) -> int:
         overrides=args.set, stream=None if args.quiet else sys.stderr,
     )  # fmt: skip
     result = trainer.fit()
+    if result.new_steps == 0 and args.resume is not None:
+        _out(
+            f"nothing to train: {result.run_dir} has trained all {trainer.spec.train.epochs} "
+            f"epochs of its spec; to train longer: genkit train --resume {result.run_dir} "
+            "--set train.epochs=N"
+        )
+        return 0
     _out(f"trained {trainer.spec.model} in {result.run_dir} ({result.steps} steps)")
     if "test_loss" in result.metrics:
-        _out(f"test loss {result.metrics['test_loss']:.4f} nats per example")
+        _out(f"test loss {result.metrics['test_loss']:.4f} nats per example{_loss_note(trainer)}")
+        if trainer.spec.model != "ae":
+            _out(f"  genkit eval {result.run_dir} gives the negative ELBO and -log p(x)")
+    if args.quiet:  # the trainer printed them on its stream otherwise
+        for warning in result.warnings:
+            print(f"genkit: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _loss_note(trainer: Any) -> str:
+    """How the training objective's test loss relates to genkit eval's negative ELBO."""
+    spec = trainer.spec
+    if spec.model == "ae":
+        return " (-log p(x|z) at each test example's code)"
+    divergence = spec.divergence
+    weighted = divergence.beta != 1 or divergence.anneal is not None or divergence.free_bits > 0
+    if weighted or not trainer.model.divergence.is_kl:
+        why = "weights its divergence" if weighted else f"uses {divergence.type}, not a KL"
+        return f" (the training objective, which {why}: not the negative ELBO)"
+    return " (the negative ELBO with one draw of z per test example)"
 
 
 # --- eval ----------------------------------------------------------------------------------

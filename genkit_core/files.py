@@ -21,7 +21,7 @@ from safetensors.torch import save as save_safetensors_bytes
 
 from .errors import RunError
 
-__all__ = ["atomic_write", "atomic_write_with", "read_tensors", "write_tensors"]
+__all__ = ["atomic_write", "atomic_write_with", "read_metadata", "read_tensors", "write_tensors"]
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
@@ -111,3 +111,22 @@ def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
             "restore it from a backup or train again"
         ) from None
     return tensors, metadata
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata :func:`write_tensors` stored, without reading any tensor.
+
+    Raises:
+        RunError: the file is missing, or its header is unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: no such file")
+    try:
+        with safe_open(path, framework="pt") as f:
+            return json.loads((f.metadata() or {}).get("genkit", "{}"))
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise RunError(
+            f"{path}: not a readable safetensors file (truncated or corrupt: {exc}); "
+            "restore it from a backup or train again"
+        ) from None

@@ -46,6 +46,7 @@ from .batches import InMemoryBatches, eval_batches, make_batches, shard_rows
 from .checkpoint import Position, load_checkpoint, load_weights, save_checkpoint
 from .distributed import AgreedFlag, Distributed, raised_on_every_rank, setup_distributed
 from .optim import make_optimizer, set_lr
+from .resume import check_resume, checkpoint_position
 from .step import TrainStep
 
 __all__ = ["TrainResult", "Trainer", "TrainingInterrupted"]
@@ -67,11 +68,16 @@ class TrainingInterrupted(RunError):  # noqa: N818 - Ctrl-C is no error
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where a finished run is and its last metrics row."""
+    """Where a finished run is, its last metrics row, its steps in all and those of this call
+    (0 when a resumed run had nothing left to train), and warnings about the result (a
+    collapsed posterior).
+    """
 
     run_dir: Path
     metrics: dict[str, float]
     steps: int
+    new_steps: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 class Trainer:
@@ -98,11 +104,14 @@ class Trainer:
         stream: TextIO | Literal["stderr"] | None = "stderr",
     ):
         self.registry = registry or get_registry()
+        self._resumed_at: Position | None = None
         if resume:
             if run_dir is None:
                 raise RunError("--resume needs the run directory to continue")
             saved = load_run_spec(run_dir, self.registry)
             self.spec = load_spec(saved, overrides, self.registry)
+            self._resumed_at = checkpoint_position(Path(run_dir))
+            check_resume(saved, self.spec, self._resumed_at, Path(run_dir))
         else:
             if spec is None:
                 raise SpecError("no spec given")
@@ -130,6 +139,9 @@ class Trainer:
                 checkpoint and weights are kept.
             TrainingInterrupted: Ctrl-C; a checkpoint was saved.
         """
+        done = self._resumed_at
+        if done is not None and done.epoch >= self.spec.train.epochs and done.batch == 0:
+            return TrainResult(self.run_dir, {}, done.step)  # nothing to train: touch nothing
         self.dist = setup_distributed(_checked_device(self.spec.train.device))
         try:
             return self._fit(self.dist)
@@ -148,8 +160,6 @@ class Trainer:
         def prepare() -> None:
             if not self.resume:
                 prepare_run_dir(self.run_dir, self.overwrite, model_bytes)
-            elif not (self.run_dir / CHECKPOINT).is_file():
-                raise RunError(f"{self.run_dir}: no {CHECKPOINT} to resume from")
             else:
                 remove_stale_temporaries(self.run_dir)
                 check_free_space(self.run_dir, model_bytes)
@@ -163,6 +173,7 @@ class Trainer:
                 f"{train.batch_size} each, global batch {train.batch_size * dist.world}"
             )
         self.loggers: list[Logger] = []
+        position = self._start()  # a resumed run's spec.yaml changes only once this has loaded
         if dist.is_main:
             save_spec(self.run_dir, spec)
             self.loggers = [
@@ -171,7 +182,7 @@ class Trainer:
             ]
         try:
             with _graceful_interrupt(self):
-                return self._loop()
+                return self._loop(position)
         finally:
             for logger in self.loggers:
                 logger.close()
@@ -244,9 +255,9 @@ class Trainer:
 
     # --- the loop ------------------------------------------------------------------------
 
-    def _loop(self) -> TrainResult:
+    def _loop(self, position: Position) -> TrainResult:
         spec, train, dist = self.spec, self.spec.train, self.dist
-        position = self._start()
+        first_step = position.step
         metrics: dict[str, float] = {}
         steps = self.train_batches.steps
         global_batch = train.batch_size * dist.world
@@ -310,7 +321,9 @@ class Trainer:
             metrics = self._end_epoch(epoch, position, time.perf_counter() - started)
             self._checkpoint(position, self.generators["permutation"].get_state())
         self._stop_vote.settle()
-        return TrainResult(self.run_dir, metrics, position.step)
+        return TrainResult(
+            self.run_dir, metrics, position.step, position.step - first_step, self._warnings()
+        )
 
     def _start(self) -> Position:
         """Load the checkpoint when resuming; otherwise save the untrained state as step 0."""
@@ -457,6 +470,27 @@ class Trainer:
                 if images is not None:
                     save_grid(self.run_dir / SAMPLES, images, nrow=nrow)
         model.train()
+
+    def _warnings(self) -> tuple[str, ...]:
+        """Warnings about the trained model: a posterior that collapsed (no active unit)."""
+        if not self.model.is_variational or not self.dist.is_main:
+            return ()
+        from ..evaluation import ACTIVE_UNIT_THRESHOLD, active_units  # it imports this package
+
+        self.model.eval()
+        with torch.no_grad():
+            active, _ = active_units(self.model, self.test_batches.in_order())
+        self.model.train()
+        if active:
+            return ()
+        warning = (
+            f"no latent unit is active (every posterior mean varies by less than "
+            f"{ACTIVE_UNIT_THRESHOLD} over the test examples): the posterior collapsed onto the "
+            "prior and the decoder ignores z; try divergence.anneal, divergence.free_bits, a "
+            "smaller divergence.beta or a weaker decoder"
+        )
+        self._say(f"warning: {warning}")
+        return (warning,)
 
     def _rebinarize(self, epoch: int) -> None:
         """Dynamic binarisation: a fresh Bernoulli draw of the training set, seeded by the epoch."""
