@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ..build import build_component, build_model
-from ..datasets import as_float, binarize, chunk_rows, load_data
+from ..datasets import as_float, binarize, chunk_rows, load_resolved_data
 from ..errors import DataError, NonFiniteError, RunError, SpecError
 from ..files import read_tensors
 from ..images import as_images, save_grid
@@ -149,10 +149,10 @@ class Trainer:
             self.dist.close()
 
     def _fit(self, dist: Distributed) -> TrainResult:
-        spec, train = self.spec, self.spec.train
         self.run_dir = dist.broadcast(self.run_dir)  # rank 0 names a default run directory
-        torch.manual_seed(train.seed)
-        data = load_data(spec, self.registry)
+        torch.manual_seed(self.spec.train.seed)
+        self.spec, data = load_resolved_data(self.spec, self.registry)  # recorded as used
+        spec, train = self.spec, self.spec.train
         model = build_model(spec, data.info, self.registry, device=dist.device)
         _check_support(model, data)
         model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())

@@ -30,8 +30,9 @@ class TensorFileParams(DataParams):
     """Where the arrays are and what they are called.
 
     ``path`` is relative to the current directory. A ``y`` key that the file lacks makes the
-    data unlabelled when it is the default name, and is an error when it was set; ``null``
-    says the data is unlabelled. ``mmap`` maps ``.npy`` files (or ``.pt`` files) instead of
+    data unlabelled when it is the default name (and the run's ``spec.yaml`` records it as
+    ``null``, what was used), and is an error when it was set; ``null`` says the data is
+    unlabelled. ``mmap`` maps ``.npy`` files (or ``.pt`` files) instead of
     reading them, so data larger than memory can be streamed.
     """
 
@@ -150,22 +151,30 @@ class TensorFile(DataSource):
     Params = TensorFileParams
 
     def _open(self) -> tuple[_Reader, dict[str, str]]:
-        """The file's reader and the keys to read (a default ``y`` key it lacks is left out)."""
+        """The file's reader and the keys to read.
+
+        A default ``y`` key the file lacks is left out, and set to None in ``self.params``, so
+        the spec genkit records says what was used: unlabelled data.
+        """
         p = self.params
         reader = _reader(Path(p.path), p.mmap)
-        present, keys = set(reader.keys()), {}
+        present, keys, absent = set(reader.keys()), {}, {}
         for field in _KEYS:
             key = getattr(p, field)
-            if key is None or (
-                key not in present and field[0] == "y" and field not in p.model_fields_set
-            ):
+            if key is None:
+                continue
+            if key not in present and field[0] == "y" and field not in p.model_fields_set:
+                absent[field] = None
                 continue
             if key not in present:
+                unlabelled = " (or null: the data is unlabelled)" if field[0] == "y" else ""
                 raise DataError(
                     f"{p.path}: no array '{key}' (data.{field}); the file holds "
-                    f"{sorted(present)}; set data.{field} to one of them"
+                    f"{sorted(present)}; set data.{field} to one of them{unlabelled}"
                 )
             keys[field] = key
+        if absent:
+            self.params = p.model_copy(update=absent)
         return reader, keys
 
     def _where(self) -> str:
