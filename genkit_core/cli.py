@@ -304,11 +304,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _device(requested: str) -> str:
-    import torch
+    from .devices import resolve_device
 
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return requested
+    return resolve_device(requested, "--device")
 
 
 def _parser() -> argparse.ArgumentParser:

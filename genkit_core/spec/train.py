@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ..devices import DEVICE_PATTERN
 from ..interfaces.params import Params
 
 __all__ = ["OptimizerSpec", "ScheduleSpec", "Stage", "TrainSpec"]
@@ -86,7 +87,7 @@ class TrainSpec(Params):
     batch_size: Annotated[int, Field(gt=0, le=1 << 20)] = 128
     lr: Annotated[float, Field(gt=0, le=10)] = 1e-3
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
-    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")] = "auto"
+    device: Annotated[str, Field(pattern=DEVICE_PATTERN)] = "auto"
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     compile: Literal["auto", "off", "cuda_graph", "torch_compile"] = "auto"

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ..build import build_component, build_model
 from ..datasets import as_float, binarize, chunk_rows, load_resolved_data
+from ..devices import check_device
 from ..errors import DataError, NonFiniteError, RunError, SpecError
 from ..files import read_tensors
 from ..images import as_images, save_grid
@@ -142,7 +143,7 @@ class Trainer:
         done = self._resumed_at
         if done is not None and done.epoch >= self.spec.train.epochs and done.batch == 0:
             return TrainResult(self.run_dir, {}, done.step)  # nothing to train: touch nothing
-        self.dist = setup_distributed(_checked_device(self.spec.train.device))
+        self.dist = setup_distributed(check_device(self.spec.train.device, "train.device"))
         try:
             return self._fit(self.dist)
         finally:
@@ -541,18 +542,6 @@ class Trainer:
     def _say(self, line: str) -> None:
         if self.stream is not None and self.dist.is_main:
             tqdm.write(line, file=self.stream)
-
-
-def _checked_device(device: str) -> str:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SpecError(
-            "CUDA is not available on this machine; use cpu or auto", field="train.device"
-        )
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise SpecError(
-            "MPS is not available on this machine; use cpu or auto", field="train.device"
-        )
-    return device
 
 
 def _check_support(model: LatentVariableModel, data: DataBundle) -> None:
