@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import GenkitError, RunError, one_line
+from .errors import GenkitError, RunError, one_line, with_article
 
 __all__ = ["main"]
 
@@ -143,6 +143,11 @@ def _print_report(r: dict[str, Any], likelihood: str) -> None:
 # --- sample and reconstruct ----------------------------------------------------------------
 
 
+_MAX_GRID = 1024
+"""The most images genkit sample and reconstruct put in one grid: more cannot be looked at
+(-n 100000 wrote a 274 x 425,002 pixel PNG); draw more in Python with ``model.sample(n)``."""
+
+
 @_command("sample", "draw samples from a trained model and save them as an image grid")
 def _sample(args: argparse.Namespace) -> int:
     import torch
@@ -156,28 +161,61 @@ def _sample(args: argparse.Namespace) -> int:
             f"{args.run_dir} is an ae, which has no prior to sample from; "
             "use genkit reconstruct, or train a vae"
         )
-    device = next(model.parameters()).device
-    labels = None
+    labels, n, nrow = _sample_layout(args, model, next(model.parameters()).device)
+    torch.manual_seed(args.seed)
+    with torch.no_grad():
+        x = model.sample(n, labels, mean=not args.draw)
+    images = _images_or_fail(as_images(x, model.data_info.shape))
+    suffix = f"_label{args.label}" if args.label is not None else ""
+    out = args.output or Path(args.run_dir) / f"sample{suffix}.png"
+    save_grid(Path(out), images, nrow=nrow)
+    per_class = " (one row per class)" if labels is not None and args.label is None else ""
+    _out(f"wrote {out}{per_class}")
+    return 0
+
+
+def _sample_layout(args: argparse.Namespace, model: Any, device: Any) -> tuple[Any, int, int]:
+    """The labels to sample with (None: unconditioned), how many images, and images per row.
+
+    A cvae of classes without ``--label`` draws ``-n`` (default 8) of each class, a row each,
+    as ``samples.png`` shows it.
+    """
+    import torch
+
+    classes = model.data_info.num_classes
     if args.label is not None:
-        classes = model.data_info.num_classes
         if model.conditioner is None or classes is None:
             raise RunError(
-                f"--label needs a cvae trained on class labels; {args.run_dir} is a {model.kind}"
+                f"--label needs a cvae trained on class labels; {args.run_dir} is "
+                f"{with_article(model.kind)}{'' if classes else ' without class labels'}"
             )
         if not 0 <= args.label < classes:
             raise RunError(
                 f"--label {args.label} is out of range: the classes are 0 to {classes - 1}"
             )
-        labels = torch.full((args.n,), args.label, device=device)
-    torch.manual_seed(args.seed)
-    with torch.no_grad():
-        x = model.sample(args.n, labels, mean=not args.draw)
-    images = _images_or_fail(as_images(x, model.data_info.shape))
-    suffix = f"_label{args.label}" if args.label is not None else ""
-    out = args.output or Path(args.run_dir) / f"samples_n{args.n}{suffix}.png"
-    save_grid(Path(out), images, nrow=args.nrow)
-    _out(f"wrote {out}")
-    return 0
+        n = _grid_size(args.n or 64, f"-n {args.n}")
+        return torch.full((n,), args.label, device=device), n, args.nrow
+    if model.conditioner is None:
+        return None, _grid_size(args.n or 64, f"-n {args.n}"), args.nrow
+    if classes is None:
+        raise RunError(
+            f"{args.run_dir} is a cvae conditioned on vectors, so genkit sample has no condition "
+            "to draw with; genkit report conditions on a test example, and in Python "
+            "load_run(RUN).sample(n, labels=conditions) takes your own"
+        )
+    per_class = args.n or 8
+    _grid_size(per_class * classes, f"-n {per_class} of each of {classes} classes")
+    labels = torch.arange(classes, device=device).repeat_interleave(per_class)
+    return labels, len(labels), per_class
+
+
+def _grid_size(n: int, what: str) -> int:
+    if n > _MAX_GRID:
+        raise RunError(
+            f"{what}: {n} images are more than the {_MAX_GRID} one grid can show; draw more in "
+            "Python: genkit_core.run.load_run(RUN).sample(n)"
+        )
+    return n
 
 
 @_command("reconstruct", "save test images beside their reconstructions")
@@ -191,15 +229,16 @@ def _reconstruct(args: argparse.Namespace) -> int:
     model = load_run(args.run_dir, device=_device(args.device))
     device = next(model.parameters()).device
     test = load_data(model.spec).test
-    x = as_float(torch.as_tensor(test.x[: args.n])).to(device)
+    n = _grid_size(args.n, f"-n {args.n}")
+    x = as_float(torch.as_tensor(test.x[:n])).to(device)
     y = (
         None
         if test.y is None or model.conditioner is None
-        else torch.as_tensor(test.y[: args.n]).to(device)
+        else torch.as_tensor(test.y[:n]).to(device)
     )
     with torch.no_grad():
         pairs = torch.stack([x, model.reconstruct(x, y)], dim=1).flatten(0, 1)
-    out = args.output or Path(args.run_dir) / "reconstructions_cli.png"
+    out = args.output or Path(args.run_dir) / "reconstruct.png"
     save_grid(Path(out), _images_or_fail(as_images(pairs, model.data_info.shape)), nrow=16)
     _out(f"wrote {out} (each input followed by its reconstruction)")
     return 0
@@ -345,9 +384,19 @@ def _parser() -> argparse.ArgumentParser:
 
     p = parsers["sample"]
     p.add_argument("run_dir", type=Path)
-    p.add_argument("-n", type=_positive, default=64, help="how many samples (default 64)")
+    p.add_argument(
+        "-n",
+        type=_positive,
+        help=f"how many samples (default 64, at most "
+        f"{_MAX_GRID}); a cvae without --label: of each class, a row each (default 8)",
+    )
     p.add_argument("--label", type=int, help="class to sample (cvae)")
-    p.add_argument("-o", "--output", type=Path, help="PNG file (default: in the run directory)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="PNG file (default: RUN_DIR/sample.png, or sample_labelN.png)",
+    )
     p.add_argument("--nrow", type=_positive, default=8, help="images per row")
     p.add_argument(
         "--draw", action="store_true", help="draw from the likelihood instead of its mean"
@@ -356,7 +405,7 @@ def _parser() -> argparse.ArgumentParser:
     p = parsers["reconstruct"]
     p.add_argument("run_dir", type=Path)
     p.add_argument("-n", type=_positive, default=32, help="how many test images (default 32)")
-    p.add_argument("-o", "--output", type=Path, help="PNG file (default: in the run directory)")
+    p.add_argument("-o", "--output", type=Path, help="PNG file (default: RUN_DIR/reconstruct.png)")
 
     p = parsers["report"]
     p.add_argument("run_dir", type=Path)

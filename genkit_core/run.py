@@ -53,6 +53,7 @@ SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 _OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, METRICS, SAMPLES, RECONSTRUCTIONS, "report.html")
 _OWN_FILES += ("curves.png", "latent.png", "interpolation.png", "traversal.png")  # genkit plot
+_OWN_FILES += ("sample.png", "sample_label*.png", "reconstruct.png")  # sample, reconstruct
 _OWN_DIRS = ("tensorboard",)  # the tensorboard logger's event files
 _MIN_FREE_BYTES = 64 << 20
 
@@ -84,7 +85,8 @@ def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -
                 f"--resume {path} to continue it, or choose another -o"
             )
         for name in _OWN_FILES:
-            (path / name).unlink(missing_ok=True)
+            for own in path.glob(name):
+                own.unlink(missing_ok=True)
         for name in _OWN_DIRS:
             shutil.rmtree(path / name, ignore_errors=True)
     try:

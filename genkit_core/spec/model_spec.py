@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..errors import with_article
 from ..registry import Registry, get_registry
 from .train import TrainSpec
 
@@ -111,7 +112,8 @@ class ModelSpec(BaseModel):
 
 def _unused_message(model: str, section: str) -> str:
     if section == "conditioner":
-        return f"only a cvae has a conditioner; remove it or set model: cvae (this is a {model})"
+        this = with_article(model)
+        return f"only a cvae has a conditioner; remove it or set model: cvae (this is {this})"
     return f"an ae has no {section} (its code is deterministic); remove it or set model: vae"
 
 

@@ -2,10 +2,11 @@
 
 A resumed run continues the same optimisation, so its ``spec.yaml`` must still describe every
 step taken. ``--resume --set`` may therefore change only what does not alter the steps already
-taken: how long to train (:data:`RESUMABLE`), where and how fast it runs, and how often it
-evaluates, checkpoints and reports. Anything else (``latent_dim``, ``train.lr``, a component)
-would make the recorded spec describe a run that never happened: it is refused, naming the
-fields, before the spec, the metrics or the checkpoint change.
+taken (:data:`RESUMABLE`): how long to train, the batch size for another number of processes,
+where and how fast it runs, and how often it evaluates, checkpoints and reports. Anything else
+(``latent_dim``, ``train.lr``, a component) would make the recorded spec describe a run that
+never happened: it is refused, naming the fields, before the spec, the metrics or the
+checkpoint change.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = ["RESUMABLE", "check_resume", "checkpoint_position"]
 
 RESUMABLE = (
     "train.epochs",
+    "train.batch_size",
     "train.device",
     "train.compile",
     "train.data_placement",
@@ -34,8 +36,10 @@ RESUMABLE = (
     "train.samples",
     "train.on_nonfinite",
 )
-"""The fields ``--resume --set`` may change. ``on_nonfinite`` is among them because a run that
-reached its checkpoint took no non-finite step, whatever the setting was."""
+"""The fields ``--resume --set`` may change. ``batch_size`` is among them so that a run can
+move to another number of processes (docs/distributed.md: the same global batch mid-epoch, any
+at an epoch's end); ``on_nonfinite`` because a run that reached its checkpoint took no
+non-finite step, whatever the setting was."""
 
 _STRETCHED = ("cosine", "stages")
 """Schedules stretched to ``train.epochs``: a new length changes the rate of past epochs."""

@@ -90,7 +90,9 @@ def test_a_full_disk_is_refused_before_training(tmp_path: Path, monkeypatch, spe
     steps = []
     monkeypatch.setattr(shutil, "disk_usage", lambda path: _Usage(1 << 40, 1 << 40, 10 << 20))
     monkeypatch.setattr("genkit_core.training.step.TrainStep._body", lambda *a: steps.append(a))
-    trainer = Trainer(None if resume else spec_dict(), run, resume=resume, stream=None)
+    more = ["train.epochs=2"] if resume else []  # a finished run resumed as it is trains nothing
+    spec = None if resume else spec_dict()
+    trainer = Trainer(spec, run, resume=resume, overrides=more, stream=None)
     with pytest.raises(RunError, match=r"run: only 10 MiB free, and this run needs about \d+ MiB"):
         trainer.fit()
     assert not steps
