@@ -376,8 +376,7 @@ def _parser() -> argparse.ArgumentParser:
     p = parsers["eval"]
     p.add_argument("run_dir", type=Path)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--iw-samples", type=_nonnegative, default=1000, metavar="K",
-                   help="importance samples for -log p(x) (0 skips it; default 1000)")  # fmt: skip
+    _iw_samples_argument(p)
     p.add_argument("--batch-size", type=_positive, default=500, help="test examples per batch")
     p.add_argument("--max-batch", type=_positive, default=1 << 15,
                    help="bound on examples x samples per decoder call (memory)")  # fmt: skip
@@ -410,8 +409,7 @@ def _parser() -> argparse.ArgumentParser:
     p = parsers["report"]
     p.add_argument("run_dir", type=Path)
     p.add_argument("-o", "--output", type=Path, help="HTML file (default: RUN_DIR/report.html)")
-    p.add_argument("--iw-samples", type=_nonnegative, default=100, metavar="K",
-                   help="importance samples for -log p(x) (0 skips it; default 100)")  # fmt: skip
+    _iw_samples_argument(p)
 
     p = parsers["plot"]
     p.add_argument("run_dir", type=Path)
@@ -430,6 +428,16 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("report", "plot"):
         parsers[name].add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     return parser
+
+
+def _iw_samples_argument(parser: argparse.ArgumentParser) -> None:
+    from .evaluation import DEFAULT_IW_SAMPLES  # evaluation imports torch: only when parsing
+
+    parser.add_argument(
+        "--iw-samples", type=_nonnegative, default=DEFAULT_IW_SAMPLES, metavar="K",
+        help=f"importance samples for -log p(x) (0 skips it; default {DEFAULT_IW_SAMPLES}, "
+        "the same for genkit eval and genkit report)",
+    )  # fmt: skip
 
 
 def _positive(text: str) -> int:

@@ -29,6 +29,7 @@ from .training.batches import make_batches
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
+    "DEFAULT_IW_SAMPLES",
     "active_units",
     "evaluate",
     "evaluate_test_split",
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 ACTIVE_UNIT_THRESHOLD = 0.01
+DEFAULT_IW_SAMPLES = 1000
+"""K of the importance-weighted bound when none is asked for: genkit eval and the report use
+the same, so their -log p(x) agree."""
 Batch = tuple[Tensor, Tensor | None]
 
 

@@ -200,7 +200,7 @@ def load_run(
     spec = load_run_spec(run_dir, registry)
     weights_file = run_dir / WEIGHTS
     if weights_file.is_file():
-        tensors, meta = read_tensors(weights_file)
+        tensors, meta = _read_weights(run_dir)
     elif (run_dir / CHECKPOINT).is_file():
         weights_file = run_dir / CHECKPOINT
         tensors, meta = read_tensors(weights_file)
@@ -213,6 +213,25 @@ def load_run(
     model = build_model(spec, data=info, registry=registry, device=device)
     load_weights(model, tensors, weights_file)
     return model.eval()
+
+
+def _read_weights(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``model.safetensors``; when it is damaged, the error says whether the checkpoint beside
+    it is intact, since without the weights file genkit loads the checkpoint's weights.
+    """
+    try:
+        return read_tensors(run_dir / WEIGHTS)
+    except RunError as exc:
+        if not (run_dir / CHECKPOINT).is_file():
+            raise
+        try:
+            step = read_tensors(run_dir / CHECKPOINT)[1].get("position", {}).get("step", "?")
+        except RunError:
+            raise exc from None
+        raise RunError(
+            f"{exc}; or use {CHECKPOINT} beside it, which is intact (step {step}): delete "
+            f"{run_dir / WEIGHTS} and genkit loads the checkpoint's weights"
+        ) from None
 
 
 def _data_info(data: Any, source: Path) -> DataInfo | None:

@@ -70,6 +70,14 @@ class _Npz(_Reader):
                 f"{path}: data.mmap needs uncompressed .npy files, and a .npz is a zip archive; "
                 "save each array as DIR/<key>.npy (np.save) and set data.path: DIR"
             )
+        with path.open("rb") as f:
+            start = f.read(16)
+        if not start.startswith(b"PK"):  # numpy would suggest allow_pickle, which is no fix
+            raise DataError(
+                f"{path} is not a .npz file (a .npz is a zip archive of arrays, written by "
+                f"np.savez; this one starts with {start!r}); write it with "
+                "np.savez(path, x_train=..., x_test=...)"
+            )
         self.npz = np.load(path, allow_pickle=False)
 
     def keys(self) -> list[str]:
