@@ -46,6 +46,15 @@ _SpecLoader.add_implicit_resolver(
 )
 
 
+def _load_yaml(text: str) -> Any:
+    """``text`` read by :class:`_SpecLoader`, a ``SafeLoader``: what ``yaml.safe_load`` does."""
+    loader = _SpecLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def is_stdin(path: str | Path) -> bool:
     """Whether ``path`` names standard input: ``-`` or ``/dev/stdin``."""
     return str(path) in ("-", "/dev/stdin")
@@ -107,7 +116,7 @@ def _parse(text: str, fmt: str, source: str) -> Any:
             return json.loads(text)
         if fmt == "TOML":
             return tomllib.loads(text)
-        return yaml.load(text, Loader=_SpecLoader)
+        return _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -138,7 +147,7 @@ class Override:
         self.path = key.strip().split(".")
         self.key = ".".join(self.path)
         try:
-            self.value = yaml.load(raw, Loader=_SpecLoader) if raw.strip() else None
+            self.value = _load_yaml(raw) if raw.strip() else None
         except yaml.YAMLError:
             self.value = raw
 

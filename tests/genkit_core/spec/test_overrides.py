@@ -37,6 +37,13 @@ def test_values_are_read_as_yaml(text: str, value: object):
     assert apply_overrides({}, [f"name={text}"]) == {"name": value}
 
 
+def test_a_python_tag_in_a_value_is_text_and_runs_nothing(tmp_path: Path):
+    marker = tmp_path / "ran"
+    value = f"!!python/object/apply:os.system ['touch {marker}']"
+    assert apply_overrides({}, [f"name={value}"]) == {"name": value}
+    assert not marker.exists()
+
+
 def test_compile_off_from_the_command_line_and_from_a_file(spec_dict, tmp_path: Path):
     # the original report: YAML 1.1 read `off` as false, which train.compile refused
     assert load_spec(spec_dict(), ["train.compile=off"]).train.compile == "off"
