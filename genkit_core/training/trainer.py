@@ -484,11 +484,13 @@ class Trainer:
         self.model.train()
         if active:
             return ()
+        epochs = self.spec.train.epochs
         warning = (
-            f"no latent unit is active (every posterior mean varies by less than "
-            f"{ACTIVE_UNIT_THRESHOLD} over the test examples): the posterior collapsed onto the "
-            "prior and the decoder ignores z; try divergence.anneal, divergence.free_bits, a "
-            "smaller divergence.beta or a weaker decoder"
+            f"no latent unit is active after {epochs} epoch{'s' * (epochs != 1)} (the variance of "
+            f"every posterior mean over the test examples is below {ACTIVE_UNIT_THRESHOLD}): the "
+            "decoder ignores z. Either the posterior collapsed onto the prior (try "
+            "divergence.anneal, divergence.free_bits, a smaller divergence.beta or a weaker "
+            "decoder) or the run is too short to have used z yet"
         )
         self._say(f"warning: {warning}")
         return (warning,)
