@@ -204,7 +204,8 @@ def apply_overrides(
 def _bad_index(item: Override, where: str, part: str, length: int) -> SpecError:
     if not part.isdigit():
         return SpecError(f"{item.text}: '{where}' is a list; index it by position, e.g. {where}.0")
-    held = f"has {length} items (indices 0 to {length - 1})" if length else "is empty"
+    held = f"has {length} item{'s' * (length != 1)} (indices 0 to {length - 1})"
+    held = held if length else "is empty"
     return SpecError(
         f"{item.text}: '{where}' {held}; set the whole list to change its length, "
         f"e.g. --set {where}=[256,128]"

@@ -82,7 +82,7 @@ def test_a_list_index_sets_one_item(spec_dict):
     [
         pytest.param(
             "encoder.hidden.3=8",
-            r"--set encoder.hidden.3=8: 'encoder.hidden' has 1 items \(indices 0 to 0\); set the "
+            r"--set encoder.hidden.3=8: 'encoder.hidden' has 1 item \(indices 0 to 0\); set the "
             r"whole list",
             id="past-the-end",
         ),
