@@ -492,7 +492,7 @@ class Trainer:
             "divergence.anneal, divergence.free_bits, a smaller divergence.beta or a weaker "
             "decoder) or the run is too short to have used z yet"
         )
-        self._say(f"warning: {warning}")
+        self._say(f"genkit: warning: {warning}")
         return (warning,)
 
     def _rebinarize(self, epoch: int) -> None:

@@ -118,6 +118,12 @@ def test_a_collapsed_posterior_is_warned_about(tmp_path: Path, capsys, spec_dict
     assert "try divergence.anneal" in err and err.count("\n") == 1
 
 
+def test_without_quiet_the_warning_is_printed_once(tmp_path: Path, capsys, spec_dict, write_spec):
+    spec = write_spec(spec_dict(divergence={"type": "gaussian_kl", "beta": 1000.0}))
+    assert main(["train", str(spec), "-o", str(tmp_path / "run")]) == 0
+    assert capsys.readouterr().err.count("genkit: warning: no latent unit is active") == 1
+
+
 def test_a_healthy_run_has_no_warning(tmp_path: Path, spec_dict):
     from genkit_core.training import Trainer
 
