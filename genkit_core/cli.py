@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import GenkitError, RunError, one_line
+from .errors import GenkitError, RunError, one_line, with_article
 from .files import atomic_write
 
 __all__ = ["main"]
@@ -69,10 +69,39 @@ def _train(args: argparse.Namespace) -> int:
         overrides=args.set, stream=None if args.quiet else sys.stderr,
     )  # fmt: skip
     result = trainer.fit()
+    if result.new_steps == 0 and args.resume is not None:
+        _out(
+            f"nothing to train: {result.run_dir} has trained all {trainer.spec.train.epochs} "
+            f"epochs of its spec; to train longer: genkit train --resume {result.run_dir} "
+            "--set train.epochs=N"
+        )
+        return 0
     _out(f"trained {trainer.spec.model} in {result.run_dir} ({result.steps} steps)")
     if "test_loss" in result.metrics:
-        _out(f"test loss {result.metrics['test_loss']:.4f} nats per example")
+        _out(f"test loss {result.metrics['test_loss']:.4f} nats per example{_loss_note(trainer)}")
+        if trainer.model.is_variational:
+            _out(f"  genkit eval {result.run_dir} gives the negative ELBO and -log p(x)")
+    if args.quiet:  # the trainer printed them on its stream otherwise
+        for warning in result.warnings:
+            print(f"genkit: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _loss_note(trainer: Any) -> str:
+    """How the training objective's test loss relates to genkit eval's negative ELBO."""
+    spec, model = trainer.spec, trainer.model
+    if spec.objective.type != "elbo":
+        return f" (the {spec.objective.type} objective; genkit eval gives the ELBO beside it)"
+    if model.divergence is None:
+        return " (-log p(x|z) at each test example's code)"
+    divergence = spec.divergence
+    weighted = divergence.beta != 1 or divergence.anneal is not None or divergence.free_bits > 0
+    if weighted or not model.divergence.is_kl:
+        why = "weights its divergence" if weighted else f"uses {divergence.type}, not a KL"
+        return f" (the training objective, which {why}: not the negative ELBO)"
+    draws = spec.objective.samples
+    per = "one draw" if draws == 1 else f"the mean of {draws} draws"
+    return f" (the negative ELBO with {per} of z per test example)"
 
 
 # --- eval ----------------------------------------------------------------------------------
@@ -119,6 +148,11 @@ def _print_report(r: dict[str, Any], likelihood: str) -> None:
 # --- sample and reconstruct ----------------------------------------------------------------
 
 
+_MAX_GRID = 1024
+"""The most images genkit sample and reconstruct put in one grid: more cannot be looked at
+(-n 100000 wrote a 274 x 425,002 pixel PNG); draw more in Python with ``model.sample(n)``."""
+
+
 @_command("sample", "draw samples from a trained model and save them as an image grid")
 def _sample(args: argparse.Namespace) -> int:
     import torch
@@ -133,28 +167,61 @@ def _sample(args: argparse.Namespace) -> int:
             "reconstruct, or train it with a prior fitted after training (prior: {type: "
             "code_gaussian}) or as a vae"
         )
-    device = next(model.parameters()).device
-    labels = None
+    labels, n, nrow = _sample_layout(args, model, next(model.parameters()).device)
+    torch.manual_seed(args.seed)
+    with torch.no_grad():
+        x = model.sample(n, labels, mean=not args.draw)
+    images = _images_or_fail(as_images(x, model.data_info.shape))
+    suffix = f"_label{args.label}" if args.label is not None else ""
+    out = args.output or Path(args.run_dir) / f"sample{suffix}.png"
+    save_grid(Path(out), images, nrow=nrow)
+    per_class = " (one row per class)" if labels is not None and args.label is None else ""
+    _out(f"wrote {out}{per_class}")
+    return 0
+
+
+def _sample_layout(args: argparse.Namespace, model: Any, device: Any) -> tuple[Any, int, int]:
+    """The labels to sample with (None: unconditioned), how many images, and images per row.
+
+    A cvae of classes without ``--label`` draws ``-n`` (default 8) of each class, a row each,
+    as ``samples.png`` shows it.
+    """
+    import torch
+
+    classes = model.data_info.num_classes
     if args.label is not None:
-        classes = model.data_info.num_classes
         if model.conditioner is None or classes is None:
             raise RunError(
-                f"--label needs a cvae trained on class labels; {args.run_dir} is a {model.kind}"
+                f"--label needs a cvae trained on class labels; {args.run_dir} is "
+                f"{with_article(model.kind)}{'' if classes else ' without class labels'}"
             )
         if not 0 <= args.label < classes:
             raise RunError(
                 f"--label {args.label} is out of range: the classes are 0 to {classes - 1}"
             )
-        labels = torch.full((args.n,), args.label, device=device)
-    torch.manual_seed(args.seed)
-    with torch.no_grad():
-        x = model.sample(args.n, labels, mean=not args.draw)
-    images = _images_or_fail(as_images(x, model.data_info.shape))
-    suffix = f"_label{args.label}" if args.label is not None else ""
-    out = args.output or Path(args.run_dir) / f"samples_n{args.n}{suffix}.png"
-    save_grid(Path(out), images, nrow=args.nrow)
-    _out(f"wrote {out}")
-    return 0
+        n = _grid_size(args.n or 64, f"-n {args.n}")
+        return torch.full((n,), args.label, device=device), n, args.nrow
+    if model.conditioner is None:
+        return None, _grid_size(args.n or 64, f"-n {args.n}"), args.nrow
+    if classes is None:
+        raise RunError(
+            f"{args.run_dir} is a cvae conditioned on vectors, so genkit sample has no condition "
+            "to draw with; genkit report conditions on a test example, and in Python "
+            "load_run(RUN).sample(n, labels=conditions) takes your own"
+        )
+    per_class = args.n or 8
+    _grid_size(per_class * classes, f"-n {per_class} of each of {classes} classes")
+    labels = torch.arange(classes, device=device).repeat_interleave(per_class)
+    return labels, len(labels), per_class
+
+
+def _grid_size(n: int, what: str) -> int:
+    if n > _MAX_GRID:
+        raise RunError(
+            f"{what}: {n} images are more than the {_MAX_GRID} one grid can show; draw more in "
+            "Python: genkit_core.run.load_run(RUN).sample(n)"
+        )
+    return n
 
 
 @_command("reconstruct", "save test images beside their reconstructions")
@@ -168,15 +235,16 @@ def _reconstruct(args: argparse.Namespace) -> int:
     model = load_run(args.run_dir, device=_device(args.device))
     device = next(model.parameters()).device
     test = load_data(model.spec).test
-    x = as_float(torch.as_tensor(test.x[: args.n])).to(device)
+    n = _grid_size(args.n, f"-n {args.n}")
+    x = as_float(torch.as_tensor(test.x[:n])).to(device)
     y = (
         None
         if test.y is None or model.conditioner is None
-        else torch.as_tensor(test.y[: args.n]).to(device)
+        else torch.as_tensor(test.y[:n]).to(device)
     )
     with torch.no_grad():
         pairs = torch.stack([x, model.reconstruct(x, y)], dim=1).flatten(0, 1)
-    out = args.output or Path(args.run_dir) / "reconstructions_cli.png"
+    out = args.output or Path(args.run_dir) / "reconstruct.png"
     save_grid(Path(out), _images_or_fail(as_images(pairs, model.data_info.shape)), nrow=16)
     _out(f"wrote {out} (each input followed by its reconstruction)")
     return 0
@@ -285,20 +353,23 @@ def _schema(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from .build import build_model
     from .spec import SpecValidationError, load_spec, read_spec_file
+    from .spec.files import STDIN_NAME
 
     _warn_plugin_problems()
     try:
-        if "base" in read_spec_file(args.spec):
+        # a sweep file is told by its base: section; a pipe can be read once, so it is a spec
+        if Path(args.spec).is_file() and "base" in read_spec_file(args.spec):
             return _validate_sweep(args)
         spec = load_spec(args.spec, args.set)
     except SpecValidationError as exc:
-        for field, message in exc.errors:
-            line = f"{args.spec}: {field + ': ' if field else ''}{message}"
+        for (field, message), origin in zip(exc.errors, exc.sources, strict=True):
+            line = f"{origin}: {field + ': ' if field else ''}{message}"
             print(one_line(line), file=sys.stderr)
         return 1
     model = build_model(spec, device="meta")
     count = sum(p.numel() for p in model.parameters())
-    _out(f"{args.spec}: ok ({spec.model}, latent_dim {spec.latent_dim}, {count:,} parameters)")
+    name = STDIN_NAME if args.spec == "-" else args.spec
+    _out(f"{name}: ok ({spec.model}, latent_dim {spec.latent_dim}, {count:,} parameters)")
     return 0
 
 
@@ -388,11 +459,9 @@ def _one_directory(paths: list[Path]) -> bool:
 
 
 def _device(requested: str) -> str:
-    import torch
+    from .devices import resolve_device
 
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return requested
+    return resolve_device(requested, "--device")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -408,7 +477,9 @@ def _parser() -> argparse.ArgumentParser:
     }
 
     p = parsers["train"]
-    p.add_argument("spec", nargs="?", help="spec file (YAML, JSON or TOML)")
+    p.add_argument(
+        "spec", nargs="?", help="spec file (YAML, JSON or TOML); - reads it from standard input"
+    )
     p.add_argument("-o", "--output", type=Path, help="run directory (default: runs/<spec name>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec field, e.g. train.epochs=2 (repeatable)")  # fmt: skip
@@ -421,17 +492,26 @@ def _parser() -> argparse.ArgumentParser:
     p = parsers["eval"]
     p.add_argument("run_dir", type=Path)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--iw-samples", type=_nonnegative, default=1000, metavar="K",
-                   help="importance samples for -log p(x) (0 skips it; default 1000)")  # fmt: skip
+    _iw_samples_argument(p)
     p.add_argument("--batch-size", type=_positive, default=500, help="test examples per batch")
     p.add_argument("--max-batch", type=_positive, default=1 << 15,
                    help="bound on examples x samples per decoder call (memory)")  # fmt: skip
 
     p = parsers["sample"]
     p.add_argument("run_dir", type=Path)
-    p.add_argument("-n", type=_positive, default=64, help="how many samples (default 64)")
+    p.add_argument(
+        "-n",
+        type=_positive,
+        help=f"how many samples (default 64, at most "
+        f"{_MAX_GRID}); a cvae without --label: of each class, a row each (default 8)",
+    )
     p.add_argument("--label", type=int, help="class to sample (cvae)")
-    p.add_argument("-o", "--output", type=Path, help="PNG file (default: in the run directory)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="PNG file (default: RUN_DIR/sample.png, or sample_labelN.png)",
+    )
     p.add_argument("--nrow", type=_positive, default=8, help="images per row")
     p.add_argument(
         "--draw", action="store_true", help="draw from the likelihood instead of its mean"
@@ -440,13 +520,12 @@ def _parser() -> argparse.ArgumentParser:
     p = parsers["reconstruct"]
     p.add_argument("run_dir", type=Path)
     p.add_argument("-n", type=_positive, default=32, help="how many test images (default 32)")
-    p.add_argument("-o", "--output", type=Path, help="PNG file (default: in the run directory)")
+    p.add_argument("-o", "--output", type=Path, help="PNG file (default: RUN_DIR/reconstruct.png)")
 
     p = parsers["report"]
     p.add_argument("run_dir", type=Path)
     p.add_argument("-o", "--output", type=Path, help="HTML file (default: RUN_DIR/report.html)")
-    p.add_argument("--iw-samples", type=_nonnegative, default=100, metavar="K",
-                   help="importance samples for -log p(x) (0 skips it; default 100)")  # fmt: skip
+    _iw_samples_argument(p)
 
     p = parsers["plot"]
     p.add_argument("run_dir", type=Path)
@@ -487,7 +566,7 @@ def _parser() -> argparse.ArgumentParser:
                                    help="spec files (default) or sweep files")  # fmt: skip
     parsers["schema"].add_argument("-o", "--output", type=Path, help="write to a file")
     p = parsers["validate"]
-    p.add_argument("spec")
+    p.add_argument("spec", help="spec file (YAML, JSON or TOML); - reads it from standard input")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
 
     for name in ("eval", "sample", "reconstruct"):
@@ -496,6 +575,16 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("report", "plot"):
         parsers[name].add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     return parser
+
+
+def _iw_samples_argument(parser: argparse.ArgumentParser) -> None:
+    from .evaluation import DEFAULT_IW_SAMPLES  # evaluation imports torch: only when parsing
+
+    parser.add_argument(
+        "--iw-samples", type=_nonnegative, default=DEFAULT_IW_SAMPLES, metavar="K",
+        help=f"importance samples for -log p(x) (0 skips it; default {DEFAULT_IW_SAMPLES}, "
+        "the same for genkit eval and genkit report)",
+    )  # fmt: skip
 
 
 def _positive(text: str) -> int:
@@ -533,7 +622,22 @@ def _raised_on_every_rank(exc: GenkitError) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``genkit`` command line; return the exit status."""
+    """Run the ``genkit`` command line; return the exit status.
+
+    Output piped into a reader that stops early (``genkit plugins | head -3``) ends the command
+    quietly with the shell's status for SIGPIPE, 141, as ``cat`` or ``ls`` would end.
+    """
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush is silent
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     command, _ = _COMMANDS[args.command]
     together = False  # whether every torchrun process ends the command here too
@@ -560,10 +664,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _leave_process_group(together: bool) -> None:
     """End this process's part in a torchrun group; see ``leave_process_group``."""
-    if "torch.distributed" in sys.modules:  # nothing to leave in a command that never imported it
-        from .training.distributed import leave_process_group
-
-        leave_process_group(wait=together)
+    distributed = sys.modules.get(f"{__package__}.training.distributed")
+    if distributed is not None:  # nothing to leave in a command that never imported it
+        distributed.leave_process_group(wait=together)
 
 
 if __name__ == "__main__":  # pragma: no cover

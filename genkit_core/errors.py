@@ -18,6 +18,7 @@ __all__ = [
     "SpecError",
     "UnknownComponentError",
     "one_line",
+    "with_article",
 ]
 
 
@@ -38,6 +39,11 @@ def one_line(text: str) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def with_article(word: str) -> str:
+    """``word`` after its indefinite article, for messages: ``an ae``, ``a vae``, ``an encoder``."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 class SpecError(GenkitError):

@@ -30,6 +30,7 @@ from .model import LatentVariableModel
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
+    "DEFAULT_IW_SAMPLES",
     "active_units",
     "evaluate",
     "evaluate_test_split",
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 ACTIVE_UNIT_THRESHOLD = 0.01
+DEFAULT_IW_SAMPLES = 1000
+"""K of the importance-weighted bound when none is asked for: genkit eval and the report use
+the same, so their -log p(x) agree."""
 Batch = tuple[Tensor, Tensor | None]
 
 

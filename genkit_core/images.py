@@ -7,7 +7,6 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torchvision.utils import make_grid, save_image
 
 from .files import atomic_write_with
 
@@ -31,6 +30,8 @@ def as_images(x: Tensor, shape: tuple[int, ...]) -> Tensor | None:
 
 def save_grid(path: Path, images: Tensor, nrow: int = 8) -> None:
     """Save ``(N, C, H, W)`` images as one PNG grid, atomically; small images are enlarged."""
+    from torchvision.utils import make_grid, save_image  # imported here: torchvision is slow
+
     side = images.shape[-1]
     scale = max(1, 32 // side)
     if scale > 1:

@@ -25,6 +25,7 @@ from .interfaces import DataInfo
 from .model import LatentVariableModel
 from .registry import Registry
 from .spec import ModelSpec, dump_spec, load_spec
+from .spec.files import is_stdin
 from .spec.loading import resolve
 from .weights import load_weights, model_tensors
 
@@ -56,17 +57,20 @@ RECONSTRUCTIONS = "reconstructions.png"
 EVAL = "eval.json"  # the final test metrics, cached by genkit sweep and genkit compare
 _OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, METRICS, SAMPLES, RECONSTRUCTIONS, EVAL, "report.html")
 _OWN_FILES += ("curves.png", "latent.png", "interpolation.png", "traversal.png")  # genkit plot
+_OWN_FILES += ("sample.png", "sample_label*.png", "reconstruct.png")  # sample, reconstruct
 _OWN_DIRS = ("tensorboard",)  # the tensorboard logger's event files
 _MIN_FREE_BYTES = 64 << 20
 
 
 def default_run_dir(spec_path: str | Path | None, root: Path = Path("runs")) -> Path:
-    """``runs/<spec name>``, or ``runs/<spec name>-N`` for the first N that is free."""
-    stem = Path(spec_path).stem if spec_path else "run"
-    candidate, n = root / stem, 1
-    while candidate.exists() and any(candidate.iterdir()):
-        candidate, n = root / f"{stem}-{n}", n + 1
-    return candidate
+    """``runs/<spec name>`` (``runs/stdin`` for a spec read from standard input).
+
+    Always that one directory: a run already there is refused unless ``--overwrite`` replaces
+    it, exactly as for ``-o``, so ``genkit eval runs/<spec name>`` reads the run just trained.
+    """
+    if spec_path is None:
+        return root / "run"
+    return root / ("stdin" if is_stdin(spec_path) else Path(spec_path).stem)
 
 
 def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -> Path:
@@ -85,7 +89,8 @@ def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -
                 f"--resume {path} to continue it, or choose another -o"
             )
         for name in _OWN_FILES:
-            (path / name).unlink(missing_ok=True)
+            for own in path.glob(name):
+                own.unlink(missing_ok=True)
         for name in _OWN_DIRS:
             shutil.rmtree(path / name, ignore_errors=True)
     try:
@@ -200,7 +205,7 @@ def load_run(
     spec = load_run_spec(run_dir, registry)
     weights_file = run_dir / WEIGHTS
     if weights_file.is_file():
-        tensors, meta = read_tensors(weights_file)
+        tensors, meta = _read_weights(run_dir)
     elif (run_dir / CHECKPOINT).is_file():
         weights_file = run_dir / CHECKPOINT
         tensors, meta = read_tensors(weights_file)
@@ -211,6 +216,25 @@ def load_run(
     model = build_model(spec, data=info, registry=registry, device=device)
     load_weights(model, tensors, weights_file)
     return model.eval()
+
+
+def _read_weights(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``model.safetensors``; when it is damaged, the error says whether the checkpoint beside
+    it is intact, since without the weights file genkit loads the checkpoint's weights.
+    """
+    try:
+        return read_tensors(run_dir / WEIGHTS)
+    except RunError as exc:
+        if not (run_dir / CHECKPOINT).is_file():
+            raise
+        try:
+            step = read_tensors(run_dir / CHECKPOINT)[1].get("position", {}).get("step", "?")
+        except RunError:
+            raise exc from None
+        raise RunError(
+            f"{exc}; or use {CHECKPOINT} beside it, which is intact (step {step}): delete "
+            f"{run_dir / WEIGHTS} and genkit loads the checkpoint's weights"
+        ) from None
 
 
 def _data_info(data: Any, source: Path) -> DataInfo | None:

@@ -9,6 +9,7 @@ from .loading import (
     data_source,
     describe_data,
     load_data,
+    load_resolved_data,
 )
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "describe_data",
     "eval_batches",
     "load_data",
+    "load_resolved_data",
     "make_batches",
     "shard_rows",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "data_source",
     "describe_data",
     "load_data",
+    "load_resolved_data",
 ]
 
 _CHUNK_ELEMENTS = 1 << 22
@@ -76,9 +77,25 @@ def load_data(spec: ModelSpec, registry: Registry | None = None) -> DataBundle:
     Raises:
         DataError: the source failed, or the data does not fit the spec.
     """
+    return load_resolved_data(spec, registry)[1]
+
+
+def load_resolved_data(
+    spec: ModelSpec, registry: Registry | None = None
+) -> tuple[ModelSpec, DataBundle]:
+    """:func:`load_data`, and the spec with its data section as the source used it.
+
+    A source may resolve its parameters while loading (``tensor_file`` sets a default label
+    key that its file lacks to null); the run's ``spec.yaml`` records the resolved section, so
+    it describes the data that was used and loads again without the guess.
+
+    Raises:
+        DataError: the source failed, or the data does not fit the spec.
+    """
     name = spec.data.type
+    source = data_source(spec, registry)
     try:
-        bundle = data_source(spec, registry).load()
+        bundle = source.load()
     except GenkitError:
         raise
     except Exception as exc:
@@ -87,7 +104,9 @@ def load_data(spec: ModelSpec, registry: Registry | None = None) -> DataBundle:
     labelled = MODEL_KINDS[spec.model].labelled
     for split_name, split in (("train", bundle.train), ("test", bundle.test)):
         check_split(split, bundle.info, split_name, name, needs_labels=labelled)
-    return bundle
+    if source.params != spec.data:
+        spec = spec.model_copy(update={"data": source.params})
+    return spec, bundle
 
 
 def _apply_options(bundle: DataBundle, params: DataParams, seed: int) -> DataBundle:

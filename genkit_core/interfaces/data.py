@@ -90,6 +90,9 @@ class DataSource(ABC):
     asks (``download: true``), and a missing file is a :class:`~genkit_core.errors.DataError`
     that says how to get it.
 
+    A source that resolves a parameter while loading (a default it found not to apply)
+    replaces ``self.params`` with what it used; genkit records that in the run's ``spec.yaml``.
+
     Args:
         params: the validated spec section.
     """

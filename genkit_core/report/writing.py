@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._version import __version__
-from ..errors import GenkitError, RunError
-from ..evaluation import evaluate_test_split
+from ..errors import GenkitError, RunError, with_article
+from ..evaluation import DEFAULT_IW_SAMPLES, evaluate_test_split
 from ..files import atomic_write
 from ..run import SPEC, load_run_spec
 from .figures import (
@@ -32,7 +32,7 @@ def write_report(
     run_dir: str | Path,
     output: str | Path | None = None,
     device: str = "cpu",
-    iw_samples: int = 100,
+    iw_samples: int = DEFAULT_IW_SAMPLES,
 ) -> Path:
     """Write the run's report page (default ``RUN_DIR/report.html``) and return its path.
 
@@ -60,7 +60,7 @@ def write_report(
     ]
     title = spec.name or f"{spec.model} on {spec.data.type}"
     subtitle = (
-        f"{run_dir} - a {spec.model} with latent_dim {spec.latent_dim}, trained for "
+        f"{run_dir} - {with_article(spec.model)} with latent_dim {spec.latent_dim}, trained for "
         f"{spec.train.epochs} epochs; report by genkit {__version__}"
     )
     out = Path(output) if output is not None else run_dir / REPORT

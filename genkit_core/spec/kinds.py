@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..errors import with_article
+
 __all__ = ["MODEL_KINDS", "ModelKind", "ModelKindName", "fill_sections", "section_problems"]
 
 ModelKindName = Literal["ae", "vae", "cvae"]
@@ -108,12 +110,6 @@ def section_problems(model: str, present: dict[str, bool]) -> list[tuple[str, st
 
 def _forbidden_message(kind: ModelKind, section: str) -> str:
     if section == "conditioner":
-        return (
-            f"only a cvae has a conditioner; remove it or set model: cvae (this is {_a(kind.name)})"
-        )
-    return f"{_a(kind.name)} has no {section}; remove it"
-
-
-def _a(name: str) -> str:
-    """``an ae``, ``a vae``: the article a kind's name takes."""
-    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+        this = with_article(kind.name)
+        return f"only a cvae has a conditioner; remove it or set model: cvae (this is {this})"
+    return f"{with_article(kind.name)} has no {section}; remove it"

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import PluginError, SpecError
 from ..registry import Registry, get_registry
-from .files import apply_overrides, read_spec_file
+from .files import STDIN_NAME, Override, apply_overrides, read_spec_file
 from .model_spec import LIST_SECTIONS, SECTIONS, ModelSpec, spec_model
 
 __all__ = ["SpecValidationError", "load_spec", "resolve"]
@@ -21,14 +21,27 @@ SpecSource = str | Path | Mapping[str, Any] | ModelSpec
 
 
 class SpecValidationError(SpecError):
-    """A spec failed validation; ``errors`` holds every ``(field, message)`` pair found."""
+    """A spec failed validation; ``errors`` holds every ``(field, message)`` pair found.
 
-    def __init__(self, errors: list[tuple[str, str]], source: str | None = None):
+    ``sources`` says, for each error, where the bad value came from: the spec file (``source``)
+    or the command line (``--set train.compile=maybe``) when an override set it.
+    """
+
+    def __init__(
+        self,
+        errors: list[tuple[str, str]],
+        source: str | None = None,
+        sources: list[str | None] | None = None,
+    ):
         self.errors = errors
+        self.sources = sources or [source] * len(errors)
         if len(errors) == 1:
-            super().__init__(errors[0][1], field=errors[0][0] or None, source=source)
+            super().__init__(errors[0][1], field=errors[0][0] or None, source=self.sources[0])
         else:
-            joined = "; ".join(f"{f}: {m}" if f else m for f, m in errors)
+            joined = "; ".join(
+                (f"{origin}: " if origin not in (None, source) else "") + (f"{f}: {m}" if f else m)
+                for (f, m), origin in zip(errors, self.sources, strict=True)
+            )
             super().__init__(f"{len(errors)} problems: {joined}", source=source)
 
 
@@ -53,17 +66,24 @@ def load_spec(
     elif isinstance(source, Mapping):
         data = dict(source)
     else:
-        name = str(source)
+        name = STDIN_NAME if str(source) == "-" else str(source)
         data = read_spec_file(source)
-    data = apply_overrides(data, overrides)
+    changes = [Override(text) for text in overrides]
+    data = apply_overrides(data, changes, component_sections=SECTIONS)
     _load_plugins(data.get("plugins"), registry, name)
     try:
         return spec_model(registry).model_validate(data)
     except ValidationError as exc:
         errors = [_describe(e, data, registry) for e in exc.errors(include_url=False)]
-        raise SpecValidationError(errors, source=name) from None
+        sources = [_origin(field, changes, name) for field, _ in errors]
+        raise SpecValidationError(errors, source=name, sources=sources) from None
     except RecursionError:
         raise SpecError("the spec is nested too deeply", source=name) from None
+
+
+def _origin(field: str, overrides: list[Override], name: str | None) -> str | None:
+    """The ``--set`` that a problem at ``field`` is about (the last, as it wins), else the file."""
+    return next((o.text for o in reversed(overrides) if o.covers(field)), name)
 
 
 def resolve(spec: ModelSpec) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ..devices import DEVICE_PATTERN
 from ..interfaces.params import Params
 
 __all__ = ["GroupOptimizerSpec", "OptimizerSpec", "ScheduleSpec", "Stage", "TrainSpec"]
@@ -148,7 +149,7 @@ class TrainSpec(Params):
     seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(
         0, description="Seeds the weights, the noise and the batch order: a run is reproducible."
     )
-    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")] = Field(
+    device: Annotated[str, Field(pattern=DEVICE_PATTERN)] = Field(
         "auto", description="cpu, cuda, cuda:N, mps, or auto (cuda when there is one)."
     )
     optimizer: OptimizerSpec = Field(

@@ -28,10 +28,11 @@ from ..data import (
     binarize,
     chunk_rows,
     eval_batches,
-    load_data,
+    load_resolved_data,
     make_batches,
     shard_rows,
 )
+from ..devices import check_device
 from ..errors import DataError, NonFiniteError, RunError, SpecError
 from ..files import read_tensors
 from ..images import as_images, save_grid
@@ -56,6 +57,7 @@ from ..weights import load_weights, model_tensors
 from .checkpoint import Position, load_checkpoint, save_checkpoint
 from .distributed import AgreedFlag, Distributed, raised_on_every_rank, setup_distributed
 from .optim import OptimizerGroups, parameter_groups
+from .resume import check_resume, checkpoint_position
 from .step import TrainStep
 
 __all__ = ["TrainResult", "Trainer", "TrainingInterrupted"]
@@ -77,11 +79,16 @@ class TrainingInterrupted(RunError):  # noqa: N818 - Ctrl-C is no error
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where a finished run is and its last metrics row."""
+    """Where a finished run is, its last metrics row, its steps in all and those of this call
+    (0 when a resumed run had nothing left to train), and warnings about the result (a
+    collapsed posterior).
+    """
 
     run_dir: Path
     metrics: dict[str, float]
     steps: int
+    new_steps: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 class Trainer:
@@ -108,11 +115,14 @@ class Trainer:
         stream: TextIO | Literal["stderr"] | None = "stderr",
     ):
         self.registry = registry or get_registry()
+        self._resumed_at: Position | None = None
         if resume:
             if run_dir is None:
                 raise RunError("--resume needs the run directory to continue")
             saved = load_run_spec(run_dir, self.registry)
             self.spec = load_spec(saved, overrides, self.registry)
+            self._resumed_at = checkpoint_position(Path(run_dir))
+            check_resume(saved, self.spec, self._resumed_at, Path(run_dir))
         else:
             if spec is None:
                 raise SpecError("no spec given")
@@ -140,17 +150,20 @@ class Trainer:
                 checkpoint and weights are kept.
             TrainingInterrupted: Ctrl-C; a checkpoint was saved.
         """
-        self.dist = setup_distributed(_checked_device(self.spec.train.device))
+        done = self._resumed_at
+        if done is not None and done.epoch >= self.spec.train.epochs and done.batch == 0:
+            return TrainResult(self.run_dir, {}, done.step)  # nothing to train: touch nothing
+        self.dist = setup_distributed(check_device(self.spec.train.device, "train.device"))
         try:
             return self._fit(self.dist)
         finally:
             self.dist.close()
 
     def _fit(self, dist: Distributed) -> TrainResult:
-        spec, train = self.spec, self.spec.train
         self.run_dir = dist.broadcast(self.run_dir)  # rank 0 names a default run directory
-        torch.manual_seed(train.seed)
-        data = load_data(spec, self.registry)
+        torch.manual_seed(self.spec.train.seed)
+        self.spec, data = load_resolved_data(self.spec, self.registry)  # recorded as used
+        spec, train = self.spec, self.spec.train
         model = build_model(spec, data.info, self.registry, device=dist.device)
         self.spec = spec = model.spec  # what its components settled on (an estimator, say)
         _check_support(model, data)
@@ -159,8 +172,6 @@ class Trainer:
         def prepare() -> None:
             if not self.resume:
                 prepare_run_dir(self.run_dir, self.overwrite, model_bytes)
-            elif not (self.run_dir / CHECKPOINT).is_file():
-                raise RunError(f"{self.run_dir}: no {CHECKPOINT} to resume from")
             else:
                 remove_stale_temporaries(self.run_dir)
                 check_free_space(self.run_dir, model_bytes)
@@ -174,6 +185,7 @@ class Trainer:
                 f"{train.batch_size} each, global batch {train.batch_size * dist.world}"
             )
         self.loggers: list[Logger] = []
+        position = self._start()  # a resumed run's spec.yaml changes only once this has loaded
         if dist.is_main:
             save_spec(self.run_dir, spec)
             self.loggers = [
@@ -182,7 +194,7 @@ class Trainer:
             ]
         try:
             with _graceful_interrupt(self):
-                return self._loop()
+                return self._loop(position)
         finally:
             for logger in self.loggers:
                 logger.close()
@@ -267,9 +279,9 @@ class Trainer:
 
     # --- the loop ------------------------------------------------------------------------
 
-    def _loop(self) -> TrainResult:
+    def _loop(self, position: Position) -> TrainResult:
         train, dist = self.spec.train, self.dist
-        position = self._start()
+        first_step = position.step
         metrics: dict[str, float] = {}
         steps = self.train_batches.steps
         global_batch = train.batch_size * dist.world
@@ -331,7 +343,9 @@ class Trainer:
             metrics = self._end_epoch(epoch, position, time.perf_counter() - started)
             self._checkpoint(position, self.generators["permutation"].get_state())
         self._stop_vote.settle()
-        return TrainResult(self.run_dir, metrics, position.step)
+        return TrainResult(
+            self.run_dir, metrics, position.step, position.step - first_step, self._warnings()
+        )
 
     def _start(self) -> Position:
         """Load the checkpoint when resuming; otherwise save the untrained state as step 0."""
@@ -482,6 +496,29 @@ class Trainer:
                     save_grid(self.run_dir / SAMPLES, images, nrow=nrow)
         model.train()
 
+    def _warnings(self) -> tuple[str, ...]:
+        """Warnings about the trained model: a posterior that collapsed (no active unit)."""
+        if not self.model.is_variational or not self.dist.is_main:
+            return ()
+        from ..evaluation import ACTIVE_UNIT_THRESHOLD, active_units  # it imports this package
+
+        self.model.eval()
+        with torch.no_grad():
+            active, _ = active_units(self.model, self.test_batches.in_order())
+        self.model.train()
+        if active:
+            return ()
+        epochs = self.spec.train.epochs
+        warning = (
+            f"no latent unit is active after {epochs} epoch{'s' * (epochs != 1)} (the variance of "
+            f"every posterior mean over the test examples is below {ACTIVE_UNIT_THRESHOLD}): the "
+            "decoder ignores z. Either the posterior collapsed onto the prior (try "
+            "divergence.anneal, divergence.free_bits, a smaller divergence.beta or a weaker "
+            "decoder) or the run is too short to have used z yet"
+        )
+        self._say(f"genkit: warning: {warning}")
+        return (warning,)
+
     def _rebinarize(self, epoch: int) -> None:
         """Dynamic binarisation: a fresh Bernoulli draw of the training set, seeded by the epoch."""
         seed = (self.spec.train.seed * 1_000_003 + epoch) % (2**63)
@@ -543,18 +580,6 @@ class Trainer:
     def _say(self, line: str) -> None:
         if self.stream is not None and self.dist.is_main:
             tqdm.write(line, file=self.stream)
-
-
-def _checked_device(device: str) -> str:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SpecError(
-            "CUDA is not available on this machine; use cpu or auto", field="train.device"
-        )
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise SpecError(
-            "MPS is not available on this machine; use cpu or auto", field="train.device"
-        )
-    return device
 
 
 def _check_support(model: LatentVariableModel, data: DataBundle) -> None:

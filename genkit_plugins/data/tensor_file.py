@@ -29,8 +29,11 @@ _FORMATS = ".npz, .pt, .pth, or a directory of .npy files"
 class TensorFileParams(DataParams):
     """Where the arrays are and what they are called.
 
-    A ``y`` key that the file lacks makes the data unlabelled when it is the default name, and
-    is an error when it was set.
+    ``path`` is relative to the current directory. A ``y`` key that the file lacks makes the
+    data unlabelled when it is the default name (and the run's ``spec.yaml`` records it as
+    ``null``, what was used), and is an error when it was set; ``null`` says the data is
+    unlabelled. ``mmap`` maps ``.npy`` files (or ``.pt`` files) instead of
+    reading them, so data larger than memory can be streamed.
     """
 
     path: str = Field(
@@ -89,6 +92,14 @@ class _Npz(_Reader):
             raise DataError(
                 f"{path}: data.mmap needs uncompressed .npy files, and a .npz is a zip archive; "
                 "save each array as DIR/<key>.npy (np.save) and set data.path: DIR"
+            )
+        with path.open("rb") as f:
+            start = f.read(16)
+        if not start.startswith(b"PK"):  # numpy would suggest allow_pickle, which is no fix
+            raise DataError(
+                f"{path} is not a .npz file (a .npz is a zip archive of arrays, written by "
+                f"np.savez; this one starts with {start!r}); write it with "
+                "np.savez(path, x_train=..., x_test=...)"
             )
         self.npz = np.load(path, allow_pickle=False)
 
@@ -171,22 +182,30 @@ class TensorFile(DataSource):
     Params = TensorFileParams
 
     def _open(self) -> tuple[_Reader, dict[str, str]]:
-        """The file's reader and the keys to read (a default ``y`` key it lacks is left out)."""
+        """The file's reader and the keys to read.
+
+        A default ``y`` key the file lacks is left out, and set to None in ``self.params``, so
+        the spec genkit records says what was used: unlabelled data.
+        """
         p = self.params
         reader = _reader(Path(p.path), p.mmap)
-        present, keys = set(reader.keys()), {}
+        present, keys, absent = set(reader.keys()), {}, {}
         for field in _KEYS:
             key = getattr(p, field)
-            if key is None or (
-                key not in present and field[0] == "y" and field not in p.model_fields_set
-            ):
+            if key is None:
+                continue
+            if key not in present and field[0] == "y" and field not in p.model_fields_set:
+                absent[field] = None
                 continue
             if key not in present:
+                unlabelled = " (or null: the data is unlabelled)" if field[0] == "y" else ""
                 raise DataError(
                     f"{p.path}: no array '{key}' (data.{field}); the file holds "
-                    f"{sorted(present)}; set data.{field} to one of them"
+                    f"{sorted(present)}; set data.{field} to one of them{unlabelled}"
                 )
             keys[field] = key
+        if absent:
+            self.params = p.model_copy(update=absent)
         return reader, keys
 
     def _where(self) -> str:

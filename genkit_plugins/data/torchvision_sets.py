@@ -1,13 +1,17 @@
 """MNIST, Fashion-MNIST and CIFAR-10 read by torchvision from its usual folders under ``root``.
 
 Nothing is downloaded unless the spec says ``download: true``; a missing data set is a
-:class:`~genkit_core.DataError` that says how to get it. The splits are returned as whole
-``uint8`` arrays (the datasets' ``.data`` and ``.targets``), held on the device by genkit.
+:class:`~genkit_core.DataError` that says how to get it. A download that fails (no network)
+is one such error too, and leaves no empty or partial folder behind. The splits are returned
+as whole ``uint8`` arrays (the datasets' ``.data`` and ``.targets``), held on the device by genkit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import pickle
+import shutil
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,6 +31,7 @@ _MNIST_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
+_FAILURES = (RuntimeError, ValueError, OSError, EOFError, pickle.UnpicklingError)
 
 
 class TorchvisionParams(DataParams):
@@ -60,32 +65,82 @@ class _TorchvisionData(DataSource):
         import torchvision.datasets  # imported here: torchvision is slow to import
 
         root, download = Path(self.params.root), self.params.download
-        if not download:
-            self._check_files(root)
-        cls = getattr(torchvision.datasets, self.dataset)
-        try:
-            train, test = (cls(root, train=t, download=download) for t in (True, False))
-        except (RuntimeError, ValueError, OSError, EOFError, pickle.UnpicklingError) as exc:
+        where = root / self.folder
+        missing = self._missing(root)
+        if missing and not download:
             raise DataError(
-                f"data '{self.info.name}' in {root / self.folder} cannot be read "
-                f"({type(exc).__name__}: {exc}); delete the folder and download it again "
-                "(--set data.download=true)"
+                f"data '{self.info.name}' is not in {where} (missing {', '.join(missing)}; root "
+                "is relative to the current directory); download it with "
+                "--set data.download=true, or put torchvision's files there"
+            )
+        cls = getattr(torchvision.datasets, self.dataset)
+        if missing:
+            return self._download(cls, root)
+        try:
+            train, test = (cls(root, train=t, download=False) for t in (True, False))
+        except _FAILURES as exc:
+            again = (
+                "run again (download: true fetches it anew)"
+                if download
+                else ("download it again (--set data.download=true)")
+            )
+            raise DataError(
+                f"data '{self.info.name}' in {where} cannot be read ({_summary(exc)}); delete "
+                f"the folder and {again}"
             ) from exc
         return DataBundle(self._split(train), self._split(test), self.info)
 
-    def _check_files(self, root: Path) -> None:
-        missing = [name for name in self.files if not (root / self.folder / name).is_file()]
-        if missing:
+    def _download(self, cls: type, root: Path) -> DataBundle:
+        """Download and read the data set; on failure remove what the attempt wrote."""
+        watched = [root, *(root.joinpath(*p) for p in _prefixes(Path(self.folder).parts))]
+        before = {e for d in watched if d.is_dir() for e in [d, *d.iterdir()]}
+        try:
+            with contextlib.redirect_stdout(sys.stderr):  # torchvision prints its progress
+                train, test = (cls(root, train=t, download=True) for t in (True, False))
+        except _FAILURES as exc:
+            _remove_new(watched, before)
             raise DataError(
-                f"data '{self.info.name}' is not in {root / self.folder} (missing "
-                f"{', '.join(missing)}; root is relative to the current directory); "
-                "download it with --set data.download=true, or put torchvision's files there"
-            )
+                f"data '{self.info.name}' could not be downloaded into {root / self.folder} "
+                f"({_summary(exc)}); check the network connection, or copy torchvision's files "
+                f"({', '.join(self.files)}) there from a machine that has them"
+            ) from exc
+        return DataBundle(self._split(train), self._split(test), self.info)
+
+    def _missing(self, root: Path) -> list[str]:
+        return [name for name in self.files if not (root / self.folder / name).is_file()]
 
     def _split(self, dataset: object) -> Split:
         x = torch.as_tensor(np.asarray(dataset.data))  # type: ignore[attr-defined]
         y = torch.as_tensor(np.asarray(dataset.targets), dtype=torch.int64)  # type: ignore[attr-defined]
         return Split(channels_first(x, "auto", f"data '{self.info.name}'").contiguous(), y)
+
+
+def _prefixes(parts: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """``("MNIST", "raw")`` -> ``[("MNIST",), ("MNIST", "raw")]``."""
+    return [tuple(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _remove_new(watched: list[Path], before: set[Path]) -> None:
+    """Remove the entries of ``watched`` folders (and those folders) not in ``before``."""
+    for folder in reversed(watched):
+        if not folder.is_dir():
+            continue
+        for entry in list(folder.iterdir()):
+            if entry in before:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
+        if folder not in before and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _summary(exc: BaseException) -> str:
+    """An exception in one line: torchvision's download errors span several."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if len(lines) < 2 else f"{lines[0]} {lines[-1]}"
+    return f"{type(exc).__name__}: {text}"
 
 
 class MNIST(_TorchvisionData):

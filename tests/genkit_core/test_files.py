@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 
 from genkit_core import RunError
-from genkit_core.files import atomic_write, atomic_write_with, read_tensors, write_tensors
+from genkit_core.files import (
+    atomic_write,
+    atomic_write_with,
+    content_hash,
+    read_tensors,
+    write_tensors,
+)
 
 
 def test_atomic_write_replaces_the_file_and_follows_the_umask(tmp_path):
@@ -82,3 +91,37 @@ def test_a_write_syncs_the_file_before_the_rename_and_the_directory_after(tmp_pa
     assert [e.split()[0] for e in events] == ["fsync", "rename", "fsync"]
     assert events[0] == "fsync file" and events[2] == "fsync dir"
     assert events[1].startswith("rename .f.bin.") and events[1].endswith("-> f.bin")
+
+
+def test_the_content_hash_is_sha256_of_names_dtypes_shapes_and_bytes(tmp_path: Path):
+    import hashlib
+
+    tensors = {"b": torch.arange(6, dtype=torch.float32).view(2, 3), "a": torch.tensor([1, 2])}
+    expected = hashlib.sha256()
+    for name, array in (("a", np.array([1, 2], dtype=np.int64)),
+                        ("b", np.arange(6, dtype=np.float32).reshape(2, 3))):  # fmt: skip
+        dtype = {"a": "torch.int64", "b": "torch.float32"}[name]
+        expected.update(f"{name}\0{dtype}\0{array.shape}\0".encode() + array.tobytes())
+    assert content_hash(tensors) == expected.hexdigest()
+    write_tensors(tmp_path / "t.safetensors", tensors, {"k": 1})
+    with safe_open(tmp_path / "t.safetensors", framework="pt") as f:
+        assert f.metadata()["genkit_sha256"] == expected.hexdigest()
+
+
+@pytest.mark.parametrize("offset", [-1, -24, -48], ids=["last", "middle", "first"])
+def test_any_changed_byte_of_a_tensor_is_found(tmp_path: Path, offset: int):
+    path = tmp_path / "t.safetensors"
+    write_tensors(path, {"a": torch.zeros(6, dtype=torch.float64)})  # the last 48 bytes
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(RunError, match=r"t\.safetensors: its tensors do not match the hash"):
+        read_tensors(path)
+
+
+def test_a_file_without_a_hash_is_read_as_it_is(tmp_path: Path):
+    from safetensors.torch import save_file
+
+    save_file({"a": torch.ones(2)}, tmp_path / "old.safetensors", metadata={"genkit": "{}"})
+    tensors, meta = read_tensors(tmp_path / "old.safetensors")
+    assert torch.equal(tensors["a"], torch.ones(2)) and meta == {}

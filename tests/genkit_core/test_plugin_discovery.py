@@ -117,7 +117,8 @@ def test_train_with_a_working_plugin_warns_about_the_others_and_trains(plugin_pa
     result = _genkit(plugin_path, tmp_path, "train", str(_spec(tmp_path, "wide")), "-q")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("genkit: warning")]
-    assert len(warnings) == len(EXPECTED_PROBLEMS)
+    plugins = [line for line in warnings if line.startswith("genkit: warning: plugin '")]
+    assert len(plugins) == len(EXPECTED_PROBLEMS)  # (one epoch also leaves no unit active)
     assert "Traceback" not in result.stderr
     assert (tmp_path / "runs" / "spec" / "model.safetensors").is_file()
 

@@ -90,7 +90,9 @@ def test_a_full_disk_is_refused_before_training(tmp_path: Path, monkeypatch, spe
     steps = []
     monkeypatch.setattr(shutil, "disk_usage", lambda path: _Usage(1 << 40, 1 << 40, 10 << 20))
     monkeypatch.setattr("genkit_core.training.step.TrainStep._body", lambda *a: steps.append(a))
-    trainer = Trainer(None if resume else spec_dict(), run, resume=resume, stream=None)
+    more = ["train.epochs=2"] if resume else []  # a finished run resumed as it is trains nothing
+    spec = None if resume else spec_dict()
+    trainer = Trainer(spec, run, resume=resume, overrides=more, stream=None)
     with pytest.raises(RunError, match=r"run: only 10 MiB free, and this run needs about \d+ MiB"):
         trainer.fit()
     assert not steps
@@ -220,3 +222,36 @@ def test_overwrite_clears_the_plots_and_event_files_a_run_owns(tmp_path: Path):
         (run / name).write_text("old")
     prepare_run_dir(run, overwrite=True)
     assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+
+
+def _zero_the_end(path: Path, count: int = 1000) -> None:
+    data = bytearray(path.read_bytes())
+    data[-count:] = bytes(count)
+    path.write_bytes(bytes(data))
+
+
+def test_zeroed_weights_are_found_and_the_intact_checkpoint_is_named(fresh_run: Path, capsys):
+    # the original report: zeroing the last 1,000 bytes of model.safetensors loaded without a
+    # word and changed the metrics
+    _zero_the_end(fresh_run / "model.safetensors")
+    assert main(["eval", str(fresh_run), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "run/model.safetensors: its tensors do not match the hash genkit recorded" in err
+    assert "or use checkpoint.safetensors beside it, which is intact (step 12): delete " in err
+    (fresh_run / "model.safetensors").unlink()  # the advice works
+    assert load_run(fresh_run).kind == "vae"
+
+
+def test_damage_to_both_files_names_only_the_weights(fresh_run: Path):
+    _zero_the_end(fresh_run / "model.safetensors")
+    _zero_the_end(fresh_run / "checkpoint.safetensors")
+    with pytest.raises(RunError, match=r"model\.safetensors: its tensors do not match") as info:
+        load_run(fresh_run)
+    assert "checkpoint" not in str(info.value)
+
+
+def test_a_zeroed_checkpoint_is_refused_on_resume(fresh_run: Path):
+    _zero_the_end(fresh_run / "checkpoint.safetensors")
+    with pytest.raises(RunError, match=r"checkpoint\.safetensors: its tensors do not match"):
+        Trainer(None, fresh_run, resume=True, overrides=["train.epochs=3"], stream=None).fit()

@@ -215,7 +215,7 @@ def test_overrides_set_nested_fields(spec_dict):
 
 
 def test_an_override_into_a_value_is_an_error(spec_dict):
-    with pytest.raises(SpecError, match=r"--set latent_dim.x: 'latent_dim' is not a section"):
+    with pytest.raises(SpecError, match=r"--set latent_dim.x=1: 'latent_dim' is not a section"):
         load_spec(spec_dict(), ["latent_dim.x=1"])
 
 

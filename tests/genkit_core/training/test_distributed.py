@@ -287,9 +287,7 @@ def _assert_same_metrics(got: Path, want: Path) -> None:
 @pytest.mark.slow
 def test_two_processes_train_like_one_and_resume_exactly_after_ctrl_c(tmp_path: Path) -> None:
     spec = _write(tmp_path / "tiny.yaml", _spec(epochs=100_000))
-    (tmp_path / "runs" / "tiny").mkdir(parents=True)
-    (tmp_path / "runs" / "tiny" / "other").write_text("taken")  # the default becomes tiny-1
-    run = tmp_path / "runs" / "tiny-1"  # named by rank 0 for every rank
+    run = tmp_path / "runs" / "tiny"  # the default run directory, named by rank 0 for every rank
     proc = _torchrun("-m", "genkit_core", "train", str(spec), cwd=tmp_path)
     deadline = time.monotonic() + 90
     while not (run / "metrics.csv").is_file() and proc.poll() is None:

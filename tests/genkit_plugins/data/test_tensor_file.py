@@ -119,9 +119,23 @@ def test_missing_file_and_unknown_format_name_the_path_and_the_fix(tmp_path):
     (bad := tmp_path / "data.csv").write_text("1,2")
     with pytest.raises(DataError, match=r"data.csv has format '.csv'; genkit reads .npz"):
         _source(bad).load()
-    (broken := tmp_path / "broken.npz").write_bytes(b"not a zip")
+    (broken := tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 torn zip")
     with pytest.raises(DataError, match=r"broken.npz is not a readable .npz file"):
         _source(broken).load()
+
+
+def test_a_text_file_named_npz_gets_no_pickle_advice(tmp_path):
+    # the original report: numpy's "Cannot load file containing pickled data when
+    # allow_pickle=False", which suggests the one fix genkit must never take
+    (text := tmp_path / "data.npz").write_text("x,y\n1,2\n")
+    with pytest.raises(DataError) as info:
+        _source(text).load()
+    assert str(info.value) == (
+        f"{text} is not a .npz file (a .npz is a zip archive of arrays, written by np.savez; "
+        "this one starts with b'x,y\\n1,2\\n'); write it with np.savez(path, x_train=..., "
+        "x_test=...)"
+    )
+    assert "pickle" not in str(info.value)
 
 
 def test_pickles_are_never_loaded(tmp_path):

@@ -98,3 +98,41 @@ def test_a_corrupt_file_is_a_data_error(tmp_path):
 def test_keeps_the_data_source_contract(tmp_path, cls, folder):
     write_mnist(tmp_path, folder)
     assert check_component(cls, {"root": str(tmp_path)}).describe() == cls.info
+
+
+@pytest.fixture
+def offline(monkeypatch) -> None:
+    """Every mirror refuses the connection at once (the discard port on this machine), as a
+    machine without a network does; no test reaches the network."""
+    import torchvision.datasets
+
+    for cls in (torchvision.datasets.MNIST, torchvision.datasets.FashionMNIST):
+        monkeypatch.setattr(cls, "mirrors", ["http://127.0.0.1:9/"])
+
+
+def test_an_offline_download_says_so_and_leaves_nothing_behind(tmp_path, offline, capsys):
+    # the original report: an empty data/MNIST/raw, and advice to set download: true, which was
+    root = tmp_path / "data"
+    with pytest.raises(DataError) as info:
+        MNIST(TorchvisionParams(root=str(root), download=True)).load()
+    message = str(info.value)
+    assert message.startswith(f"data 'mnist' could not be downloaded into {root / 'MNIST/raw'} ")
+    assert "Connection refused" in message and "check the network connection" in message
+    assert "download=true" not in message and "\\n" not in message
+    assert not root.exists()
+    assert capsys.readouterr().out == ""  # torchvision's progress goes to stderr
+
+
+def test_a_failed_download_keeps_what_was_there(tmp_path, offline):
+    (tmp_path / "FashionMNIST").mkdir()
+    (tmp_path / "FashionMNIST" / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="could not be downloaded"):
+        FashionMNIST(TorchvisionParams(root=str(tmp_path), download=True)).load()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["FashionMNIST", "notes.txt"]
+
+
+def test_a_corrupt_file_with_download_on_is_not_told_to_turn_it_on(tmp_path):
+    write_mnist(tmp_path)
+    (tmp_path / "MNIST/raw/train-images-idx3-ubyte").write_bytes(b"\0\0\x08\x03")
+    with pytest.raises(DataError, match=r"cannot be read .*delete the folder and run again"):
+        MNIST(TorchvisionParams(root=str(tmp_path), download=True)).load()
