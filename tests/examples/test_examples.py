@@ -108,8 +108,10 @@ def test_sweep_runs_shortened(sweep: Path, tmp_path: Path, capsys):
 def test_no_example_needs_a_file_outside_the_checkout():
     # the original report: MNIST examples pointed at ../shared/data/mnist.npz, which a user
     # who cloned the repository does not have; benchmarks/ keeps those
-    for spec in ROOT.glob("examples/*.yaml"):
-        path = str(yaml.safe_load(spec.read_text())["data"].get("path", ""))
+    for spec in ROOT.glob("examples/**/*.yaml"):
+        raw = yaml.safe_load(spec.read_text())
+        data = (raw.get("base") if "base" in raw else raw).get("data", {})  # a sweep's base
+        path = str(data.get("path", "")) if isinstance(data, dict) else ""
         assert not path.startswith(("..", "/")), f"{spec.name} reads {path}"
 
 
