@@ -4,6 +4,9 @@ Per epoch: one permutation (shared by all ranks), batches by index on the device
 batch with no host synchronisation on CUDA, held-out evaluation, one metrics row, image grids,
 and an atomic checkpoint. Checkpoints are also written every ``train.checkpoint_every`` steps,
 and the run resumes from any of them exactly (same weights as an uninterrupted run on CPU).
+Weights, checkpoints and pictures are fixed when they are asked for and written on a
+background thread (:class:`~genkit_core.files.BackgroundWriter`), so the next epoch need not
+wait for the disk.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ..data import (
     shard_rows,
 )
 from ..errors import DataError, NonFiniteError, RunError, SpecError
-from ..files import read_tensors
+from ..files import BackgroundWriter, read_tensors
 from ..images import as_images, save_grid
 from ..interfaces import DataBundle, Logger
 from ..model import LatentVariableModel
@@ -181,7 +184,7 @@ class Trainer:
                 for section in spec.logging
             ]
         try:
-            with _graceful_interrupt(self):
+            with _graceful_interrupt(self), BackgroundWriter() as self._writer:
                 return self._loop()
         finally:
             for logger in self.loggers:
@@ -318,6 +321,7 @@ class Trainer:
                     bar.close()
                     self._checkpoint(done, epoch_start_state)
                     self._save_weights(done)
+                    self._writer.wait()  # "checkpoint saved" must be true when it is said
                     raise raised_on_every_rank(
                         TrainingInterrupted(
                             f"interrupted at step {step_count} (epoch {epoch + 1}); checkpoint "
@@ -383,15 +387,19 @@ class Trainer:
         perm = torch.Generator()
         perm.set_state(epoch_start_state)
         generators = {**self.generators, "permutation_epoch_start": perm}
-        save_checkpoint(
-            self.run_dir / CHECKPOINT, self.model, self.optimizers.optimizers, generators,
-            position, sums, self._checkpoint_meta,
-        )  # fmt: skip
+        with self._writer.deferring():
+            save_checkpoint(
+                self.run_dir / CHECKPOINT, self.model, self.optimizers.optimizers, generators,
+                position, sums, self._checkpoint_meta,
+            )  # fmt: skip
         self.dist.barrier()
 
     def _save_weights(self, position: Position) -> None:
         if self.dist.is_main:
-            save_weights(self.run_dir, self.model, {"step": position.step, "epoch": position.epoch})
+            with self._writer.deferring():
+                save_weights(
+                    self.run_dir, self.model, {"step": position.step, "epoch": position.epoch}
+                )
 
     # --- per epoch -----------------------------------------------------------------------
 
@@ -420,7 +428,8 @@ class Trainer:
         if dist.is_main:
             for logger in self.loggers:
                 logger.log(row, position.step)
-            self._save_images()
+            with self._writer.deferring():  # drawn now, encoded and written in the background
+                self._save_images()
             self._save_weights(position)
             test = f"  test {row['test_loss']:.3f}" if "test_loss" in row else ""
             if (epoch + 1) % max(1, spec.train.epochs // 10) == 0 or last or epoch == 0:
@@ -519,6 +528,7 @@ class Trainer:
         if problem is None:
             return
         kept = ""
+        self._writer.wait()  # the last good checkpoint may still be on its way to the disk
         if self.dist.is_main and (self.run_dir / CHECKPOINT).is_file():
             tensors, meta = read_tensors(self.run_dir / CHECKPOINT)
             load_weights(self.model, model_tensors(tensors), self.run_dir / CHECKPOINT)
