@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..interfaces.params import Params
 
@@ -165,11 +165,11 @@ class TrainSpec(Params):
     schedule: ScheduleSpec = Field(
         default_factory=ScheduleSpec, description="The learning-rate schedule."
     )
-    compile: Literal["auto", "off", "cuda_graph", "torch_compile"] = Field(
+    compile: Literal["auto", "off", "cuda_graph"] = Field(
         "auto",
         description="auto replays each step as a CUDA graph where it can (one GPU, data held "
-        "on it, on_nonfinite: stop) and runs eagerly elsewhere; cuda_graph insists on it; "
-        "torch_compile uses torch.compile; off is always eager.",
+        "on it, on_nonfinite: stop) and runs eagerly elsewhere; cuda_graph insists on it; off "
+        "is always eager.",
     )
     data_placement: Literal["auto", "device", "stream"] = Field(
         "auto",
@@ -203,3 +203,13 @@ class TrainSpec(Params):
         64, description="How many prior samples samples.png shows after each epoch."
     )
     progress: bool = Field(True, description="Show a progress bar in a terminal.")
+
+    @field_validator("compile", mode="before")
+    @classmethod
+    def _no_torch_compile(cls, value: object) -> object:
+        if value == "torch_compile":
+            raise ValueError(
+                "torch_compile was removed: it ran 6x slower than cuda_graph on an H200 "
+                "(docs/performance.md); use auto, which replays each step as a CUDA graph"
+            )
+        return value

@@ -253,9 +253,6 @@ class Trainer:
             module = DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None
             )
-        if train.compile == "torch_compile":  # reduce-overhead means CUDA graphs: not with DDP
-            graphs = device.type == "cuda" and not dist.active
-            module = torch.compile(module, mode="reduce-overhead" if graphs else None)
         self.step = TrainStep(
             module, model, self.optimizers, groups, device, train.clip_grad_norm,
             skip_nonfinite=train.on_nonfinite == "skip", sync_each_step=device.type != "cuda",
