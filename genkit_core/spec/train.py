@@ -171,6 +171,11 @@ class TrainSpec(Params):
         "on it, on_nonfinite: stop) and runs eagerly elsewhere; cuda_graph insists on it; off "
         "is always eager.",
     )
+    threads: Literal["auto"] | Annotated[int, Field(gt=0, le=1024)] = Field(
+        "auto",
+        description="torch's intra-op CPU threads while training: auto picks from the model's "
+        "work per step and keeps OMP_NUM_THREADS where it is set (docs/performance.md); N uses N.",
+    )
     data_placement: Literal["auto", "device", "stream"] = Field(
         "auto",
         description="device holds each split on the training device, stream reads batches "

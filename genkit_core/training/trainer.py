@@ -60,6 +60,7 @@ from .checkpoint import Position, load_checkpoint, save_checkpoint
 from .distributed import AgreedFlag, Distributed, raised_on_every_rank, setup_distributed
 from .optim import OptimizerGroups, parameter_groups
 from .step import TrainStep
+from .threads import count_flops, training_threads
 
 __all__ = ["TrainResult", "Trainer", "TrainingInterrupted"]
 
@@ -144,9 +145,11 @@ class Trainer:
             TrainingInterrupted: Ctrl-C; a checkpoint was saved.
         """
         self.dist = setup_distributed(_checked_device(self.spec.train.device))
+        threads = torch.get_num_threads()  # train.threads holds for this call only
         try:
             return self._fit(self.dist)
         finally:
+            torch.set_num_threads(threads)
             self.dist.close()
 
     def _fit(self, dist: Distributed) -> TrainResult:
@@ -171,6 +174,9 @@ class Trainer:
         dist.on_main(prepare)
         self.model, self.data = model, data
         self._setup_training(model, data, dist)
+        self.step_flops = self._step_flops()
+        self.threads = training_threads(train.threads, dist.device, self.step_flops)
+        torch.set_num_threads(self.threads)
         if dist.active:
             self._say(
                 f"data-parallel over {dist.world} processes ({dist.backend}): batch "
@@ -264,6 +270,25 @@ class Trainer:
             "permutation": torch.Generator().manual_seed(train.seed),
             "noise": torch.Generator(device).manual_seed(train.seed + 1),
         }
+
+    @torch.no_grad()
+    def _step_flops(self) -> float | None:
+        """Floating-point operations of one training step: a forward pass over the first test
+        batch, scaled to ``train.batch_size`` rows and tripled for the backward pass.
+        """
+        if self.spec.train.threads != "auto" or self.dist.device.type != "cpu":
+            return None  # not needed: skip the forward pass
+        model = self.model
+        x, y = next(iter(self.test_batches.in_order()))
+        rows = min(len(x), self.spec.train.batch_size)
+        x, y = x[:rows], None if y is None else y[:rows]
+        noise = torch.zeros(len(x), *model.noise_shape)
+        model.eval()
+        try:
+            flops = count_flops(lambda: model(as_float(x), y, noise))
+        finally:
+            model.train()
+        return None if flops is None else 3 * flops * self.spec.train.batch_size / len(x)
 
     # --- the loop ------------------------------------------------------------------------
 
