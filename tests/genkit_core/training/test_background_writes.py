@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import genkit_core.files as files
+from genkit_core.testing import TINY_SPEC, tiny_spec
 from genkit_core.training import Trainer
 
-SPEC: dict[str, Any] = {
-    "model": "vae",
-    "latent_dim": 2,
-    "data": {"type": "digits", "max_train": 64, "max_test": 32},
-    "encoder": {"type": "mlp", "hidden": [16]},
-    "decoder": {"type": "mlp", "hidden": [16]},
-    "likelihood": {"type": "bernoulli"},
-    "train": {"epochs": 2, "batch_size": 32, "device": "cpu", "progress": False},
-}
+SPEC = tiny_spec(train={**TINY_SPEC["train"], "epochs": 2, "batch_size": 128})
 
 
 def test_weights_checkpoints_and_pictures_are_written_off_the_training_thread(

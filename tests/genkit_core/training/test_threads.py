@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import torch
 from torch import nn
 
+from genkit_core.testing import TINY_SPEC, tiny_spec
 from genkit_core.training import Trainer
 from genkit_core.training.threads import AUTO_FLOPS_PER_THREAD, count_flops, training_threads
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
-SPEC: dict[str, Any] = {
-    "model": "vae",
-    "latent_dim": 2,
-    "data": {"type": "digits", "max_train": 64, "max_test": 32},
-    "encoder": {"type": "mlp", "hidden": [32]},
-    "decoder": {"type": "mlp", "hidden": [32]},
-    "likelihood": {"type": "bernoulli"},
-    "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "progress": False},
-}
+SPEC = tiny_spec(train={**TINY_SPEC["train"], "batch_size": 32})
 
 
 @pytest.fixture
@@ -77,7 +68,7 @@ def test_a_steps_operations_are_three_forward_passes_of_a_batch(tmp_path, four_c
     """The MLP VAE's linear layers, 2 B sum(fan_in x fan_out), forward and twice backward."""
     trainer = Trainer(SPEC, tmp_path / "run", stream=None)
     trainer.fit()
-    layers = 64 * 32 + 32 * (2 * 2) + 2 * 32 + 32 * 64  # encoder, posterior head, decoder
+    layers = 64 * 32 + 32 * (2 * 4) + 4 * 32 + 32 * 64  # encoder, posterior head, decoder
     assert trainer.step_flops == 3 * 2 * 32 * layers
     assert trainer.threads == 1
 
