@@ -4,6 +4,9 @@ Every file genkit writes goes through :func:`atomic_write`: the bytes go to a te
 the same directory, are fsynced, and replace the target with ``os.replace``, so a process
 killed at any moment (``kill -9`` included) leaves either the old file or the new one.
 Weights are read only from safetensors: no pickle.
+
+Inside :meth:`BackgroundWriter.deferring` the same writes happen on a background thread, so
+training does not wait for the disk; what is written is fixed when the write is asked for.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +29,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from .errors import RunError
 
 __all__ = [
+    "BackgroundWriter",
     "atomic_write",
     "atomic_write_with",
     "content_hash",
@@ -40,10 +47,21 @@ def atomic_write(path: str | Path, data: bytes) -> None:
 def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> None:
     """Let ``write(tmp_path)`` produce the file, then move it onto ``path`` atomically.
 
+    Inside :meth:`BackgroundWriter.deferring` this returns at once and the write happens on the
+    writer's thread; ``write`` must then use only data that nothing changes afterwards.
+
     Raises:
         RunError: the file cannot be written (a full disk, no permission); ``path`` is intact.
     """
     path = Path(path)
+    writer = _DEFERRING.get()
+    if writer is not None:
+        writer.submit(path, lambda: _write_now(path, write))
+    else:
+        _write_now(path, write)
+
+
+def _write_now(path: Path, write: Callable[[Path], Any]) -> None:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
@@ -100,10 +118,19 @@ def write_tensors(
 ) -> None:
     """Save tensors to a safetensors file atomically; ``metadata`` is stored as JSON text, and
     the tensors' :func:`content_hash` beside it, so that damage is found when it is read.
+
+    Under a :class:`BackgroundWriter` the tensors are copied now and hashed, serialised and
+    written on the writer's thread, so training may change them at once.
     """
-    contiguous = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    header = {"genkit": json.dumps(metadata or {}), _HASH: content_hash(contiguous)}
-    atomic_write(path, save_safetensors_bytes(contiguous, metadata=header))
+    deferred = _DEFERRING.get() is not None
+    snapshot = {k: v.detach().to("cpu", copy=deferred).contiguous() for k, v in tensors.items()}
+    text = json.dumps(metadata or {})
+
+    def write(tmp: Path) -> None:
+        header = {"genkit": text, _HASH: content_hash(snapshot)}
+        tmp.write_bytes(save_safetensors_bytes(snapshot, metadata=header))
+
+    atomic_write_with(path, write)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -163,3 +190,69 @@ def _read(path: str | Path, tensors: bool) -> tuple[dict[str, torch.Tensor], dic
             "(damaged on disk, or edited); restore it from a backup or train again"
         )
     return read, metadata
+
+
+_DEFERRING: ContextVar[BackgroundWriter | None] = ContextVar("genkit_deferring", default=None)
+
+
+class BackgroundWriter:
+    """Atomic writes on one background thread, so that training does not wait for the disk.
+
+    At most one write of each file is pending: a second write of the same file first waits for
+    the previous one, so memory holds at most one copy of each file. Writes happen in the order
+    they were asked for, each atomically (:func:`atomic_write_with`). A failed write raises its
+    :class:`RunError` in the asking thread, at the next write asked for or at :meth:`wait`;
+    leaving the ``with`` block waits for every write.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="genkit-writer")
+        self._pending: dict[Path, Future[None]] = {}
+
+    def submit(self, path: Path, job: Callable[[], None]) -> None:
+        """Run ``job`` (the write of ``path``) on the writer's thread, after its earlier jobs.
+
+        Raises:
+            RunError: an earlier write failed.
+        """
+        self._raise_failed()
+        previous = self._pending.pop(path, None)
+        if previous is not None:
+            previous.result()
+        self._pending[path] = self._executor.submit(job)
+
+    @contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Inside the block, :func:`atomic_write_with` (and so every genkit write in this
+        thread) hands its write to this writer instead of doing it.
+        """
+        token = _DEFERRING.set(self)
+        try:
+            yield
+        finally:
+            _DEFERRING.reset(token)
+
+    def wait(self) -> None:
+        """Return when every write asked for is on disk.
+
+        Raises:
+            RunError: a write failed (the file it would have replaced is intact).
+        """
+        pending, self._pending = list(self._pending.values()), {}
+        errors = [f.exception() for f in pending]
+        failed = next((e for e in errors if e is not None), None)
+        if failed is not None:
+            raise failed
+
+    def _raise_failed(self) -> None:
+        if any(f.done() and f.exception() is not None for f in self._pending.values()):
+            self.wait()
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.wait()
+        finally:
+            self._executor.shutdown()

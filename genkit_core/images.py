@@ -1,4 +1,9 @@
-"""Image grids of samples and reconstructions, written with torchvision's helpers."""
+"""Image grids of samples and reconstructions, written with torchvision's helpers.
+
+torchvision is imported when the first grid is drawn, not with this module: importing it takes
+seconds (it brings torch's compiler with it), which every command would otherwise pay at start,
+and a trainer that writes in the background pays it on the writer's thread.
+"""
 
 from __future__ import annotations
 
@@ -29,12 +34,20 @@ def as_images(x: Tensor, shape: tuple[int, ...]) -> Tensor | None:
 
 
 def save_grid(path: Path, images: Tensor, nrow: int = 8) -> None:
-    """Save ``(N, C, H, W)`` images as one PNG grid, atomically; small images are enlarged."""
-    from torchvision.utils import make_grid, save_image  # imported here: torchvision is slow
+    """Save ``(N, C, H, W)`` images as one PNG grid, atomically; small images are enlarged.
+
+    ``images`` must not change afterwards: under a :class:`~genkit_core.files.BackgroundWriter`
+    the grid is drawn and encoded later, on the writer's thread.
+    """
+    atomic_write_with(path, lambda tmp: _draw_grid(tmp, images, nrow))
+
+
+def _draw_grid(path: Path, images: Tensor, nrow: int) -> None:
+    from torchvision.utils import make_grid, save_image
 
     side = images.shape[-1]
     scale = max(1, 32 // side)
     if scale > 1:
         images = torch.nn.functional.interpolate(images, scale_factor=scale, mode="nearest")
     grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)
-    atomic_write_with(path, lambda tmp: save_image(grid, tmp, format="png"))
+    save_image(grid, path, format="png")

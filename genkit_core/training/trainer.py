@@ -4,6 +4,9 @@ Per epoch: one permutation (shared by all ranks), batches by index on the device
 batch with no host synchronisation on CUDA, held-out evaluation, one metrics row, image grids,
 and an atomic checkpoint. Checkpoints are also written every ``train.checkpoint_every`` steps,
 and the run resumes from any of them exactly (same weights as an uninterrupted run on CPU).
+Weights, checkpoints and pictures are fixed when they are asked for and written on a
+background thread (:class:`~genkit_core.files.BackgroundWriter`), so the next epoch need not
+wait for the disk.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from ..data import (
 )
 from ..devices import check_device
 from ..errors import DataError, NonFiniteError, RunError, SpecError
-from ..files import read_tensors
+from ..files import BackgroundWriter, read_tensors
 from ..images import as_images, save_grid
 from ..interfaces import DataBundle, Logger
 from ..model import LatentVariableModel
@@ -59,6 +62,7 @@ from .distributed import AgreedFlag, Distributed, raised_on_every_rank, setup_di
 from .optim import OptimizerGroups, parameter_groups
 from .resume import check_resume, checkpoint_position
 from .step import TrainStep
+from .threads import count_flops, training_threads
 
 __all__ = ["TrainResult", "Trainer", "TrainingInterrupted"]
 
@@ -154,9 +158,11 @@ class Trainer:
         if done is not None and done.epoch >= self.spec.train.epochs and done.batch == 0:
             return TrainResult(self.run_dir, {}, done.step)  # nothing to train: touch nothing
         self.dist = setup_distributed(check_device(self.spec.train.device, "train.device"))
+        threads = torch.get_num_threads()  # train.threads holds for this call only
         try:
             return self._fit(self.dist)
         finally:
+            torch.set_num_threads(threads)
             self.dist.close()
 
     def _fit(self, dist: Distributed) -> TrainResult:
@@ -179,25 +185,29 @@ class Trainer:
         dist.on_main(prepare)
         self.model, self.data = model, data
         self._setup_training(model, data, dist)
+        self.step_flops = self._step_flops()
+        self.threads = training_threads(train.threads, dist.device, self.step_flops)
+        torch.set_num_threads(self.threads)
         if dist.active:
             self._say(
                 f"data-parallel over {dist.world} processes ({dist.backend}): batch "
                 f"{train.batch_size} each, global batch {train.batch_size * dist.world}"
             )
         self.loggers: list[Logger] = []
-        position = self._start()  # a resumed run's spec.yaml changes only once this has loaded
-        if dist.is_main:
-            save_spec(self.run_dir, spec)
-            self.loggers = [
-                build_component("logging", section, self.registry, run_dir=self.run_dir)
-                for section in spec.logging
-            ]
-        try:
-            with _graceful_interrupt(self):
-                return self._loop(position)
-        finally:
-            for logger in self.loggers:
-                logger.close()
+        with BackgroundWriter() as self._writer:
+            position = self._start()  # a resumed run's spec.yaml changes only once it has loaded
+            if dist.is_main:
+                save_spec(self.run_dir, spec)
+                self.loggers = [
+                    build_component("logging", section, self.registry, run_dir=self.run_dir)
+                    for section in spec.logging
+                ]
+            try:
+                with _graceful_interrupt(self):
+                    return self._loop(position)
+            finally:
+                for logger in self.loggers:
+                    logger.close()
 
     def _setup_training(
         self, model: LatentVariableModel, data: DataBundle, dist: Distributed
@@ -262,9 +272,6 @@ class Trainer:
             module = DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None
             )
-        if train.compile == "torch_compile":  # reduce-overhead means CUDA graphs: not with DDP
-            graphs = device.type == "cuda" and not dist.active
-            module = torch.compile(module, mode="reduce-overhead" if graphs else None)
         self.step = TrainStep(
             module, model, self.optimizers, groups, device, train.clip_grad_norm,
             skip_nonfinite=train.on_nonfinite == "skip", sync_each_step=device.type != "cuda",
@@ -276,6 +283,25 @@ class Trainer:
             "permutation": torch.Generator().manual_seed(train.seed),
             "noise": torch.Generator(device).manual_seed(train.seed + 1),
         }
+
+    @torch.no_grad()
+    def _step_flops(self) -> float | None:
+        """Floating-point operations of one training step: a forward pass over the first test
+        batch, scaled to ``train.batch_size`` rows and tripled for the backward pass.
+        """
+        if self.spec.train.threads != "auto" or self.dist.device.type != "cpu":
+            return None  # not needed: skip the forward pass
+        model = self.model
+        x, y = next(iter(self.test_batches.in_order()))
+        rows = min(len(x), self.spec.train.batch_size)
+        x, y = x[:rows], None if y is None else y[:rows]
+        noise = torch.zeros(len(x), *model.noise_shape)
+        model.eval()
+        try:
+            flops = count_flops(lambda: model(as_float(x), y, noise))
+        finally:
+            model.train()
+        return None if flops is None else 3 * flops * self.spec.train.batch_size / len(x)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -330,6 +356,7 @@ class Trainer:
                     bar.close()
                     self._checkpoint(done, epoch_start_state)
                     self._save_weights(done)
+                    self._writer.wait()  # "checkpoint saved" must be true when it is said
                     raise raised_on_every_rank(
                         TrainingInterrupted(
                             f"interrupted at step {step_count} (epoch {epoch + 1}); checkpoint "
@@ -397,15 +424,19 @@ class Trainer:
         perm = torch.Generator()
         perm.set_state(epoch_start_state)
         generators = {**self.generators, "permutation_epoch_start": perm}
-        save_checkpoint(
-            self.run_dir / CHECKPOINT, self.model, self.optimizers.optimizers, generators,
-            position, sums, self._checkpoint_meta,
-        )  # fmt: skip
+        with self._writer.deferring():
+            save_checkpoint(
+                self.run_dir / CHECKPOINT, self.model, self.optimizers.optimizers, generators,
+                position, sums, self._checkpoint_meta,
+            )  # fmt: skip
         self.dist.barrier()
 
     def _save_weights(self, position: Position) -> None:
         if self.dist.is_main:
-            save_weights(self.run_dir, self.model, {"step": position.step, "epoch": position.epoch})
+            with self._writer.deferring():
+                save_weights(
+                    self.run_dir, self.model, {"step": position.step, "epoch": position.epoch}
+                )
 
     # --- per epoch -----------------------------------------------------------------------
 
@@ -434,7 +465,8 @@ class Trainer:
         if dist.is_main:
             for logger in self.loggers:
                 logger.log(row, position.step)
-            self._save_images()
+            with self._writer.deferring():  # drawn now, encoded and written in the background
+                self._save_images()
             self._save_weights(position)
             test = f"  test {row['test_loss']:.3f}" if "test_loss" in row else ""
             if (epoch + 1) % max(1, spec.train.epochs // 10) == 0 or last or epoch == 0:
@@ -556,6 +588,7 @@ class Trainer:
         if problem is None:
             return
         kept = ""
+        self._writer.wait()  # the last good checkpoint may still be on its way to the disk
         if self.dist.is_main and (self.run_dir / CHECKPOINT).is_file():
             tensors, meta = read_tensors(self.run_dir / CHECKPOINT)
             load_weights(self.model, model_tensors(tensors), self.run_dir / CHECKPOINT)

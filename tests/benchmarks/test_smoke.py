@@ -26,10 +26,31 @@ def _run(script: str) -> str:
 
 
 @pytest.mark.slow
-def test_train_speed_reports_every_contender():
+def test_train_speed_reports_every_contender_and_their_equal_work():
     out = _run("train_speed.py")
     for contender in ("| plain |", "| plain-fused |", "| genkit |"):
         assert contender in out
+    assert "4 optimiser steps per seed for every contender" in out
+    assert "| seed noise (sd) | p, same loss as plain |" in out
+
+
+@pytest.mark.slow
+def test_wall_time_reports_quiet_and_busy():
+    out = _run("wall_time.py")
+    assert "| quiet |" in out and "| busy |" in out
+
+
+@pytest.mark.slow
+def test_threads_reports_each_count_quiet_and_busy():
+    out = _run("threads.py")
+    assert "| small | 0.13 | 1 | quiet |" in out and "| small | 0.13 | 1 | busy |" in out
+
+
+@pytest.mark.slow
+def test_the_gpu_check_runs_every_step_on_the_cpu():
+    out = _run("gpu_check.py")
+    assert out.count("optimiser steps per seed for every contender") == 2  # batch 128, 1024
+    assert "| 2 |" in out and "the full schedule of 3280 epochs projects to" in out
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from safetensors import safe_open
 
 from genkit_core import RunError
 from genkit_core.files import (
+    BackgroundWriter,
     atomic_write,
     atomic_write_with,
     content_hash,
@@ -125,3 +128,89 @@ def test_a_file_without_a_hash_is_read_as_it_is(tmp_path: Path):
     save_file({"a": torch.ones(2)}, tmp_path / "old.safetensors", metadata={"genkit": "{}"})
     tensors, meta = read_tensors(tmp_path / "old.safetensors")
     assert torch.equal(tensors["a"], torch.ones(2)) and meta == {}
+
+
+# --- writes in the background --------------------------------------------------------------
+
+
+def test_a_deferred_write_holds_the_tensors_as_they_were_when_it_was_asked_for(tmp_path):
+    weights = torch.zeros(1000)
+    with BackgroundWriter() as writer, writer.deferring():
+        write_tensors(tmp_path / "w.safetensors", {"w": weights}, {"step": 1})
+        weights += 1  # training goes on at once
+    loaded, meta = read_tensors(tmp_path / "w.safetensors")
+    assert torch.equal(loaded["w"], torch.zeros(1000)) and meta == {"step": 1}
+
+
+def test_deferred_writes_run_on_another_thread_in_order_and_the_last_one_wins(tmp_path):
+    threads = []
+
+    def write(data):
+        def job(tmp):
+            threads.append(threading.current_thread())
+            time.sleep(0.05)
+            tmp.write_bytes(data)
+
+        return job
+
+    with BackgroundWriter() as writer:
+        with writer.deferring():
+            for i in range(3):
+                atomic_write_with(tmp_path / "f.bin", write(b"%d" % i))
+            atomic_write_with(tmp_path / "g.bin", write(b"g"))
+        writer.wait()
+        assert (tmp_path / "f.bin").read_bytes() == b"2"
+        assert (tmp_path / "g.bin").read_bytes() == b"g"
+    assert len(threads) == 4 and threading.main_thread() not in threads
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin", "g.bin"]
+
+
+def test_a_write_outside_deferring_happens_at_once(tmp_path):
+    with BackgroundWriter() as writer:
+        with writer.deferring():
+            pass
+        atomic_write(tmp_path / "f.bin", b"now")
+        assert (tmp_path / "f.bin").read_bytes() == b"now"
+
+
+def test_at_most_one_write_of_a_file_is_pending(tmp_path):
+    """A second write of the same file waits for the first: memory holds one copy per file."""
+    release = threading.Event()
+    started = []
+
+    def slow(tmp):
+        started.append(time.perf_counter())
+        release.wait(5)
+        tmp.write_bytes(b"slow")
+
+    with BackgroundWriter() as writer, writer.deferring():
+        atomic_write_with(tmp_path / "f.bin", slow)
+        threading.Timer(0.2, release.set).start()
+        began = time.perf_counter()
+        atomic_write(tmp_path / "f.bin", b"next")  # blocks until the first is written
+        assert time.perf_counter() - began >= 0.15
+    assert (tmp_path / "f.bin").read_bytes() == b"next"
+
+
+def _disk_full(tmp):
+    tmp.write_bytes(b"half")
+    raise OSError(28, "No space left on device")
+
+
+def test_a_failed_background_write_is_a_run_error_at_the_next_write(tmp_path):
+    (tmp_path / "f.bin").write_bytes(b"old")
+    full = r"f\.bin: cannot write it \(No space left on device\)"
+    with pytest.raises(RunError, match=full), BackgroundWriter() as writer, writer.deferring():
+        atomic_write_with(tmp_path / "f.bin", _disk_full)
+        writer._pending[tmp_path / "f.bin"].exception()  # let it fail first
+        atomic_write(tmp_path / "g.bin", b"g")  # raises here, and writes nothing
+        pytest.fail("the failed write was not reported")
+    assert (tmp_path / "f.bin").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_a_failed_background_write_is_a_run_error_when_the_block_ends(tmp_path):
+    nothing = r"f\.bin: cannot write it .*; nothing was written"
+    with pytest.raises(RunError, match=nothing), BackgroundWriter() as writer, writer.deferring():
+        atomic_write_with(tmp_path / "f.bin", _disk_full)
+    assert list(tmp_path.iterdir()) == []
