@@ -1,6 +1,6 @@
 """A bare PyTorch loop for the Burda et al. (2015) VAE, beside genkit's spec of the same model.
 
-Identical settings to examples/vae_mnist_burda.yaml, written by hand: 784-200-200-50 tanh MLPs,
+Identical settings to examples/zoo/vae_mnist_burda.yaml, written by hand: 784-200-200-50 tanh MLPs,
 a Bernoulli decoder on logits, MNIST binarised afresh every epoch (test set binarised once),
 Adam (eps 1e-4), batch 20, and the lr schedule 1e-3 * 10^(-i/7) over stages of relative length
 3^i, compressed to --epochs. It reports the test negative ELBO and the importance-weighted
