@@ -17,12 +17,13 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import MultivariateNormal, kl_divergence
 
-from genkit_core import DataInfo, Decoder, Encoder, ObjectiveParams, Params
+from genkit_core import DataInfo, ObjectiveParams
 from genkit_core.evaluation import evaluate, iw_log_likelihood, negative_elbo_terms
 from genkit_core.model import LatentVariableModel
 from genkit_plugins.divergences.gaussian_kl import GaussianKL
 from genkit_plugins.likelihoods.gaussian import Gaussian
 from genkit_plugins.likelihoods.location_scale import LocationScaleParams
+from genkit_plugins.networks.mlp import MLPDecoder, MLPEncoder, MLPParams
 from genkit_plugins.objectives.elbo import ELBO
 from genkit_plugins.posteriors.hierarchical import (
     HierarchicalParams,
@@ -39,28 +40,6 @@ A0 = torch.tensor([0.2, -0.1, 0.3], dtype=F64)
 Q = torch.linalg.qr(torch.tensor([[1.0, 2, 0, 1], [0, 1, 1, 0], [1, 0, 1, 2], [2, 1, 0, 1]]))[0]
 W = Q[:, :L1].to(F64) * torch.tensor([2.0, 1.0, 0.5], dtype=F64)  # W^T W diagonal
 B = torch.tensor([0.1, -0.2, 0.3, 0.0], dtype=F64)
-
-
-class _Flat(Encoder):
-    Params = Params
-
-    def __init__(self, params: Params, in_shape: tuple[int, ...]):
-        super().__init__(params, in_shape)
-        self.out_features = D
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.flatten(1)
-
-
-class _Linear(Decoder):
-    Params = Params
-
-    def __init__(self, params: Params, in_features: int, out_shape: tuple[int, ...]):
-        super().__init__(params, in_features, out_shape)
-        self.linear = nn.Linear(in_features, D)
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.linear(z)[:, None]
 
 
 def _true_posterior() -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -86,14 +65,15 @@ def _set(layer: nn.Module, gain: Tensor, offset: Tensor, variance: Tensor) -> No
 
 
 def _model(exact: bool) -> LatentVariableModel:
-    linear = LayerParams(latent_dim=L2, hidden=[])
-    posterior = HierarchicalPosterior(HierarchicalParams(layers=[linear]), (D,), L1)
+    layer = LayerParams(latent_dim=L2, hidden=[])
+    posterior = HierarchicalPosterior(HierarchicalParams(layers=[layer]), (D,), L1)
     likelihood = Gaussian(
         LocationScaleParams(variance="shared", min_scale=1e-9, activation="identity"), (D,)
     )
+    linear = MLPParams(hidden=[])  # the encoder is then the identity, the decoder one layer
     model = LatentVariableModel(
-        "vae", L1, DataInfo((D,)), _Flat(Params(), (D,)), posterior,
-        _Linear(Params(), L1, (1, D)), likelihood, ELBO(ObjectiveParams(), L1),
+        "vae", L1, DataInfo((D,)), MLPEncoder(linear, (D,)), posterior,
+        MLPDecoder(linear, L1, (1, D)), likelihood, ELBO(ObjectiveParams(), L1),
         HierarchicalPrior(HierarchicalPriorParams(), L1), GaussianKL(GaussianKL.Params()),
     )  # fmt: skip
     model.double()
@@ -104,8 +84,8 @@ def _model(exact: bool) -> LatentVariableModel:
     _set(posterior.upward[0], g2, c2, v2)
     _set(model.prior.downward[0], A, A0, torch.full((L1,), S1**2, dtype=F64))
     with torch.no_grad():
-        model.decoder.linear.weight.copy_(W)
-        model.decoder.linear.bias.copy_(B)
+        model.decoder.net[0].weight.copy_(W)
+        model.decoder.net[0].bias.copy_(B)
         likelihood.log_scale.fill_(math.log(S - 1e-9))
     return model.eval()
 
