@@ -1,6 +1,6 @@
 """Throughput of N training runs sharing one GPU: the Burda spec, 1, 2, 4 and 8 at once.
 
-Each run is its own ``genkit train examples/vae_mnist_burda.yaml`` process (batch 20, the step
+Each run is its own ``genkit train examples/zoo/vae_mnist_burda.yaml`` process (batch 20, the step
 replayed as a CUDA graph), started together with the others. A run's speed is its steps per
 second over its median epoch (metrics.csv); the aggregate is the sum over the runs, and the
 "wall" column counts every step of every run over the time from the first start to the last

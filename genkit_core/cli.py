@@ -139,7 +139,7 @@ def _print_report(r: dict[str, Any], likelihood: str) -> None:
             _out(f"  -log p(x), IW     {r['iw_nll']:10.4f}   (K = {r['iw_samples']})")
     else:
         _out(f"  reconstruction    {r['reconstruction']:10.4f}")
-    _out(f"  active units      {r['active_units']:>10} of {r['latent_dim']}")
+    _out(f"  active units      {r['active_units']:>10} of {r['latent_units']}")
     if not r["normalized"]:
         _out(f"  note: the {likelihood} likelihood drops its normalising constant, so these are "
              "not log-densities; compare them only with runs of the same likelihood")  # fmt: skip

@@ -152,8 +152,9 @@ def evaluate(
     if model.is_variational:
         report["negative_elbo"] = report["reconstruction"] + report["kl"]
         report["iw_samples"] = iw_samples
-    active, _ = active_units(model, batches)
-    report.update(active_units=active, latent_dim=model.latent_dim)
+    active, variance = active_units(model, batches)
+    # latent_units: the code's units, more than latent_dim for a hierarchy of layers
+    report.update(active_units=active, latent_dim=model.latent_dim, latent_units=len(variance))
     report["normalized"] = bool(model.likelihood.normalized)
     return report
 

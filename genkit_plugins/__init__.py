@@ -31,9 +31,11 @@ from .objectives.elbo import ELBO
 from .objectives.iwae import IWAE
 from .posteriors.delta import DeltaPosterior
 from .posteriors.gaussian import GaussianPosterior
+from .posteriors.hierarchical import HierarchicalPosterior
 from .posteriors.iaf import IAFPosterior
 from .priors.code_gaussian import CodeGaussian
 from .priors.gaussian import LearnedGaussian
+from .priors.hierarchical import HierarchicalPrior
 from .priors.mixture import MixtureOfGaussians
 from .priors.standard_normal import StandardNormal
 from .priors.vamp import VampPrior
@@ -50,10 +52,12 @@ def genkit_components() -> list[Component]:
         Component("gaussian", GaussianPosterior),
         Component("delta", DeltaPosterior),
         Component("iaf", IAFPosterior),
+        Component("hierarchical", HierarchicalPosterior),
         Component("standard_normal", StandardNormal),
         Component("gaussian", LearnedGaussian),
         Component("mixture", MixtureOfGaussians),
         Component("vamp", VampPrior),
+        Component("hierarchical", HierarchicalPrior),
         Component("code_gaussian", CodeGaussian),
         Component("gaussian_kl", GaussianKL),
         Component("mc_kl", MonteCarloKL),

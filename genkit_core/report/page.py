@@ -64,7 +64,7 @@ def metrics_table(report: dict[str, Any]) -> str:
     for key, label in names.items():
         if key in report:
             rows.append((label.format(**report), f"{report[key]:.4f}"))
-    rows.append(("active units", f"{report['active_units']} of {report['latent_dim']}"))
+    rows.append(("active units", f"{report['active_units']} of {report['latent_units']}"))
     rows.append(("test examples", str(report["examples"])))
     cells = "".join(
         f"<tr><th>{html.escape(k)}</th><td class='num'>{html.escape(v)}</td></tr>" for k, v in rows

@@ -50,6 +50,7 @@ def check_component(
     *,
     name: str = "checked",
     context: Mapping[str, Any] | None = None,
+    model: Mapping[str, Any] | None = None,
 ) -> Any:
     """Register, build and exercise a component; return the built instance.
 
@@ -64,6 +65,9 @@ def check_component(
         name: the name it is registered under in a throwaway registry.
         context: constructor arguments replacing :data:`DEFAULT_CONTEXT` for its kind,
             e.g. ``{"data_shape": (3, 32, 32)}``.
+        model: other spec sections of the small model a prior or objective is checked
+            inside, e.g. ``{"posterior": {"type": "hierarchical"}}`` for a prior that mirrors
+            the posterior's layers.
 
     Raises:
         PluginError: the first broken part of the contract, naming the component.
@@ -88,8 +92,10 @@ def check_component(
         built = cls(validated, **arguments)
     except Exception as exc:
         raise PluginError(f"{label} failed to build: {type(exc).__name__}: {exc}") from exc
+    if model and kind not in _IN_A_MODEL:
+        raise ValueError(f"model= is for the kinds checked in a model {_IN_A_MODEL}, not {kind}")
     if kind in _IN_A_MODEL:
-        built = _in_a_model(kind, name, cls, validated)
+        built = _in_a_model(kind, cls, validated, model or {})
     _CHECKS[kind](_Checker(label), built, arguments)
     return built
 
@@ -98,8 +104,10 @@ _IN_A_MODEL = ("prior", "objective")
 """Kinds that work on a whole model: they are checked inside a small one."""
 
 
-def _in_a_model(kind: str, name: str, cls: type, params: Any) -> Any:
-    """Build a small model of genkit's built-ins around the component; return the component."""
+def _in_a_model(kind: str, cls: type, params: Any, sections: Mapping[str, Any]) -> Any:
+    """Build a small model of genkit's built-ins (with ``sections`` in place of the tiny
+    spec's) around the component; return the component.
+    """
     from ..build import build_model  # the model needs the whole core; checks rarely do
     from .checks import fresh_registry, tiny_spec
 
@@ -107,7 +115,7 @@ def _in_a_model(kind: str, name: str, cls: type, params: Any) -> Any:
     name = "checked_component"  # its own name may be a built-in's, already registered
     registry.add(Component(name, cls), plugin="check_component")
     section = {"type": name, **params.model_dump(exclude={"type"})}
-    changes: dict[str, Any] = {kind: section}
+    changes: dict[str, Any] = {**sections, kind: section}
     if kind == "prior" and getattr(cls, "fitted_after_training", False):
         changes["model"] = "ae"
     spec = tiny_spec(**changes)

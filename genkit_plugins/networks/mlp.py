@@ -13,7 +13,7 @@ from genkit_core import Decoder, Encoder, Params
 
 from .activations import Activation, activation
 
-__all__ = ["MLPDecoder", "MLPEncoder", "MLPParams"]
+__all__ = ["MLPDecoder", "MLPEncoder", "MLPParams", "mlp_stack"]
 
 Width = Annotated[int, Field(gt=0, le=65_536)]
 
@@ -29,7 +29,10 @@ class MLPParams(Params):
     activation: Activation = Field("relu", description="The nonlinearity after each hidden layer.")
 
 
-def _stack(sizes: list[int], act: Activation, last_activation: bool) -> nn.Sequential:
+def mlp_stack(sizes: list[int], act: Activation, last_activation: bool) -> nn.Sequential:
+    """Linear layers between consecutive ``sizes``, each followed by ``act`` (the last one only
+    with ``last_activation``); two sizes make one linear layer.
+    """
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
@@ -47,7 +50,7 @@ class MLPEncoder(Encoder):
         super().__init__(params, in_shape)
         sizes = [math.prod(in_shape), *params.hidden]
         self.out_features = sizes[-1]
-        self.net = _stack(sizes, params.activation, last_activation=True)
+        self.net = mlp_stack(sizes, params.activation, last_activation=True)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x.flatten(1))
@@ -61,7 +64,7 @@ class MLPDecoder(Decoder):
     def __init__(self, params: MLPParams, in_features: int, out_shape: tuple[int, ...]):
         super().__init__(params, in_features, out_shape)
         sizes = [in_features, *params.hidden, math.prod(out_shape)]
-        self.net = _stack(sizes, params.activation, last_activation=False)
+        self.net = mlp_stack(sizes, params.activation, last_activation=False)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).view(z.shape[0], *self.out_shape)

@@ -49,14 +49,27 @@ class VampPrior(Prior):
         self._posterior: Callable[[Tensor], Distribution] | None = None
         self.pseudo_inputs: nn.Parameter | None = None
 
-    def bind(self, model: LatentVariableModel) -> None:
+    def bind(
+        self,
+        model: LatentVariableModel,
+        components: Callable[[Tensor], Distribution] | None = None,
+    ) -> None:
+        """Make the pseudo-inputs and keep what turns them into the mixture's components.
+
+        Args:
+            model: the model this prior belongs to.
+            components: maps pseudo-inputs ``(K, *data_shape)`` to the components, batch
+                ``(K,)``: ``model.posterior_of`` by default; a hierarchical prior passes its
+                top layer's posterior.
+        """
         if model.conditioner is not None:
             raise SpecError(
                 "the vamp prior passes pseudo-inputs through the encoder, which a cvae "
                 "conditions on labels; use model: vae, or prior: {type: mixture}",
                 field="prior.type",
             )
-        self._posterior = model.posterior_of  # a bound method: the model is not a submodule
+        # a bound method, never the model itself: the model is not a submodule of its prior
+        self._posterior = components or model.posterior_of
         p = self.params
         self.pseudo_inputs = nn.Parameter(
             p.init_mean + p.init_std * torch.randn(p.components, *model.data_info.shape)

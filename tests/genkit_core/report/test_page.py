@@ -68,10 +68,10 @@ def test_a_figure_that_cannot_be_drawn_is_a_note(trained_runs, tmp_path: Path):
 def test_metrics_table_names_each_term():
     table = metrics_table(
         {"negative_elbo": 90.5, "reconstruction": 80.0, "kl": 10.5, "iw_nll": 88.0,
-         "iw_samples": 50, "active_units": 3, "latent_dim": 4, "examples": 10,
-         "normalized": False}
+         "iw_samples": 50, "active_units": 3, "latent_dim": 4, "latent_units": 6,
+         "examples": 10, "normalized": False}
     )  # fmt: skip
-    for text in ("90.5000", "K = 50", "3 of 4", "normalising constant"):
+    for text in ("90.5000", "K = 50", "3 of 6", "normalising constant"):  # of the code's units
         assert text in table
 
 

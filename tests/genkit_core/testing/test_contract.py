@@ -130,3 +130,8 @@ def test_context_replaces_the_default_shapes():
     encoder = check_component(MLPEncoder, {"hidden": [5]}, context={"in_shape": (3, 4, 4)})
     assert encoder.in_shape == (3, 4, 4)
     assert encoder.out_features == 5
+
+
+def test_model_sections_are_only_for_the_kinds_checked_in_a_model():
+    with pytest.raises(ValueError, match=r"model= is for the kinds checked in a model .*encoder"):
+        check_component(MLPEncoder, model={"posterior": {"type": "gaussian"}})

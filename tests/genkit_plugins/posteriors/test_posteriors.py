@@ -12,6 +12,7 @@ from genkit_core import Params
 from genkit_core.testing import check_component
 from genkit_plugins.posteriors.delta import DeltaPosterior
 from genkit_plugins.posteriors.gaussian import GaussianPosterior
+from genkit_plugins.posteriors.hierarchical import HierarchicalPosterior
 from genkit_plugins.posteriors.iaf import IAFParams, IAFPosterior
 
 
@@ -21,6 +22,11 @@ from genkit_plugins.posteriors.iaf import IAFParams, IAFPosterior
         pytest.param(GaussianPosterior, {}, id="gaussian"),
         pytest.param(DeltaPosterior, {}, id="delta"),
         pytest.param(IAFPosterior, {"hidden": [16], "transforms": 3}, id="iaf"),
+        pytest.param(
+            HierarchicalPosterior,
+            {"layers": [{"latent_dim": 3, "hidden": [8]}, {"latent_dim": 2, "hidden": []}]},
+            id="hierarchical",
+        ),
     ],
 )
 def test_keeps_the_posterior_contract(cls, params):
