@@ -149,7 +149,7 @@ def evaluate(
         report["negative_elbo"] = report["reconstruction"] + report["kl"]
         report["iw_samples"] = iw_samples
     active, _ = active_units(model, batches)
-    report.update(active_units=active, latent_dim=model.latent_dim)
+    report.update(active_units=active, latent_dim=math.prod(model.posterior.latent_shape))
     report["normalized"] = bool(model.likelihood.normalized)
     return report
 

@@ -8,6 +8,7 @@ user's training run.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -63,7 +64,10 @@ def check_component(
         params: the spec section without ``type`` (defaults when None).
         name: the name it is registered under in a throwaway registry.
         context: constructor arguments replacing :data:`DEFAULT_CONTEXT` for its kind,
-            e.g. ``{"data_shape": (3, 32, 32)}``.
+            e.g. ``{"data_shape": (3, 32, 32)}``. Priors and objectives, which are checked
+            inside a small model, also take ``"spec"``: sections replacing those of that
+            model's spec (:data:`~genkit_core.testing.TINY_SPEC`), e.g.
+            ``{"spec": {"posterior": {"type": "vq"}}}`` for a prior over a codebook.
 
     Raises:
         PluginError: the first broken part of the contract, naming the component.
@@ -82,6 +86,7 @@ def check_component(
     except ValidationError as exc:
         raise PluginError(f"{label}: params {dict(params or {})} are invalid: {exc}") from exc
     arguments = {**DEFAULT_CONTEXT[kind], **(context or {})}
+    sections = arguments.pop("spec", {}) if kind in _IN_A_MODEL else {}
     if kind == "logger":
         arguments.setdefault("run_dir", Path(tempfile.mkdtemp(prefix="genkit-check-")))
     try:
@@ -89,7 +94,7 @@ def check_component(
     except Exception as exc:
         raise PluginError(f"{label} failed to build: {type(exc).__name__}: {exc}") from exc
     if kind in _IN_A_MODEL:
-        built = _in_a_model(kind, name, cls, validated)
+        built = _in_a_model(kind, name, cls, validated, sections)
     _CHECKS[kind](_Checker(label), built, arguments)
     return built
 
@@ -98,8 +103,10 @@ _IN_A_MODEL = ("prior", "objective")
 """Kinds that work on a whole model: they are checked inside a small one."""
 
 
-def _in_a_model(kind: str, name: str, cls: type, params: Any) -> Any:
-    """Build a small model of genkit's built-ins around the component; return the component."""
+def _in_a_model(kind: str, name: str, cls: type, params: Any, sections: Mapping[str, Any]) -> Any:
+    """Build a small model of genkit's built-ins (``sections`` replacing its spec's) around the
+    component; return the component.
+    """
     from ..build import build_model  # the model needs the whole core; checks rarely do
     from .checks import fresh_registry, tiny_spec
 
@@ -110,7 +117,7 @@ def _in_a_model(kind: str, name: str, cls: type, params: Any) -> Any:
     changes: dict[str, Any] = {kind: section}
     if kind == "prior" and getattr(cls, "fitted_after_training", False):
         changes["model"] = "ae"
-    spec = tiny_spec(**changes)
+    spec = tiny_spec(**{**changes, **sections})
     try:
         model = build_model(spec, data=_DATA, registry=registry)
     except PluginError:
@@ -168,13 +175,15 @@ class _Checker:
 def _encoder(check: _Checker, enc: Any, ctx: dict[str, Any]) -> None:
     if not isinstance(getattr(enc, "out_features", None), int) or enc.out_features <= 0:
         check.fail("__init__ must set self.out_features to a positive int")
+    if math.prod(enc.out_shape) != enc.out_features:
+        check.fail(f"out_shape {enc.out_shape} does not hold out_features {enc.out_features}")
     x = torch.randn(B, *ctx["in_shape"], requires_grad=True)
-    out = check.tensor("forward(x)", enc(x), (B, enc.out_features))
+    out = check.tensor("forward(x)", enc(x), (B, *enc.out_shape))
     check.gradients("forward(x)", out.square().sum(), enc, x)
 
 
 def _decoder(check: _Checker, dec: Any, ctx: dict[str, Any]) -> None:
-    z = torch.randn(B, ctx["in_features"], requires_grad=True)
+    z = torch.randn(B, *dec.in_shape, requires_grad=True)
     out = check.tensor("forward(z)", dec(z), (B, *ctx["out_shape"]))
     check.gradients("forward(z)", out.square().sum(), dec, z)
 
