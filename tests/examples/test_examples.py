@@ -1,4 +1,5 @@
-"""Every example and benchmark spec trains for one short epoch on tiny local stand-in data.
+"""Every example (examples/ and its folders, the zoo included) and benchmark spec trains for one
+short epoch on tiny local stand-in data.
 
 Each spec's data is redirected (``--set data.path=...`` / ``data.root=...``) to a few examples
 of the same shape written in tmp_path, so no test downloads anything or needs real data sets.
@@ -18,7 +19,13 @@ import yaml
 from genkit_core.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SPECS = sorted([*ROOT.glob("examples/*.yaml"), *ROOT.glob("benchmarks/specs/*.yaml")])
+NEEDS_ITS_PACKAGE = ROOT / "examples" / "plugin"
+"""The plugin example's spec needs its package installed: test_plugin_package.py trains it."""
+SPECS = sorted(
+    [*ROOT.glob("examples/**/*.yaml"), *ROOT.glob("benchmarks/specs/*.yaml")],
+    key=str,
+)
+SPECS = [s for s in SPECS if not s.is_relative_to(NEEDS_ITS_PACKAGE)]
 RNG = np.random.default_rng(0)
 SHORT = [
     "train.epochs=1", "train.device=cpu", "train.progress=false", "train.num_workers=0",
@@ -69,7 +76,15 @@ STAND_INS: dict[str, Callable[[Path], list[str]]] = {
 }  # any other data (digits, say) is local already and only limited by SHORT
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[str(p.relative_to(ROOT)) for p in SPECS])
+def _param(spec: Path):
+    """The zoo's specs hold the papers' networks (up to ~20M parameters): slow, but run."""
+    zoo = spec.is_relative_to(ROOT / "examples" / "zoo")
+    return pytest.param(
+        spec, id=str(spec.relative_to(ROOT)), marks=[pytest.mark.slow] if zoo else []
+    )
+
+
+@pytest.mark.parametrize("spec", [_param(s) for s in SPECS])
 def test_spec_trains_one_short_epoch(spec: Path, tmp_path: Path, capsys):
     raw = yaml.safe_load(spec.read_text())
     data_type = raw["data"]["type"]
