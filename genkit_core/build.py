@@ -85,26 +85,28 @@ def _compose(spec: ModelSpec, info: DataInfo, registry: Registry) -> LatentVaria
         )
         in_shape = conditioner.input_shape
     encoder = build_component("encoder", spec.encoder, registry, in_shape=tuple(in_shape))
-    if not isinstance(getattr(encoder, "out_features", None), int):
-        raise PluginError(f"encoder '{spec.encoder.type}' did not set an int out_features")
+    _check_encoder(encoder, spec.encoder.type)
     posterior = build_component(
         "posterior", spec.posterior, registry,
-        in_shape=(encoder.out_features,), latent_dim=spec.latent_dim,
+        in_shape=encoder.out_shape, latent_dim=spec.latent_dim,
     )  # fmt: skip
-    decoder_features = math.prod(posterior.decoder_shape)
+    decoder_shape = tuple(posterior.decoder_shape)
     if conditioner is not None:
-        if posterior.decoder_shape != (spec.latent_dim,):
+        if decoder_shape != (spec.latent_dim,):
             raise SpecError(
                 f"a cvae joins its condition to a flat latent of latent_dim, and the "
                 f"'{spec.posterior.type}' posterior gives the decoder {posterior.decoder_shape}",
                 field="posterior.type",
             )
-        decoder_features = conditioner.latent_features
+        decoder_shape = (conditioner.latent_features,)
     likelihood = build_component("likelihood", spec.likelihood, registry, data_shape=info.shape)
-    out_shape = (likelihood.num_params, *info.shape)
-    decoder = build_component(
-        "decoder", spec.decoder, registry, in_features=decoder_features, out_shape=out_shape
-    )
+    decoder_context: dict[str, Any] = {
+        "in_features": math.prod(decoder_shape),
+        "out_shape": (likelihood.num_params, *info.shape),
+    }
+    if registry.get("decoder", spec.decoder.type).cls.shaped_input:
+        decoder_context["in_shape"] = decoder_shape
+    decoder = build_component("decoder", spec.decoder, registry, **decoder_context)
     prior = divergence = None
     if spec.prior is not None:
         prior = build_component("prior", spec.prior, registry, latent_dim=spec.latent_dim)
@@ -117,6 +119,18 @@ def _compose(spec: ModelSpec, info: DataInfo, registry: Registry) -> LatentVaria
     )  # fmt: skip
     _check_fit(model, spec)
     return model
+
+
+def _check_encoder(encoder: Any, name: str) -> None:
+    """An encoder must say how many features it gives, and its ``out_shape`` must hold them."""
+    features = getattr(encoder, "out_features", None)
+    if not isinstance(features, int):
+        raise PluginError(f"encoder '{name}' did not set an int out_features")
+    if math.prod(encoder.out_shape) != features:
+        raise PluginError(
+            f"encoder '{name}' set out_shape {encoder.out_shape}, which holds "
+            f"{math.prod(encoder.out_shape)} features, and out_features {features}"
+        )
 
 
 def _check_fit(model: LatentVariableModel, spec: ModelSpec) -> None:
@@ -210,7 +224,7 @@ def _run_components(model: LatentVariableModel, device: torch.device) -> None:
             else torch.zeros(2, info.condition_dim or 0, device=device)
         )
     features = model.features(x, y)
-    _expect("encoder", spec.encoder.type, features.shape, (2, model.encoder.out_features))
+    _expect("encoder", spec.encoder.type, features.shape, (2, *model.encoder.out_shape))
     z = torch.zeros(2, *model.posterior.latent_shape, device=device)
     params = model.decode(z, y)
     _expect("decoder", spec.decoder.type, params.shape, (2, *model.decoder.out_shape))

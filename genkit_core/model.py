@@ -148,10 +148,15 @@ class LatentVariableModel(nn.Module):
         return self.posterior(self.features(x, y))
 
     def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """Likelihood parameters ``(N, P, *data_shape)`` for latents ``(N, *latent_shape)``."""
+        """Likelihood parameters ``(N, P, *data_shape)`` for latents ``(N, *latent_shape)``.
+
+        A decoder without ``shaped_input`` gets the latent flattened to ``(N, in_features)``.
+        """
         z = self.posterior.decoder_input(z)
         if self.conditioner is not None:
             z = self.conditioner.join_latent(z, _required(y))
+        if not self.decoder.shaped_input:
+            z = z.flatten(1)
         return self.decoder(z)
 
     def log_likelihood(self, x: Tensor, z: Tensor, y: Tensor | None = None) -> Tensor:

@@ -28,12 +28,17 @@ from .loggers.tensorboard_logger import TensorBoardLogger
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
 from .objectives.elbo import ELBO
+from .objectives.factor_vae import FactorVAE
 from .objectives.iwae import IWAE
+from .objectives.rae import RAE
 from .posteriors.delta import DeltaPosterior
 from .posteriors.gaussian import GaussianPosterior
 from .posteriors.hierarchical import HierarchicalPosterior
 from .posteriors.iaf import IAFPosterior
+from .posteriors.vq import VectorQuantizer
 from .priors.code_gaussian import CodeGaussian
+from .priors.code_gmm import CodeGMM
+from .priors.code_pixelcnn import CodePixelCNN
 from .priors.gaussian import LearnedGaussian
 from .priors.hierarchical import HierarchicalPrior
 from .priors.mixture import MixtureOfGaussians
@@ -53,12 +58,15 @@ def genkit_components() -> list[Component]:
         Component("delta", DeltaPosterior),
         Component("iaf", IAFPosterior),
         Component("hierarchical", HierarchicalPosterior),
+        Component("vq", VectorQuantizer),
         Component("standard_normal", StandardNormal),
         Component("gaussian", LearnedGaussian),
         Component("mixture", MixtureOfGaussians),
         Component("vamp", VampPrior),
         Component("hierarchical", HierarchicalPrior),
         Component("code_gaussian", CodeGaussian),
+        Component("code_gmm", CodeGMM),
+        Component("code_pixelcnn", CodePixelCNN),
         Component("gaussian_kl", GaussianKL),
         Component("mc_kl", MonteCarloKL),
         Component("mmd", MMD),
@@ -71,6 +79,8 @@ def genkit_components() -> list[Component]:
         Component("categorical256", Categorical256),
         Component("elbo", ELBO),
         Component("iwae", IWAE),
+        Component("factor_vae", FactorVAE),
+        Component("rae", RAE),
         Component("label_concat", LabelConcat),
         Component("label_embedding", LabelEmbedding),
         Component("digits", Digits),

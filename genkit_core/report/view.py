@@ -62,17 +62,22 @@ class RunView:
 
     @torch.no_grad()
     def codes(self, x: Tensor, y: Tensor | None) -> Tensor:
-        """``(N, L)`` posterior means (VAE, CVAE) or codes (AE), in batches of 1000."""
+        """``(N, L)`` posterior means (VAE, CVAE) or codes (AE), in batches of 1000, flattened:
+        L is every number of one latent (``prod(latent_shape)``, for a grid of codes too).
+        """
         y = self.condition(y)
         parts = [
-            self.model.encode(x[i : i + 1000], None if y is None else y[i : i + 1000])
+            self.model.encode(x[i : i + 1000], None if y is None else y[i : i + 1000]).flatten(1)
             for i in range(0, len(x), 1000)
         ]
         return torch.cat(parts)
 
     @torch.no_grad()
     def decode_mean(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """``(N, *shape)`` the likelihood's mean at latents ``(N, L)``."""
+        """``(N, *shape)`` the likelihood's mean at flat latents ``(N, L)`` (as :meth:`codes`
+        gives them; they are put back into the latent's shape).
+        """
+        z = z.view(len(z), *self.model.posterior.latent_shape)
         return self.model.likelihood.mean(self.model.decode(z, self.condition(y)))
 
 

@@ -8,6 +8,7 @@ user's training run.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -66,8 +67,9 @@ def check_component(
         context: constructor arguments replacing :data:`DEFAULT_CONTEXT` for its kind,
             e.g. ``{"data_shape": (3, 32, 32)}``.
         model: other spec sections of the small model a prior or objective is checked
-            inside, e.g. ``{"posterior": {"type": "hierarchical"}}`` for a prior that mirrors
-            the posterior's layers.
+            inside (:data:`~genkit_core.testing.TINY_SPEC`'s, replaced), e.g.
+            ``{"posterior": {"type": "hierarchical"}}`` for a prior that mirrors the
+            posterior's layers, ``{"posterior": {"type": "vq"}}`` for a prior over a codebook.
 
     Raises:
         PluginError: the first broken part of the contract, naming the component.
@@ -115,10 +117,10 @@ def _in_a_model(kind: str, cls: type, params: Any, sections: Mapping[str, Any]) 
     name = "checked_component"  # its own name may be a built-in's, already registered
     registry.add(Component(name, cls), plugin="check_component")
     section = {"type": name, **params.model_dump(exclude={"type"})}
-    changes: dict[str, Any] = {**sections, kind: section}
+    changes: dict[str, Any] = {kind: section}
     if kind == "prior" and getattr(cls, "fitted_after_training", False):
         changes["model"] = "ae"
-    spec = tiny_spec(**changes)
+    spec = tiny_spec(**{**changes, **sections, kind: section})
     try:
         model = build_model(spec, data=_DATA, registry=registry)
     except PluginError:
@@ -176,13 +178,15 @@ class _Checker:
 def _encoder(check: _Checker, enc: Any, ctx: dict[str, Any]) -> None:
     if not isinstance(getattr(enc, "out_features", None), int) or enc.out_features <= 0:
         check.fail("__init__ must set self.out_features to a positive int")
+    if math.prod(enc.out_shape) != enc.out_features:
+        check.fail(f"out_shape {enc.out_shape} does not hold out_features {enc.out_features}")
     x = torch.randn(B, *ctx["in_shape"], requires_grad=True)
-    out = check.tensor("forward(x)", enc(x), (B, enc.out_features))
+    out = check.tensor("forward(x)", enc(x), (B, *enc.out_shape))
     check.gradients("forward(x)", out.square().sum(), enc, x)
 
 
 def _decoder(check: _Checker, dec: Any, ctx: dict[str, Any]) -> None:
-    z = torch.randn(B, ctx["in_features"], requires_grad=True)
+    z = torch.randn(B, *dec.in_shape, requires_grad=True)
     out = check.tensor("forward(z)", dec(z), (B, *ctx["out_shape"]))
     check.gradients("forward(z)", out.square().sum(), dec, z)
 

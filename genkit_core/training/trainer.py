@@ -39,7 +39,7 @@ from ..devices import check_device
 from ..errors import DataError, NonFiniteError, RunError, SpecError
 from ..files import BackgroundWriter, read_tensors
 from ..images import as_images, save_grid
-from ..interfaces import DataBundle, Logger
+from ..interfaces import DataBundle, Logger, Split
 from ..model import LatentVariableModel
 from ..registry import Registry, get_registry
 from ..run import (
@@ -559,12 +559,17 @@ class Trainer:
 
     @torch.no_grad()
     def _fit_prior(self) -> None:
-        """Fit a prior that is fitted after training to the codes of the whole training split."""
+        """Fit a prior that is fitted after training to the codes of the whole training split
+        (with dynamic binarisation, of the last epoch's draw: the data the model was trained on).
+        """
         prior, model = self.model.prior, self.model
         if prior is None or not prior.fitted_after_training:
             return
+        split = self.data.train
+        if self._grey_train is not None:
+            split = Split(self.train_batches.x, split.y)
         batches = make_batches(
-            self.data.train, self.data.info, model.conditioner is not None,
+            split, self.data.info, model.conditioner is not None,
             self.spec.train.eval_batch_size, self.dist.device, placement="auto", num_workers=0,
         )  # fmt: skip
         model.eval()

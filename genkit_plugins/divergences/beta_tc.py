@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
@@ -12,7 +12,7 @@ from torch.distributions import Distribution, Independent, Normal
 
 from genkit_core import DataInfo, Divergence, DivergenceParams, Penalty, SpecError
 
-__all__ = ["BetaTC", "BetaTCParams", "mws_log_densities"]
+__all__ = ["BetaTC", "BetaTCParams", "log_weights", "mws_log_densities"]
 
 Weight = Annotated[float, Field(ge=0, le=1e6)]
 
@@ -23,14 +23,42 @@ class BetaTCParams(DivergenceParams):
     alpha: Weight = Field(1.0, description="weight of the index-code mutual information")
     beta: Weight = Field(6.0, description="weight of the total correlation (the paper's beta)")
     gamma: Weight = Field(1.0, description="weight of the dimension-wise KL")
+    estimator: Literal["mws", "mss"] = Field(
+        "mws",
+        description="How the aggregate posterior is estimated over the minibatch: mws "
+        "(minibatch-weighted sampling) or mss (minibatch-stratified sampling, the paper's "
+        "appendix C.2; less biased, the authors' --mss).",
+    )
 
 
-def mws_log_densities(q: Independent, z: Tensor, dataset_size: int) -> tuple[Tensor, Tensor]:
-    r"""Minibatch-weighted estimates of :math:`\log q(z_i)` and :math:`\log q(z_{ij})`.
+def log_weights(m: int, dataset_size: int, estimator: str, device: torch.device) -> Tensor:
+    r"""``(M, M)`` log-weights :math:`\log w_{im}` of :math:`q(z_i) \approx \sum_m w_{im}
+    q(z_i | x_m)` for a batch of M of a data set of N.
+
+    ``mws``: every :math:`w_{im} = 1/(NM)`. ``mss`` (stratified, Chen et al. 2018, appendix
+    C.2, as in the authors' code): :math:`w_{ii} = 1/N`, :math:`w_{i,i+1} = (N - M + 1)/(N(M -
+    1))` for the next example (cyclically), and :math:`1/(M-1)` for the other M - 2; each row
+    sums to 1, so when every posterior is the same the estimate is exact.
+    """
+    n = dataset_size
+    if estimator == "mws" or m < 2:
+        return torch.full((m, m), -math.log(n * m), device=device)
+    weights = torch.full((m, m), 1.0 / (m - 1), device=device, dtype=torch.float64)
+    rows = torch.arange(m, device=device)
+    weights[rows, (rows + 1) % m] = (n - m + 1) / (n * (m - 1))
+    weights[rows, rows] = 1.0 / n
+    return weights.log().float()
+
+
+def mws_log_densities(
+    q: Independent, z: Tensor, dataset_size: int, estimator: str = "mws"
+) -> tuple[Tensor, Tensor]:
+    r"""Minibatch estimates of :math:`\log q(z_i)` and :math:`\log q(z_{ij})`.
 
     With M the batch and N the data set's size,
-    :math:`\log q(z_i) \approx \log \sum_{m} q(z_i | x_m) - \log(NM)`, and the same per
-    dimension j for the marginals :math:`q(z_{ij})`.
+    :math:`\log q(z_i) \approx \log \sum_{m} w_{im}\, q(z_i | x_m)` with the weights of
+    :func:`log_weights` (``mws``: :math:`\log \sum_m q(z_i | x_m) - \log(NM)`), and the same
+    per dimension j for the marginals :math:`q(z_{ij})`.
 
     Returns:
         ``(M,)`` the aggregate posterior's log-density at each draw, and ``(M, L)`` the
@@ -39,9 +67,9 @@ def mws_log_densities(q: Independent, z: Tensor, dataset_size: int) -> tuple[Ten
     base: Normal = q.base_dist  # type: ignore[assignment]
     M = z.shape[0]
     pairs = Normal(base.loc.unsqueeze(0), base.scale.unsqueeze(0)).log_prob(z.unsqueeze(1))
-    log_nm = math.log(dataset_size * M)
-    joint = torch.logsumexp(pairs.sum(-1), dim=1) - log_nm  # (M,): pairs (i, m) summed over j
-    marginals = torch.logsumexp(pairs, dim=1) - log_nm  # (M, L)
+    log_w = log_weights(M, dataset_size, estimator, z.device).to(pairs.dtype)  # (i, m)
+    joint = torch.logsumexp(pairs.sum(-1) + log_w, dim=1)  # (M,): pairs (i, m) summed over j
+    marginals = torch.logsumexp(pairs + log_w.unsqueeze(-1), dim=1)  # (M, L)
     return joint, marginals
 
 
@@ -54,8 +82,9 @@ class BetaTC(Divergence):
         + \underbrace{\textstyle\sum_j \log q(z_j) - \log p(z)}_{\text{dimension-wise KL}}
 
     at the model's draw z, where :math:`q(z)` is the aggregate posterior, estimated over the
-    minibatch with the data set's size N (minibatch-weighted sampling, read from the data, not
-    the spec). The parts sum to :math:`\log q(z|x) - \log p(z)`, the Monte-Carlo KL, which is
+    minibatch with the data set's size N (read from the data, not the spec), by
+    minibatch-weighted sampling (``estimator: mws``) or minibatch-stratified sampling
+    (``mss``). The parts sum to :math:`\log q(z|x) - \log p(z)`, the Monte-Carlo KL, which is
     the reported value; the loss is
     :math:`w(t) \cdot \frac1B \sum_b (\alpha\, \mathrm{MI}_b + \beta\, \mathrm{TC}_b +
     \gamma\, \mathrm{DWKL}_b)` (annealing applies; free bits do not). Needs a diagonal
@@ -82,7 +111,7 @@ class BetaTC(Divergence):
                 field="divergence.type",
             )
         n = (self.data.train_size if self.data is not None else None) or z.shape[0]
-        log_qz, log_qzj = mws_log_densities(q, z, n)
+        log_qz, log_qzj = mws_log_densities(q, z, n, self.params.estimator)
         log_marginals = log_qzj.sum(-1)
         return {
             "mutual_information": log_q - log_qz,

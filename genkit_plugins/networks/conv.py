@@ -3,6 +3,11 @@
 Each encoder layer is a 4x4 convolution of stride 2 (halving H and W, rounding down); the
 decoder mirrors it with transposed convolutions whose output padding restores odd sizes exactly
 (28 -> 14 -> 7 -> 14 -> 28, 8 -> 4 -> 2 -> 4 -> 8).
+
+Between the feature map and the code sits a fully connected layer, unless the encoder gives its
+feature map itself (``feature_map: true``, for a posterior over a grid of codes such as
+``vq``); the decoder then starts from that grid with a 3x3 convolution instead of its fully
+connected layers.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from genkit_core import Decoder, Encoder, Params, SpecError
 
 from .activations import Activation, activation
 
-__all__ = ["ConvDecoder", "ConvEncoder", "ConvParams"]
+__all__ = ["ConvDecoder", "ConvEncoder", "ConvEncoderParams", "ConvParams"]
 
 Channels = Annotated[int, Field(gt=0, le=8192)]
 
@@ -40,6 +45,18 @@ class ConvParams(Params):
         "null connects them directly.",
     )
     activation: Activation = Field("relu", description="The nonlinearity after each layer.")
+
+
+class ConvEncoderParams(ConvParams):
+    """The conv encoder's options: those of :class:`ConvParams`, and whether it stops at its
+    feature map.
+    """
+
+    feature_map: bool = Field(
+        False,
+        description="Give the last convolution's feature map (C, H, W) itself instead of a flat "
+        "vector: for a posterior over a grid of codes (vq). Needs hidden: null.",
+    )
 
 
 def _image_shape(shape: tuple[int, ...], role: str) -> tuple[int, int, int]:
@@ -67,9 +84,11 @@ def _sizes(size: int, layers: int) -> list[int]:
 
 
 class ConvEncoder(Encoder):
-    """Stride-2 convolutions, then a fully connected layer to ``hidden`` features."""
+    """Stride-2 convolutions, then a fully connected layer to ``hidden`` features; or, with
+    ``feature_map: true``, the last feature map ``(C, H, W)`` itself.
+    """
 
-    Params = ConvParams
+    Params = ConvEncoderParams
 
     def __init__(self, params: ConvParams, in_shape: tuple[int, ...]):
         super().__init__(params, in_shape)
@@ -81,11 +100,21 @@ class ConvEncoder(Encoder):
                 nn.Conv2d(c_in, c_out, 4, stride=2, padding=1),
                 activation(params.activation),
             ]
-        layers.append(nn.Flatten())
-        flat = params.channels[-1] * hs[-1] * ws[-1]
-        if params.hidden is not None:
-            layers += [nn.Linear(flat, params.hidden), activation(params.activation)]
-        self.out_features = params.hidden or flat
+        grid = (params.channels[-1], hs[-1], ws[-1])
+        flat = math.prod(grid)
+        if getattr(params, "feature_map", False):  # ConvParams alone: the flat encoder
+            if params.hidden is not None:
+                raise SpecError(
+                    "feature_map: true gives the feature map itself, with no fully connected "
+                    f"layer after it, and hidden is {params.hidden}; set hidden: null",
+                    field="hidden",
+                )
+            self.out_shape = grid
+        else:
+            layers.append(nn.Flatten())
+            if params.hidden is not None:
+                layers += [nn.Linear(flat, params.hidden), activation(params.activation)]
+        self.out_features = flat if params.hidden is None else params.hidden
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -93,24 +122,36 @@ class ConvEncoder(Encoder):
 
 
 class ConvDecoder(Decoder):
-    """Fully connected layers to a feature map, then stride-2 transposed convolutions."""
+    """Fully connected layers to a feature map, then stride-2 transposed convolutions.
+
+    Given a grid of codes ``in_shape = (D, H, W)`` (a ``vq`` posterior's), it starts from the
+    grid instead: a 3x3 convolution to ``channels[0]`` maps, then the same transposed
+    convolutions; the grid must be the size its layers start from (as many ``channels``
+    entries as the encoder's).
+    """
 
     Params = ConvParams
+    shaped_input = True
 
-    def __init__(self, params: ConvParams, in_features: int, out_shape: tuple[int, ...]):
-        super().__init__(params, in_features, out_shape)
+    def __init__(
+        self,
+        params: ConvParams,
+        in_features: int,
+        out_shape: tuple[int, ...],
+        in_shape: tuple[int, ...] | None = None,
+    ):
+        super().__init__(params, in_features, out_shape, in_shape)
         p, *image = out_shape
         c, h, w = _image_shape(tuple(image), "data")
         n = len(params.channels)
         hs, ws = _sizes(h, n), _sizes(w, n)
         self._start = (params.channels[0], hs[-1], ws[-1])
         act = params.activation
-        fc: list[nn.Module] = []
-        width = in_features
-        if params.hidden is not None:
-            fc += [nn.Linear(in_features, params.hidden), activation(act)]
-            width = params.hidden
-        fc += [nn.Linear(width, math.prod(self._start)), activation(act)]
+        self._grid = len(self.in_shape) == 3
+        if self._grid:
+            self.fc = self._from_grid(params, hs[-1], ws[-1])
+        else:
+            self.fc = self._fully_connected(params, in_features)
         ups: list[nn.Module] = []
         outs = [*params.channels[1:], p * c]
         for i, (c_in, c_out) in enumerate(zip(params.channels, outs, strict=True)):
@@ -118,9 +159,36 @@ class ConvDecoder(Decoder):
             ups.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, output_padding=pad))
             if i < n - 1:
                 ups.append(activation(act))
-        self.fc = nn.Sequential(*fc)
         self.up = nn.Sequential(*ups)
 
+    def _fully_connected(self, params: ConvParams, in_features: int) -> nn.Sequential:
+        fc: list[nn.Module] = []
+        width = in_features
+        if params.hidden is not None:
+            fc += [nn.Linear(in_features, params.hidden), activation(params.activation)]
+            width = params.hidden
+        fc += [nn.Linear(width, math.prod(self._start)), activation(params.activation)]
+        return nn.Sequential(*fc)
+
+    def _from_grid(self, params: ConvParams, h: int, w: int) -> nn.Sequential:
+        d, grid_h, grid_w = self.in_shape
+        if params.hidden is not None:
+            raise SpecError(
+                f"the conv decoder starts from the posterior's grid {self.in_shape}, with no "
+                f"fully connected layer, and hidden is {params.hidden}; set hidden: null",
+                field="hidden",
+            )
+        if (grid_h, grid_w) != (h, w):
+            raise SpecError(
+                f"the conv decoder's {len(params.channels)} layers start from a {h}x{w} grid, "
+                f"and the posterior gives {grid_h}x{grid_w}; give the decoder as many channels "
+                "entries as the encoder",
+                field="channels",
+            )
+        conv = nn.Conv2d(d, params.channels[0], 3, padding=1)
+        return nn.Sequential(conv, activation(params.activation))
+
     def forward(self, z: Tensor) -> Tensor:
-        x = self.up(self.fc(z).view(z.shape[0], *self._start))
+        start = self.fc(z) if self._grid else self.fc(z.flatten(1))
+        x = self.up(start.view(z.shape[0], *self._start))
         return x.view(z.shape[0], *self.out_shape)

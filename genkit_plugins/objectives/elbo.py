@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from genkit_core import LatentVariableModel, Objective, ObjectiveOutput, ObjectiveParams
+from genkit_core import Draw, LatentVariableModel, Objective, ObjectiveOutput, ObjectiveParams
 
 __all__ = ["ELBO"]
 
@@ -39,6 +39,23 @@ class ELBO(Objective):
         step: Tensor | None,
     ) -> ObjectiveOutput:
         B, K = x.shape[0], self.samples
+        loss, terms, _ = self.negative_elbo(model, x, y, noise, step)
+        if K > 1:
+            terms = {name: value.view(K, B).mean(0) for name, value in terms.items()}
+        return ObjectiveOutput({"model": loss}, terms)
+
+    def negative_elbo(
+        self,
+        model: LatentVariableModel,
+        x: Tensor,
+        y: Tensor | None,
+        noise: Tensor,
+        step: Tensor | None,
+    ) -> tuple[Tensor, dict[str, Tensor], Draw]:
+        """The loss, the per-example terms of ``K * B`` draws (sample-major) and the draw: what
+        objectives that add a term of their own to the ELBO (``rae``, ``factor_vae``) build on.
+        """
+        K = self.samples
         h = model.features(x, y)
         if K == 1:
             noise = noise[:, 0]
@@ -60,9 +77,7 @@ class ELBO(Objective):
         for name, value in draw.terms.items():
             loss = loss + value.mean()
             terms[name] = value
-        if K > 1:
-            terms = {name: value.view(K, B).mean(0) for name, value in terms.items()}
-        return ObjectiveOutput({"model": loss}, terms)
+        return loss, terms, draw
 
 
 def _repeat(t: Tensor, k: int) -> Tensor:

@@ -76,7 +76,15 @@ STAND_INS: dict[str, Callable[[Path], list[str]]] = {
 }  # any other data (digits, say) is local already and only limited by SHORT
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[str(p.relative_to(ROOT)) for p in SPECS])
+def _param(spec: Path):
+    """The zoo's specs hold the papers' networks (up to ~20M parameters): slow, but run."""
+    zoo = spec.is_relative_to(ROOT / "examples" / "zoo")
+    return pytest.param(
+        spec, id=str(spec.relative_to(ROOT)), marks=[pytest.mark.slow] if zoo else []
+    )
+
+
+@pytest.mark.parametrize("spec", [_param(s) for s in SPECS])
 def test_spec_trains_one_short_epoch(spec: Path, tmp_path: Path, capsys):
     raw = yaml.safe_load(spec.read_text())
     data_type = raw["data"]["type"]

@@ -15,6 +15,13 @@ from genkit_plugins.networks.mlp import MLPEncoder
 NEEDS_FILES = {"mnist", "fashion_mnist", "cifar10", "tensor_file", "image_folder"}
 """Sources that read files: tests/genkit_plugins/data/ checks them on tiny files of their own."""
 
+MODELS = {
+    ("prior", "code_pixelcnn"): {"posterior": {"type": "vq", "codes": 8}},
+    ("objective", "rae"): {"model": "ae"},
+}
+"""Built-ins that only work in a model of their own kind (a prior over a codebook's indices,
+an autoencoder's objective)."""
+
 
 @pytest.mark.parametrize(
     "component",
@@ -22,7 +29,31 @@ NEEDS_FILES = {"mnist", "fashion_mnist", "cifar10", "tensor_file", "image_folder
      if c.plugin == "builtins" and not (c.kind == "data" and c.name in NEEDS_FILES)],
 )  # fmt: skip
 def test_every_builtin_keeps_its_contract(component):
-    assert isinstance(check_component(component.cls, name=component.name), component.cls)
+    model = MODELS.get((component.kind, component.name))
+    built = check_component(component.cls, name=component.name, model=model)
+    assert isinstance(built, component.cls)
+
+
+@pytest.mark.parametrize(
+    ("cls", "context"),
+    [
+        pytest.param("ConvEncoder", {"in_shape": (1, 8, 8)}, id="conv-encoder-feature-map"),
+        pytest.param("ConvDecoder", {"in_shape": (6, 2, 2), "in_features": 24},
+                     id="conv-decoder-from-a-grid"),
+        pytest.param("VectorQuantizer", {"in_shape": (8, 2, 2)}, id="vq-on-a-grid"),
+    ],
+)  # fmt: skip
+def test_grid_latents_keep_the_contract(cls, context):
+    from genkit_plugins.networks.conv import ConvDecoder, ConvEncoder
+    from genkit_plugins.posteriors.vq import VectorQuantizer
+
+    component = {"ConvEncoder": ConvEncoder, "ConvDecoder": ConvDecoder,
+                 "VectorQuantizer": VectorQuantizer}[cls]  # fmt: skip
+    params = {"hidden": None, "feature_map": True} if cls == "ConvEncoder" else None
+    params = {"hidden": None, "channels": [4, 4]} if cls == "ConvDecoder" else params
+    built = check_component(component, params, context=context)
+    if cls == "ConvEncoder":
+        assert built.out_shape == (64, 2, 2) and built.out_features == 256
 
 
 class _WrongShape(MLPEncoder):

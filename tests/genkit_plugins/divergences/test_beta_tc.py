@@ -12,7 +12,7 @@ from torch.distributions import Independent, Normal
 
 from genkit_core import DataInfo, SpecError
 from genkit_core.testing import check_component
-from genkit_plugins.divergences.beta_tc import BetaTC, BetaTCParams
+from genkit_plugins.divergences.beta_tc import BetaTC, BetaTCParams, log_weights
 
 N = 1000
 INFO = DataInfo((4,), train_size=N)
@@ -86,3 +86,51 @@ def test_the_data_set_size_comes_from_the_data():
 def test_free_bits_are_refused_by_name():
     with pytest.raises(SpecError, match=r"free_bits: beta_tc weighs its three parts"):
         BetaTC(BetaTCParams(free_bits=0.5), INFO)
+
+
+# --- minibatch-stratified sampling ------------------------------------------------------------
+
+
+def test_stratified_weights_follow_the_authors_and_each_row_sums_to_one():
+    m, n = 5, 1000
+    w = log_weights(m, n, "mss", torch.device("cpu")).double().exp()
+    expected = np.full((m, m), 1 / (m - 1))
+    for i in range(m):
+        expected[i, (i + 1) % m] = (n - m + 1) / (n * (m - 1))
+        expected[i, i] = 1 / n
+    np.testing.assert_allclose(w.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(w.sum(1).numpy(), np.ones(m), rtol=1e-6)
+
+
+def test_stratified_estimates_match_a_direct_weighted_sum():
+    q, p, z, log_q = _batch()
+    params = BetaTCParams(estimator="mss")
+    parts = BetaTC(params, INFO).penalty(q, p, z, log_q).parts
+    mu, sigma, zs = (t.numpy().astype(np.float64) for t in (q.base_dist.loc, q.base_dist.scale, z))
+    m = len(zs)
+    w = np.full((m, m), 1 / (m - 1))
+    w[np.arange(m), (np.arange(m) + 1) % m] = (N - m + 1) / (N * (m - 1))
+    w[np.arange(m), np.arange(m)] = 1 / N
+    dens = norm.pdf(zs[:, None, :], mu[None], sigma[None])  # (i, m, j)
+    log_qz = np.log((w * dens.prod(-1)).sum(1))
+    log_marginals = np.log((w[:, :, None] * dens).sum(1)).sum(-1)
+    np.testing.assert_allclose(
+        parts["mutual_information"].numpy(), log_q.numpy() - log_qz, rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        parts["total_correlation"].numpy(), log_qz - log_marginals, rtol=1e-4, atol=1e-4
+    )
+
+
+def test_with_identical_posteriors_the_stratified_aggregate_is_exact():
+    """q(z|x_m) the same for every m: q(z) is that posterior; mss gets it, mws is off by -log N
+    (the bias that collapses a beta-TC-VAE on MNIST: see docs/zoo.md)."""
+    torch.manual_seed(0)
+    q = Independent(Normal(torch.zeros(8, 3), torch.ones(8, 3)), 1)
+    z = q.sample()
+    log_q = q.log_prob(z)
+    exact = BetaTC(BetaTCParams(estimator="mss"), INFO).penalty(q, q, z, log_q).parts
+    assert torch.allclose(exact["mutual_information"], torch.zeros(8), atol=1e-5)
+    assert torch.allclose(exact["total_correlation"], torch.zeros(8), atol=1e-5)
+    weighted = BetaTC(BetaTCParams(estimator="mws"), INFO).penalty(q, q, z, log_q).parts
+    assert torch.allclose(weighted["mutual_information"], torch.full((8,), math.log(N)), atol=1e-4)
