@@ -1,7 +1,7 @@
 """Throughput of N training runs sharing one GPU: the Burda spec, 1, 2, 4 and 8 at once.
 
-Each run is its own ``genkit train examples/zoo/vae_mnist_burda.yaml`` process (batch 20, the step
-replayed as a CUDA graph), started together with the others. A run's speed is its steps per
+Each run is its own ``genkit train benchmarks/specs/vae_mnist_burda.yaml`` process (batch 20,
+the step replayed as a CUDA graph), started together with the others. A run's speed is its steps per
 second over its median epoch (metrics.csv); the aggregate is the sum over the runs, and the
 "wall" column counts every step of every run over the time from the first start to the last
 exit (start-up and evaluation included). The row of one run gives the Burda spec's seconds per
@@ -27,7 +27,7 @@ import numpy as np
 from mnist_data import DEFAULT_DATA, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT / "examples" / "vae_mnist_burda.yaml"
+SPEC = ROOT / "benchmarks" / "specs" / "vae_mnist_burda.yaml"  # reads an npz: data.path
 FULL_SCHEDULE_EPOCHS = 3280
 
 

@@ -264,9 +264,9 @@ def genkit_contender(
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
 
     class TimedTrainer(Trainer):
-        def _loop(self):  # the loop begins once the data and model are ready
+        def _loop(self, position):  # the loop begins once the data and model are ready
             self.loop_started = time.perf_counter()
-            return super()._loop()
+            return super()._loop(position)
 
     start = time.perf_counter()
     trainer = TimedTrainer(spec, run_dir, overwrite=True, stream=None)
