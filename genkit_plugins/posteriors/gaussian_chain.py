@@ -16,6 +16,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal, constraints
+from torch.types import _size  # the sample shape torch's Distribution methods take
 
 from genkit_plugins.networks.activations import Activation
 from genkit_plugins.networks.mlp import mlp_stack
@@ -108,11 +109,11 @@ class GaussianChain(Distribution):
             log_p = log_p + link(parent).log_prob(child)
         return log_p
 
-    def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:  # noqa: B008
+    def sample(self, sample_shape: _size = torch.Size()) -> Tensor:  # noqa: B008
         with torch.no_grad():
             return self._ancestral(self.root.sample(sample_shape), lambda d: d.sample())
 
-    def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:  # noqa: B008
+    def rsample(self, sample_shape: _size = torch.Size()) -> Tensor:  # noqa: B008
         return self._ancestral(self.root.rsample(sample_shape), lambda d: d.rsample())
 
     def draw(self, noise: Tensor) -> tuple[Tensor, Tensor]:

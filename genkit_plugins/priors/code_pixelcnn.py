@@ -10,6 +10,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 from torch.distributions import Distribution
+from torch.types import _size  # the sample shape torch's Distribution methods take
 
 from genkit_core import Params, Prior, SpecError
 
@@ -57,7 +58,7 @@ class _CodeGrid(Distribution):
         self.prior = prior
         super().__init__(torch.Size(), torch.Size(event_shape), validate_args=False)
 
-    def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:  # noqa: B008
+    def sample(self, sample_shape: _size = torch.Size()) -> Tensor:  # noqa: B008
         n = math.prod(sample_shape)
         return self.prior.sample(n).view(*sample_shape, *self.event_shape)
 
