@@ -45,7 +45,7 @@ class GaussianLayer(nn.Module):
         self.out_features = int(out_features)
         self.net = mlp_stack([in_features, *hidden, 2 * out_features], act, last_activation=False)
 
-    def forward(self, parent: Tensor) -> Independent:
+    def forward(self, parent: Tensor) -> Independent[Normal]:
         """The layer's distribution, batch shape ``parent.shape[:-1]``."""
         mu, log_var = self.net(parent).chunk(2, dim=-1)
         normal = Normal(mu, torch.exp(0.5 * log_var), validate_args=False)
@@ -99,7 +99,7 @@ class GaussianChain(Distribution):
 
     def layers(self, z: Tensor) -> list[Tensor]:
         """The layers ``(..., L_i)`` of z ``(..., sum L)``, bottom-up."""
-        return list(z.split(self.sizes, dim=-1))
+        return list(z.split(self.sizes, dim=-1))  # type: ignore[no-untyped-call]  # torch: unannotated
 
     def log_prob(self, value: Tensor) -> Tensor:
         parts = self.layers(value)
