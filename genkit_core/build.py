@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.distributions import Distribution
@@ -20,7 +20,7 @@ from torch.distributions import Distribution
 from .components import build_component
 from .data.loading import describe_data
 from .errors import PluginError, SpecError
-from .interfaces import DataInfo
+from .interfaces import DataInfo, Decoder
 from .model import LatentVariableModel
 from .registry import Registry, get_registry
 from .spec import MODEL_KINDS, SECTIONS, ModelSpec, load_spec
@@ -104,7 +104,7 @@ def _compose(spec: ModelSpec, info: DataInfo, registry: Registry) -> LatentVaria
         "in_features": math.prod(decoder_shape),
         "out_shape": (likelihood.num_params, *info.shape),
     }
-    if registry.get("decoder", spec.decoder.type).cls.shaped_input:
+    if cast("type[Decoder]", registry.get("decoder", spec.decoder.type).cls).shaped_input:
         decoder_context["in_shape"] = decoder_shape
     decoder = build_component("decoder", spec.decoder, registry, **decoder_context)
     prior = divergence = None

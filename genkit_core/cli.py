@@ -115,6 +115,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     model = load_run(args.run_dir, device=_device(args.device))
     spec = model.spec
+    assert spec is not None  # load_run builds the model from the run's spec
     report = evaluate_test_split(
         model, load_data(spec), args.batch_size, args.iw_samples, args.seed, args.max_batch,
         spec.train.num_workers,
@@ -234,6 +235,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
 
     model = load_run(args.run_dir, device=_device(args.device))
     device = next(model.parameters()).device
+    assert model.spec is not None  # load_run builds the model from the run's spec
     test = load_data(model.spec).test
     n = _grid_size(args.n, f"-n {args.n}")
     x = as_float(torch.as_tensor(test.x[:n])).to(device)
@@ -652,7 +654,7 @@ def _main(argv: Sequence[str] | None) -> int:
         from .training import TrainingInterrupted
 
         interrupted = isinstance(exc, TrainingInterrupted)
-        status = exc.exit_status if interrupted else 1
+        status = exc.exit_status if isinstance(exc, TrainingInterrupted) else 1
         _report(exc, "" if interrupted else "error: ")
         return status
     except KeyboardInterrupt:

@@ -22,7 +22,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def genkit_components() -> Sequence[Component]:
+def genkit_components() -> Sequence[Component]:  # type: ignore[empty-body]  # plugins implement it
     """Return the components this plugin provides.
 
     Each :class:`~genkit_core.registry.Component` pairs a name (what a spec's ``type:`` says)

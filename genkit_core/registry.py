@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, EntryPoint, entry_points
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pluggy
 from packaging.requirements import InvalidRequirement, Requirement
@@ -272,7 +272,7 @@ def _kind_of(cls: Any) -> str | None:
 
 def _validate(component: Component) -> type[BaseModel]:
     """Check a component against its interface and build its spec section model."""
-    cls, name = component.cls, component.name
+    cls, name = component.cls, cast(object, component.name)  # a plugin may pass anything
     label = f"component '{name}' ({getattr(cls, '__qualname__', cls)!s})"
     if not isinstance(name, str) or not _NAME.match(name):
         raise PluginError(
@@ -283,7 +283,8 @@ def _validate(component: Component) -> type[BaseModel]:
         bases = ", ".join(b.__name__ for b in KINDS.values())
         raise PluginError(f"{label} is not a subclass of a genkit interface ({bases})")
     if inspect.isabstract(cls):
-        missing = ", ".join(sorted(cls.__abstractmethods__))
+        # set on every abstract class; typeshed's ``type`` does not declare it
+        missing = ", ".join(sorted(cls.__abstractmethods__))  # type: ignore[attr-defined]
         raise PluginError(f"{label} does not implement the {kind} methods: {missing}")
     params = getattr(cls, "Params", None)
     if not (isinstance(params, type) and issubclass(params, BaseModel)):
@@ -305,7 +306,7 @@ def _section_model(kind: str, name: str, params: type[BaseModel], doc: str) -> t
     """``Params`` plus ``type: Literal[name]``; its JSON Schema description is the whole ``doc``."""
     title = f"{kind}:{name}"
     namespace = {
-        "__annotations__": {"type": Literal[name]},  # type: ignore[valid-type]
+        "__annotations__": {"type": Literal[name]},
         "__module__": params.__module__,
         "__doc__": doc or params.__doc__,
         "model_config": ConfigDict(extra="forbid", title=title),

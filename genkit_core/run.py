@@ -55,6 +55,7 @@ METRICS = "metrics.csv"
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 EVAL = "eval.json"  # the final test metrics, cached by genkit sweep and genkit compare
+_OWN_FILES: tuple[str, ...]  # extended below
 _OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, METRICS, SAMPLES, RECONSTRUCTIONS, EVAL, "report.html")
 _OWN_FILES += ("curves.png", "latent.png", "interpolation.png", "traversal.png")  # genkit plot
 _OWN_FILES += ("sample.png", "sample_label*.png", "reconstruct.png")  # sample, reconstruct
@@ -243,7 +244,7 @@ def _data_info(data: Any, source: Path) -> DataInfo | None:
         return None
     try:
         info = DataInfo(**{**data, "shape": tuple(data["shape"])})
-        sizes = [*info.shape, info.num_classes or 1, info.condition_dim or 1]
+        sizes: list[object] = [*info.shape, info.num_classes or 1, info.condition_dim or 1]
         if not all(isinstance(n, int) and 0 < n < 1 << 31 for n in sizes) or not info.shape:
             raise ValueError("sizes must be positive integers")
     except (TypeError, KeyError, ValueError) as exc:

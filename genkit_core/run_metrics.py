@@ -79,6 +79,7 @@ def measure_run(
         return cached
     weights = trained_position(run_dir)
     model = load_run(run_dir, device=device)
+    assert model.spec is not None  # load_run builds the model from the run's spec
     report = evaluate_test_split(model, load_data(model.spec), iw_samples=iw_samples)
     if (run_dir / METRICS).is_file():
         losses = [v for v in read_metrics(run_dir / METRICS).get("test_loss", []) if v is not None]

@@ -206,7 +206,7 @@ def _without_runtime(spec: dict[str, Any]) -> dict[str, Any]:
     spec = copy.deepcopy(spec)
     for dotted in RUNTIME_FIELDS:
         *path, last = dotted.split(".")
-        node = spec
+        node: Any = spec
         for part in path:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict):

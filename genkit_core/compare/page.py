@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from .._version import __version__
@@ -137,8 +138,8 @@ def _pictures_html(table: list[Row], device: str) -> str:
             samples.append(missing)
             recons.append(missing)
             continue
-        samples.append(_cell(lambda view=view: samples_picture(view)))
-        recons.append(_cell(lambda view=view: reconstructions_picture(view, n=16)))
+        samples.append(_cell(partial(samples_picture, view)))
+        recons.append(_cell(partial(reconstructions_picture, view, n=16)))
     return (
         "<p class='caption'>Each column: the first run (lowest seed) of one configuration. "
         "Samples decode draws from the prior (an AE's from a Gaussian fitted to its codes); "

@@ -115,23 +115,26 @@ class _Remapped:
     default outside Linux, and on Linux from Python 3.14) gets this instead and maps the file.
     """
 
-    def __init__(self, view: np.memmap):
+    def __init__(self, view: np.memmap, filename: str):
         granule = view.offset - view.offset % mmap.ALLOCATIONGRANULARITY  # where the map begins
         mapped = np.frombuffer(view._mmap, np.uint8).ctypes.data  # type: ignore[attr-defined]
-        self.filename, self.at = view.filename, granule + view.ctypes.data - mapped
+        self.filename, self.at = filename, granule + view.ctypes.data - mapped
         self.dtype, self.shape, self.strides = view.dtype, view.shape, view.strides
 
     def open(self) -> np.ndarray:
         whole = np.memmap(self.filename, np.uint8, mode="r")
-        return np.ndarray(self.shape, self.dtype, whole, self.at, self.strides)
+        view: np.ndarray = np.ndarray(self.shape, self.dtype, whole, self.at, self.strides)
+        return view
 
 
 def _portable(values: Any) -> Any:
     is_map = isinstance(values, np.memmap) and getattr(values, "_mmap", None) is not None
-    return _Remapped(values) if is_map and min(values.strides, default=0) >= 0 else values
+    # a map of a file without a path (a TemporaryFile) cannot be mapped again: its data travels
+    path = values.filename if is_map else None
+    return _Remapped(values, path) if path and min(values.strides, default=0) >= 0 else values
 
 
-class _ArrayBatches(Dataset):
+class _ArrayBatches(Dataset[Batch]):
     """Rows of (memory-mapped) arrays, fetched a whole batch at a time by a DataLoader worker."""
 
     def __init__(self, x: np.ndarray | Tensor, y: np.ndarray | Tensor | None):
@@ -178,14 +181,16 @@ class StreamedBatches:
         drop_last: bool = False,
     ):
         arrays = isinstance(split.x, np.ndarray | Tensor)
-        self.dataset = _ArrayBatches(split.x, split.y) if arrays else split.x
+        self.dataset: Dataset[tuple[Any, Any]] = (
+            _ArrayBatches(split.x, split.y) if isinstance(split.x, np.ndarray | Tensor) else split.x
+        )
         self._batched = arrays
         self.labelled, self.device, self.num_workers = labelled, device, num_workers
         self.batch_size, self.world, self.rank = batch_size, world, rank
         self.n = len(split)
         self.steps = _steps(self.n, batch_size, world, drop_last)
 
-    def _loader(self, batches: list[list[int]]) -> DataLoader:
+    def _loader(self, batches: list[list[int]]) -> DataLoader[tuple[Any, Any]]:
         pin = self.device.type == "cuda"
         if self._batched:  # the dataset fetches whole batches itself
             return DataLoader(
@@ -215,7 +220,7 @@ class StreamedBatches:
         ]
         yield from self._moved(self._loader(batches))
 
-    def _moved(self, loader: DataLoader) -> Iterator[Batch]:
+    def _moved(self, loader: DataLoader[tuple[Any, Any]]) -> Iterator[Batch]:
         for x, y in loader:
             x = x.to(self.device, non_blocking=True)
             y = y.to(self.device, non_blocking=True) if self.labelled and y is not None else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -58,7 +58,7 @@ def binarize(x: Tensor, generator: torch.Generator) -> Tensor:
 
 def data_source(spec: ModelSpec, registry: Registry | None = None) -> DataSource:
     """The spec's data source, ready to ``load()``."""
-    return build_component("data", spec.data, registry)
+    return cast(DataSource, build_component("data", spec.data, registry))
 
 
 def describe_data(spec: ModelSpec, registry: Registry | None = None) -> DataInfo:
@@ -139,10 +139,10 @@ def _flatten(split: Split) -> Split:
     return Split(_FlatDataset(split.x), None)
 
 
-class _FlatDataset(Dataset):
+class _FlatDataset(Dataset[tuple[Tensor, Any]]):
     """Items of a dataset with their examples flattened."""
 
-    def __init__(self, dataset: Dataset):
+    def __init__(self, dataset: Dataset[tuple[Any, Any]]):
         self.dataset = dataset
 
     def __len__(self) -> int:
@@ -186,7 +186,7 @@ def check_split(
     _check_labels(split.y, n, info, where, needs_labels)
 
 
-def _check_item(dataset: Dataset, info: DataInfo, where: str) -> None:
+def _check_item(dataset: Dataset[tuple[Any, Any]], info: DataInfo, where: str) -> None:
     x, _ = dataset[0]
     shape = tuple(torch.as_tensor(x).shape)
     if shape != tuple(info.shape):

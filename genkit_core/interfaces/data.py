@@ -66,7 +66,7 @@ class Split:
             is a Dataset (its items carry the labels).
     """
 
-    x: ArrayLike | Dataset
+    x: ArrayLike | Dataset[tuple[Any, Any]]
     y: ArrayLike | None = None
 
     def __len__(self) -> int:

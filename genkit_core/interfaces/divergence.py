@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import torch
 from pydantic import BaseModel
@@ -63,6 +63,12 @@ class Divergence(nn.Module, ABC):
     @abstractmethod
     def forward(self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor) -> Tensor:
         """Divergence per example ``(B,)``; q: batch ``(B,)``, z: ``(B, *latent)``."""
+
+    if TYPE_CHECKING:  # nn.Module's __call__ is untyped; calling the module runs forward
+
+        def __call__(
+            self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor
+        ) -> Tensor: ...
 
     def per_dimension(
         self, q: Distribution, p: Distribution, z: Tensor, log_q: Tensor

@@ -12,7 +12,7 @@ with ``shaped_input`` takes a latent of any shape (the grid) instead of a flat v
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 from torch import Tensor, nn
@@ -58,6 +58,10 @@ class Encoder(nn.Module, ABC):
     def forward(self, x: Tensor) -> Tensor:
         """``(B, *in_shape) -> (B, *out_shape)``."""
 
+    if TYPE_CHECKING:  # nn.Module's __call__ is untyped; calling the module runs forward
+
+        def __call__(self, x: Tensor) -> Tensor: ...
+
 
 class Decoder(nn.Module, ABC):
     """Maps a latent ``(B, in_features)`` to the parameters of the data distribution.
@@ -96,3 +100,7 @@ class Decoder(nn.Module, ABC):
         """``(B, *in_shape) -> (B, *out_shape)`` (``in_shape`` is ``(in_features,)`` unless
         the decoder has :attr:`shaped_input`).
         """
+
+    if TYPE_CHECKING:  # nn.Module's __call__ is untyped; calling the module runs forward
+
+        def __call__(self, z: Tensor) -> Tensor: ...

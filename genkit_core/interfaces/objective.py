@@ -109,3 +109,14 @@ class Objective(nn.Module, ABC):
         step: Tensor | None,
     ) -> ObjectiveOutput:
         """The losses and per-example terms for a batch ``x`` ``(B, *data_shape)``."""
+
+    if TYPE_CHECKING:  # nn.Module's __call__ is untyped; calling the module runs forward
+
+        def __call__(
+            self,
+            model: LatentVariableModel,
+            x: Tensor,
+            y: Tensor | None,
+            noise: Tensor,
+            step: Tensor | None,
+        ) -> ObjectiveOutput: ...

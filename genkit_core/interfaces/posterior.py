@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import torch
 from pydantic import BaseModel
 from torch import Tensor, nn
 from torch.distributions import Distribution, constraints
+from torch.types import _size  # the sample shape torch's Distribution methods take
 
 from .params import Params
 
@@ -98,6 +99,10 @@ class Posterior(nn.Module, ABC):
     def forward(self, features: Tensor) -> Distribution:
         """q(z|x) for features ``(B, *in_shape)``."""
 
+    if TYPE_CHECKING:  # nn.Module's __call__ is untyped; calling the module runs forward
+
+        def __call__(self, features: Tensor) -> Distribution: ...
+
     @abstractmethod
     def sample(self, q: Distribution, noise: Tensor) -> Draw:
         """A reparameterised draw driven by ``noise`` ``(*S, B, *noise_shape)``, standard normal.
@@ -134,7 +139,7 @@ class PointMass(Distribution):
     def variance(self) -> Tensor:
         return torch.zeros_like(self.value)
 
-    def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:  # noqa: B008
+    def rsample(self, sample_shape: _size = torch.Size()) -> Tensor:  # noqa: B008
         return self.value.expand(*sample_shape, *self.value.shape)
 
     def log_prob(self, value: Tensor) -> Tensor:

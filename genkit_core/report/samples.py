@@ -50,6 +50,7 @@ def draw_samples(view: RunView, n: int = 64, seed: int = 0, per_class: int = 8) 
             how = "codes drawn from a Gaussian fitted to the train codes (an AE has no prior)"
             return Samples(view.decode_mean(z.to(view.test_x.dtype)), 8, None, how)
         classes = view.info.num_classes
+        labels: Tensor | None
         if model.conditioner is not None and classes is not None:
             labels = torch.arange(classes, device=device).repeat_interleave(per_class)
             x = model.sample(len(labels), labels)

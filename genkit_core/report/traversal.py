@@ -35,7 +35,7 @@ def chosen_dimensions(codes: Tensor, max_rows: int = MAX_ROWS) -> list[int]:
 def traversal_values(codes: Tensor, dims: list[int], steps: int) -> Tensor:
     """``(len(dims), steps)`` values from the 2nd to the 98th percentile of each dimension."""
     q = torch.tensor([0.02, 0.98], dtype=torch.float64, device=codes.device)
-    low, high = torch.quantile(codes[:, dims].double(), q, dim=0)
+    low, high = torch.quantile(codes[:, dims].double(), q, dim=0).unbind()
     t = torch.linspace(0, 1, steps, dtype=torch.float64, device=codes.device)
     return (low[:, None] + t[None, :] * (high - low)[:, None]).to(codes.dtype)
 

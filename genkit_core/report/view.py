@@ -91,6 +91,7 @@ def open_run(
         DataError: the run's data cannot be loaded.
     """
     model = load_run(run_dir, device=device)
+    assert model.spec is not None  # load_run builds the model from the run's spec
     data = load_data(model.spec)
     dev = torch.device(device)
     test_x, test_y = _examples(data.test, data.info, model, max_test, dev)

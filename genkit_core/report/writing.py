@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .._version import __version__
 from ..errors import GenkitError, RunError, with_article
@@ -105,5 +106,5 @@ def _spec_html(run_dir: Path) -> str:
     )
 
 
-def _metrics(view: RunView, iw_samples: int) -> dict:
+def _metrics(view: RunView, iw_samples: int) -> dict[str, Any]:
     return evaluate_test_split(view.model, view.data, iw_samples=iw_samples)

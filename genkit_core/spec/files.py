@@ -209,6 +209,7 @@ def set_field(data: dict[str, Any], key: str, value: Any, what: str | None = Non
 def _apply(result: dict[str, Any], item: Override, component_sections: Collection[str]) -> None:
     """Set one override in ``result``, in place."""
     node: Any = result
+    part: str | int  # a list's index becomes an int
     for depth, part in enumerate(item.path):
         last = depth == len(item.path) - 1
         where = ".".join(item.path[: depth + 1])

@@ -82,7 +82,8 @@ def fill_sections(data: dict[str, Any]) -> dict[str, Any]:
 
     An ``ae`` given a divergence but no prior gets the standard normal prior to compare with.
     """
-    kind = MODEL_KINDS.get(data.get("model")) if isinstance(data.get("model"), str) else None
+    model = data.get("model")
+    kind = MODEL_KINDS.get(model) if isinstance(model, str) else None
     if kind is None:
         return data
     filled = dict(data)

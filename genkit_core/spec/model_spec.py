@@ -7,7 +7,7 @@ the registered components of each kind, so the class is built from a registry
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -103,13 +103,17 @@ def spec_model(registry: Registry | None = None) -> type[ModelSpec]:
     registry = registry or get_registry()
     cached = registry.derived.get("spec_model")
     if cached is not None and cached[0] == registry.version:
-        return cached[1]
+        return cast("type[ModelSpec]", cached[1])
     fields: dict[str, Any] = {}
     for section, kind in SECTIONS.items():
         union = _union(registry, kind)
         fields[section] = union if section in _REQUIRED else union | None
-    fields["logging"] = list[_union(registry, "logger")]
-    namespace = {"__annotations__": fields, "__module__": __name__, "__doc__": ModelSpec.__doc__}
+    fields["logging"] = list[_union(registry, "logger")]  # type: ignore[misc]  # built at runtime
+    namespace: dict[str, Any] = {
+        "__annotations__": fields,
+        "__module__": __name__,
+        "__doc__": ModelSpec.__doc__,
+    }
     for section in fields:
         if section in ModelSpec.model_fields and not ModelSpec.model_fields[section].is_required():
             namespace[section] = ModelSpec.model_fields[section]

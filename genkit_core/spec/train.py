@@ -119,7 +119,7 @@ class ScheduleSpec(Params):
         if self.type == "step":
             return self.gamma ** math.floor(epoch / self.every)
         if self.type == "exponential":
-            return self.gamma**epoch
+            return float(self.gamma**epoch)  # float ** float is typed Any (it may be complex)
         if self.type == "cosine":
             t = min(epoch / epochs, 1.0)
             return self.min_factor + (1 - self.min_factor) * 0.5 * (1 + math.cos(math.pi * t))

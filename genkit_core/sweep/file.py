@@ -21,8 +21,9 @@ the spec schema as well.
 
 from __future__ import annotations
 
+import builtins
 import difflib
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
 from pydantic import (
     BaseModel,
@@ -84,7 +85,7 @@ class IntRange(_Distribution):
     """An integer from ``[low, high]`` in steps of ``step``."""
 
     int: tuple[int, int]
-    step: Annotated[int, Field(gt=0)] = 1
+    step: Annotated[builtins.int, Field(gt=0)] = 1  # int is the field above
 
 
 class LogInt(_Distribution):
@@ -115,17 +116,20 @@ def _distribution_kind(value: Any) -> str | None:
     return next((k for k, cls in DISTRIBUTIONS.items() if isinstance(value, cls)), None)
 
 
-Distribution = Annotated[
-    Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in DISTRIBUTIONS.items())],  # noqa: UP007 - built from a table
-    Discriminator(
-        _distribution_kind,
-        custom_error_type="distribution",
-        custom_error_message=(
-            "must be one distribution: {uniform: [low, high]}, {log_uniform: [low, high]}, "
-            "{int: [low, high]}, {log_int: [low, high]} or {choice: [a, b, ...]}"
+if TYPE_CHECKING:  # the union the table builds below
+    Distribution: TypeAlias = Uniform | LogUniform | IntRange | LogInt | Choice
+else:
+    Distribution = Annotated[
+        Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in DISTRIBUTIONS.items())],  # noqa: UP007 - built from a table
+        Discriminator(
+            _distribution_kind,
+            custom_error_type="distribution",
+            custom_error_message=(
+                "must be one distribution: {uniform: [low, high]}, {log_uniform: [low, high]}, "
+                "{int: [low, high]}, {log_int: [low, high]} or {choice: [a, b, ...]}"
+            ),
         ),
-    ),
-]
+    ]
 """A search parameter's distribution, one key naming its kind."""
 
 
@@ -136,7 +140,7 @@ class SearchSection(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    __pydantic_extra__: dict[str, Distribution] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, Distribution] = Field(init=False)
 
     trials: Annotated[int, Field(gt=0, le=100_000)]
     metric: Literal["iw_nll", "negative_elbo", "test_loss"] = "iw_nll"

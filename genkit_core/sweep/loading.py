@@ -53,8 +53,8 @@ def load_sweep(
     try:
         file = SweepFile.model_validate(data)
     except ValidationError as exc:
-        errors = [_describe(e) for e in exc.errors(include_url=False)]
-        raise SpecValidationError(errors, source=where) from None
+        described = [_describe(e) for e in exc.errors(include_url=False)]
+        raise SpecValidationError(described, source=where) from None
     folder = Path(where).parent if where else Path.cwd()
     default_name = safe_name(Path(where).stem) if where else "sweep"
     errors: list[tuple[str, str]] = []

@@ -13,7 +13,7 @@ import copy
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.distributions import (
@@ -164,7 +164,7 @@ class Sweep:
     search: tuple[Parameter, ...] = ()
     trials: int = 0
     metric: str = "test_loss"
-    direction: str = "minimize"
+    direction: Literal["minimize", "maximize"] = "minimize"
     seed: int = 0
     iw_samples: int = 100
     source: str | None = field(default=None, compare=False)
@@ -183,6 +183,7 @@ class Sweep:
         """The Optuna studies that run the sweep (see the module's docstring)."""
         if not self.search:
             grid = {a.key: a.choices for a in self.grid}
+            categorical: dict[str, BaseDistribution]
             categorical = {k: CategoricalDistribution(v) for k, v in grid.items()}
             return [StudyPlan(self.name, len(self.cells()), {}, categorical, grid, self.seed)]
         dists = {p.key: p.distribution for p in self.search}

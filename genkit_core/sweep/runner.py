@@ -276,7 +276,8 @@ def _finished_line(sweep: Sweep, trial: Any) -> str:
 
 def _result(sweep: Sweep, store: BaseStorage, directory: Path) -> SweepResult:
     studies = sweep_trials(sweep, store)
-    failed, orphaned, best = [], 0, None
+    failed, orphaned = [], 0
+    best: tuple[str, float] | None = None
     sign = 1 if sweep.direction == "minimize" else -1
     for plan, trials in studies:
         for t in trials:
@@ -285,8 +286,10 @@ def _result(sweep: Sweep, store: BaseStorage, directory: Path) -> SweepResult:
                 failed.append((name, t.user_attrs.get("error", t.state.name.lower())))
             elif t.state == TrialState.RUNNING and is_orphan(directory, plan.name, t.number):
                 orphaned += 1
-            elif t.state == TrialState.COMPLETE and (
-                best is None or sign * t.value < sign * best[1]
+            elif (
+                t.state == TrialState.COMPLETE
+                and t.value is not None  # a complete trial has its value
+                and (best is None or sign * t.value < sign * best[1])
             ):
                 best = (name, t.value)
     return SweepResult(directory, count_trials(studies), failed, orphaned, best)

@@ -12,7 +12,7 @@ import math
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from pydantic import ValidationError
@@ -148,7 +148,7 @@ class _Checker:
     def __init__(self, label: str):
         self.label = label
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         raise PluginError(f"{self.label}: {message}")
 
     def tensor(self, what: str, value: Any, shape: tuple[int, ...]) -> Tensor:
@@ -166,7 +166,7 @@ class _Checker:
         """Backpropagate ``loss``; every input and trainable parameter must get a finite grad."""
         if not loss.requires_grad:
             self.fail(f"{what}: its output is detached from the inputs and parameters")
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         for i, x in enumerate(inputs):
             if x.grad is None or not torch.isfinite(x.grad).all():
                 self.fail(f"{what}: no finite gradient reaches input {i}")
@@ -254,7 +254,7 @@ def _divergence(check: _Checker, div: Any, ctx: dict[str, Any]) -> None:
     q = Independent(Normal(loc, torch.full((B, L), 0.5)), 1)
     p = Independent(Normal(torch.zeros(L), torch.ones(L)), 1)
     z = q.rsample()
-    log_q = q.log_prob(z)
+    log_q = q.log_prob(z)  # type: ignore[no-untyped-call]  # torch leaves Independent's unannotated
     d = check.tensor("forward(q, p, z, log_q)", div(q, p, z, log_q), (B,))
     per_dim = div.per_dimension(q, p, z.detach(), log_q.detach())
     if per_dim is not None:

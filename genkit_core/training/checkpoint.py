@@ -56,7 +56,8 @@ def save_checkpoint(
         "optimizers": {group: o.state_dict() for group, o in optimizers.items()},
         "rng": {
             "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            # torch leaves torch.cuda.is_initialized unannotated
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],  # type: ignore[no-untyped-call]
             **{name: g.get_state() for name, g in generators.items()},
         },
         "sums": sums.detach().clone(),

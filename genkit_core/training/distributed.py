@@ -168,14 +168,15 @@ def _device(requested: str, local_rank: int, world: int) -> torch.device:
             field="train.device",
         )
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    if device.index is not None and local_world > 1:
+    chosen: int | None = device.index  # torch's stub says int; it is None for a bare "cuda"
+    if chosen is not None and local_world > 1:
         raise SpecError(
             f"{requested} would put all {local_world} processes of this machine on one GPU; "
             "use cuda or auto (process LOCAL_RANK takes cuda:LOCAL_RANK) and choose the "
             "GPUs with CUDA_VISIBLE_DEVICES",
             field="train.device",
         )
-    index, count = local_rank if device.index is None else device.index, torch.cuda.device_count()
+    index, count = local_rank if chosen is None else chosen, torch.cuda.device_count()
     if index >= count:
         raise RunError(
             f"torchrun started {local_world} processes on this machine but it has {count} "

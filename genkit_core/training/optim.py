@@ -74,7 +74,7 @@ def make_optimizer(
     """
     rate: float | torch.Tensor = torch.tensor(lr, device=device) if tensor_lr else lr
     # torch's fused kernels: the same update, several times faster than the per-tensor loop.
-    fast: dict[str, object] = {"fused": True} if device.type in ("cpu", "cuda") else {}
+    fast: dict[str, bool] = {"fused": True} if device.type in ("cpu", "cuda") else {}
     if capturable:
         fast["capturable"] = True
     o = spec

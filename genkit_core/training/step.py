@@ -150,11 +150,14 @@ class TrainStep:
     def _backward(self, losses: list[Tensor], weight: float) -> None:
         """Each group's loss into its own parameters, all before any update."""
         if len(losses) == 1:
-            (losses[0] if weight == 1 else losses[0] * weight).backward()
+            # torch leaves Tensor.backward unannotated
+            (losses[0] if weight == 1 else losses[0] * weight).backward()  # type: ignore[no-untyped-call]
             return
         last = len(losses) - 1
         for i, (loss, params) in enumerate(zip(losses, self.groups.values(), strict=True)):
-            (loss if weight == 1 else loss * weight).backward(inputs=params, retain_graph=i < last)
+            (loss if weight == 1 else loss * weight).backward(  # type: ignore[no-untyped-call]
+                inputs=params, retain_graph=i < last
+            )
 
     def _gradient_norm(self) -> Tensor:
         """The global gradient norm, after clipping each group's (a non-finite gradient with a
@@ -205,7 +208,7 @@ class TrainStep:
         validate = Distribution._validate_args  # argument checks synchronise, which capture forbids
         Distribution.set_default_validate_args(False)
         try:
-            side = torch.cuda.Stream()
+            side = torch.cuda.Stream()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 for _ in range(3):

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any, Literal, TextIO
 
 import torch
+from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -134,7 +135,7 @@ class Trainer:
             self.spec = load_spec(spec, overrides, self.registry)
             if run_dir is None:
                 run_dir = default_run_dir(source if isinstance(source, str | Path) else None)
-        self.run_dir = Path(run_dir)  # type: ignore[arg-type]
+        self.run_dir = Path(run_dir)
         # "stderr" is resolved now, not at import, so a replaced sys.stderr (pytest's capture,
         # a notebook) is the one written to.
         self.stream = sys.stderr if stream == "stderr" else stream
@@ -171,6 +172,7 @@ class Trainer:
         self.spec, data = load_resolved_data(self.spec, self.registry)  # recorded as used
         spec, train = self.spec, self.spec.train
         model = build_model(spec, data.info, self.registry, device=dist.device)
+        assert model.spec is not None  # build_model gives the model its spec
         self.spec = spec = model.spec  # what its components settled on (an estimator, say)
         _check_support(model, data)
         model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
@@ -215,7 +217,7 @@ class Trainer:
         spec, train = self.spec, self.spec.train
         device = dist.device
         labelled = model.conditioner is not None
-        common = dict(
+        common: dict[str, Any] = dict(
             placement=train.data_placement, num_workers=train.num_workers,
             world=dist.world, rank=dist.rank,
         )  # fmt: skip
@@ -231,7 +233,7 @@ class Trainer:
         self.test_batches = make_batches(
             data.test, data.info, labelled, train.eval_batch_size, device, **common
         )
-        self._grey_train = None
+        self._grey_train: Tensor | None = None
         if spec.data.binarize == "dynamic":
             if not isinstance(self.train_batches, InMemoryBatches):
                 raise SpecError(
@@ -496,8 +498,8 @@ class Trainer:
             values += [out.terms[t].sum() for t in self.step.terms]
             sums += torch.stack([torch.tensor(float(x.shape[0]), device=device), *values]).double()
         model.train()
-        sums = self.dist.all_sum(sums).tolist()
-        return {k: v / sums[0] for k, v in zip(self.step.names, sums[1:], strict=True)}
+        totals = self.dist.all_sum(sums).tolist()
+        return {k: v / totals[0] for k, v in zip(self.step.names, totals[1:], strict=True)}
 
     @torch.no_grad()
     def _save_images(self) -> None:
@@ -553,6 +555,8 @@ class Trainer:
 
     def _rebinarize(self, epoch: int) -> None:
         """Dynamic binarisation: a fresh Bernoulli draw of the training set, seeded by the epoch."""
+        # _setup_training keeps the grey images only of a training split held in memory
+        assert self._grey_train is not None and isinstance(self.train_batches, InMemoryBatches)
         seed = (self.spec.train.seed * 1_000_003 + epoch) % (2**63)
         generator = torch.Generator(self._grey_train.device).manual_seed(seed)
         self.train_batches.x = binarize(self._grey_train, generator)
@@ -567,6 +571,7 @@ class Trainer:
             return
         split = self.data.train
         if self._grey_train is not None:
+            assert isinstance(self.train_batches, InMemoryBatches)  # as _rebinarize says
             split = Split(self.train_batches.x, split.y)
         batches = make_batches(
             split, self.data.info, model.conditioner is not None,
@@ -629,6 +634,7 @@ def _check_support(model: LatentVariableModel, data: DataBundle) -> None:
         for start in range(0, len(split.x), rows):
             problem = model.likelihood.support_error(as_float(split.x[start : start + rows]))
             if problem:
+                assert model.spec is not None  # build_model gives the model its spec
                 raise DataError(f"data '{model.spec.data.type}', {name} split: {problem}")
 
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+import genkit_core
 from genkit_core import Conditioner, DataInfo, Params
 
 __all__ = ["LabelConcat"]
@@ -22,7 +23,7 @@ class LabelConcat(Conditioner):
 
     Params = Params
 
-    def __init__(self, params: Params, data: DataInfo, latent_dim: int):
+    def __init__(self, params: genkit_core.Params, data: DataInfo, latent_dim: int):
         super().__init__(params, data, latent_dim)
         self.width = data.num_classes or data.condition_dim or 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 import torch
 from pydantic import Field
@@ -48,4 +48,4 @@ class LabelEmbedding(LabelConcat):
 
     def encode_condition(self, y: Tensor, dtype: torch.dtype) -> Tensor:
         """``(B,)`` labels to their embeddings ``(B, dim)``."""
-        return self.embedding(y.long()).to(dtype)
+        return cast(Tensor, self.embedding(y.long())).to(dtype)  # nn.Module calls are typed Any

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 import torch
@@ -56,6 +56,10 @@ def example_shape(shape: tuple[int, ...], layout: Layout, where: str) -> tuple[i
     )
 
 
+@overload
+def channels_first(x: Tensor, layout: Layout, where: str) -> Tensor: ...
+@overload
+def channels_first(x: Array, layout: Layout, where: str) -> Array: ...
 def channels_first(x: Array, layout: Layout, where: str) -> Array:
     """``x`` as ``(N, C, H, W)`` images (or ``(N, D)`` vectors), a view where possible.
 

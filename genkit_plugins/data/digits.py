@@ -32,6 +32,7 @@ class Digits(DataSource):
     """scikit-learn's 1,797 8x8 digit images in [0, 1], 10 classes, shuffled split by a seed."""
 
     Params = DigitsParams
+    params: DigitsParams  # the validated section, narrowed from the interface
 
     def describe(self) -> DataInfo:
         return _INFO
@@ -62,4 +63,4 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
             return data[:, :-1], data[:, -1].astype(int)
     from sklearn.datasets import load_digits
 
-    return load_digits(return_X_y=True)
+    return load_digits(return_X_y=True)  # type: ignore[no-any-return]  # sklearn has no types

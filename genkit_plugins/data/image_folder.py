@@ -51,7 +51,7 @@ class ImageFolderParams(DataParams):
     channels: Literal[1, 3] = Field(3, description="1 reads images as grey, 3 as RGB.")
 
 
-class ImageFiles(Dataset):
+class ImageFiles(Dataset[tuple[Tensor, int]]):
     """Image files as ``(x, y)``: ``x`` a ``uint8`` ``(C, H, W)`` tensor, ``y`` the class (or -1).
 
     Args:
@@ -130,6 +130,7 @@ class ImageFolder(DataSource):
     """Images from a folder: sub-folder names (sorted) are the classes, if there are sub-folders."""
 
     Params = ImageFolderParams
+    params: ImageFolderParams  # the validated section, narrowed from the interface
 
     def _size(self, first: Path) -> tuple[int, int]:
         size = self.params.size

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 import numpy as np
 import torch
@@ -121,7 +121,7 @@ class _Torch(_Reader):
     def __init__(self, path: Path, mmap: bool):
         super().__init__(path, mmap)
         try:
-            self.tensors = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            self.tensors: Any = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
         except pickle.UnpicklingError as exc:
             raise DataError(
                 f"{path} holds Python objects besides tensors, which genkit does not unpickle; "
@@ -139,7 +139,7 @@ class _Torch(_Reader):
         return list(self.tensors)
 
     def array(self, key: str) -> Array:
-        return self.tensors[key]
+        return cast(torch.Tensor, self.tensors[key])  # checked to be a dict of tensors above
 
 
 class _NpyDirectory(_Reader):
@@ -150,7 +150,8 @@ class _NpyDirectory(_Reader):
         return tuple(np.load(self.path / f"{key}.npy", mmap_mode="r", allow_pickle=False).shape)
 
     def array(self, key: str) -> Array:
-        path, mode = self.path / f"{key}.npy", "r" if self.mmap else None
+        path = self.path / f"{key}.npy"
+        mode: Literal["r"] | None = "r" if self.mmap else None
         values = np.load(path, mmap_mode=mode, allow_pickle=False)
         return values if self.mmap else torch.from_numpy(values)
 
@@ -180,6 +181,7 @@ class TensorFile(DataSource):
     """
 
     Params = TensorFileParams
+    params: TensorFileParams  # the validated section, narrowed from the interface
 
     def _open(self) -> tuple[_Reader, dict[str, str]]:
         """The file's reader and the keys to read.
@@ -189,7 +191,7 @@ class TensorFile(DataSource):
         """
         p = self.params
         reader = _reader(Path(p.path), p.mmap)
-        present, keys, absent = set(reader.keys()), {}, {}
+        present, keys, absent = set(reader.keys()), {}, dict[str, None]()
         for field in _KEYS:
             key = getattr(p, field)
             if key is None:

@@ -53,6 +53,7 @@ class _TorchvisionData(DataSource):
     """One of torchvision's data sets: its class name, its description and its files."""
 
     Params = TorchvisionParams
+    params: TorchvisionParams  # the validated section, narrowed from the interface
     dataset: ClassVar[str]
     info: ClassVar[DataInfo]
     folder: ClassVar[str]

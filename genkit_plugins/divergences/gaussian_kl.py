@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import Field
 from torch import Tensor
@@ -38,6 +38,7 @@ class GaussianKL(Divergence):
     """
 
     Params = KLParams
+    params: KLParams  # the validated section, narrowed from the interface
 
     def _resolve(self, q: Distribution, p: Distribution) -> Estimator:
         """The estimator for this pair; an ``auto`` spec is resolved once, on first use."""
@@ -65,4 +66,6 @@ def _monte_carlo_per_dimension(q: Distribution, p: Distribution, z: Tensor) -> T
     """``log q(z_j|x) - log p(z_j)`` per dimension ``(B, L)`` when both factorise, else None."""
     if not all(isinstance(d, Independent) and d.reinterpreted_batch_ndims == 1 for d in (q, p)):
         return None
-    return q.base_dist.log_prob(z) - p.base_dist.log_prob(z)  # type: ignore[attr-defined]
+    q_base = cast("Independent[Distribution]", q).base_dist  # both checked above
+    p_base = cast("Independent[Distribution]", p).base_dist
+    return q_base.log_prob(z) - p_base.log_prob(z)

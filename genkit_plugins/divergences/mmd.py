@@ -57,6 +57,7 @@ class MMD(Divergence):
     """
 
     Params = MMDParams
+    params: MMDParams  # the validated section, narrowed from the interface
     is_kl = False
 
     def __init__(self, params: MMDParams, data: DataInfo | None = None):

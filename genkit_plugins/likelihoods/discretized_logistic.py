@@ -45,6 +45,7 @@ class DiscretizedLogistic(Likelihood):
     """
 
     Params = DiscretizedLogisticParams
+    params: DiscretizedLogisticParams  # the validated section, narrowed from the interface
 
     def __init__(self, params: DiscretizedLogisticParams, data_shape: tuple[int, ...]):
         super().__init__(params, data_shape)

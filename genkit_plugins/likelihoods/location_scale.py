@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, ClassVar, Literal
 
 import torch
@@ -44,7 +45,8 @@ class LocationScale(Likelihood):
     """
 
     Params = LocationScaleParams
-    distribution_cls: ClassVar[type[Distribution]]
+    params: LocationScaleParams  # the validated section, narrowed from the interface
+    distribution_cls: ClassVar[Callable[..., Distribution]]  # (loc, scale, validate_args)
 
     def __init__(self, params: LocationScaleParams, data_shape: tuple[int, ...]):
         super().__init__(params, data_shape)

@@ -40,6 +40,7 @@ class MSE(Likelihood):
     """
 
     Params = MSEParams
+    params: MSEParams  # the validated section, narrowed from the interface
     normalized = False
 
     def mean(self, params: Tensor) -> Tensor:
@@ -51,4 +52,4 @@ class MSE(Likelihood):
 
     def sample(self, params: Tensor) -> Tensor:
         mean = self.mean(params)
-        return mean + torch.randn_like(mean) * (0.5 / self.params.weight) ** 0.5
+        return mean + torch.randn_like(mean) * float((0.5 / self.params.weight) ** 0.5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import genkit_core
 from genkit_core import Logger, Params
 
 __all__ = ["CSVLogger"]
@@ -15,7 +16,7 @@ class CSVLogger(Logger):
 
     Params = Params
 
-    def __init__(self, params: Params, run_dir: Path):
+    def __init__(self, params: genkit_core.Params, run_dir: Path):
         super().__init__(params, run_dir)
         self.path = self.run_dir / "metrics.csv"
         self._columns: list[str] | None = None
@@ -25,7 +26,7 @@ class CSVLogger(Logger):
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         new = self._columns is None
-        if new:
+        if self._columns is None:
             self._columns = list(metrics)
         with self.path.open("a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self._columns, restval="")

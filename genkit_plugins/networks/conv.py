@@ -13,7 +13,7 @@ connected layers.
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, cast
 
 from pydantic import Field
 from torch import Tensor, nn
@@ -66,7 +66,7 @@ def _image_shape(shape: tuple[int, ...], role: str) -> tuple[int, int, int]:
             "use type: mlp, or keep the data as images (data.flatten: false)",
             field="type",
         )
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def _sizes(size: int, layers: int) -> list[int]:
@@ -118,7 +118,7 @@ class ConvEncoder(Encoder):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        return cast(Tensor, self.net(x))  # nn.Module calls are typed Any
 
 
 class ConvDecoder(Decoder):
@@ -190,5 +190,5 @@ class ConvDecoder(Decoder):
 
     def forward(self, z: Tensor) -> Tensor:
         start = self.fc(z) if self._grid else self.fc(z.flatten(1))
-        x = self.up(start.view(z.shape[0], *self._start))
+        x: Tensor = self.up(start.view(z.shape[0], *self._start))
         return x.view(z.shape[0], *self.out_shape)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Annotated
+from typing import Annotated, cast
 
 from pydantic import Field
 from torch import Tensor, nn
@@ -53,7 +53,7 @@ class MLPEncoder(Encoder):
         self.net = mlp_stack(sizes, params.activation, last_activation=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x.flatten(1))
+        return cast(Tensor, self.net(x.flatten(1)))  # nn.Module calls are typed Any
 
 
 class MLPDecoder(Decoder):
@@ -67,4 +67,4 @@ class MLPDecoder(Decoder):
         self.net = mlp_stack(sizes, params.activation, last_activation=False)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(z).view(z.shape[0], *self.out_shape)
+        return cast(Tensor, self.net(z)).view(z.shape[0], *self.out_shape)

@@ -64,6 +64,7 @@ class FactorVAE(ELBO):
     """
 
     Params = FactorVAEParams
+    params: FactorVAEParams  # the validated section, narrowed from the interface
     groups = ("model", "discriminator")
 
     def __init__(self, params: FactorVAEParams, latent_dim: int):

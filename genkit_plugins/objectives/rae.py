@@ -47,6 +47,7 @@ class RAE(ELBO):
     """
 
     Params = RAEParams
+    params: RAEParams  # the validated section, narrowed from the interface
 
     def check(self, model: LatentVariableModel) -> None:
         if model.posterior.stochastic or model.divergence is not None or self.samples != 1:

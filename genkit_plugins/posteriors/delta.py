@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
+import genkit_core
 from genkit_core import Draw, Params, PointMass, Posterior
 
 __all__ = ["DeltaPosterior"]
@@ -20,7 +21,7 @@ class DeltaPosterior(Posterior):
     Params = Params
     stochastic = False
 
-    def __init__(self, params: Params, in_shape: tuple[int, ...], latent_dim: int):
+    def __init__(self, params: genkit_core.Params, in_shape: tuple[int, ...], latent_dim: int):
         super().__init__(params, in_shape, latent_dim)
         self.head = nn.Linear(self.in_features, latent_dim)
 

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
+import genkit_core
 from genkit_core import Draw, Params, Posterior
 
 __all__ = ["GaussianPosterior", "gaussian_draw"]
@@ -15,13 +16,13 @@ __all__ = ["GaussianPosterior", "gaussian_draw"]
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def gaussian_draw(q: Independent, noise: Tensor) -> tuple[Tensor, Tensor]:
+def gaussian_draw(q: Independent[Normal], noise: Tensor) -> tuple[Tensor, Tensor]:
     r"""``z = mu + sigma * eps`` and :math:`\log q(z|x)` at it, for ``q = Independent(Normal)``.
 
     The log-density is written in the noise, :math:`\sum_j -\tfrac12 \varepsilon_j^2 - \log
     \sigma_j - \tfrac12 \log 2\pi`, which is exact and needs no division by sigma.
     """
-    base: Normal = q.base_dist  # type: ignore[assignment]
+    base = q.base_dist
     z = base.loc + base.scale * noise
     log_q = (-0.5 * noise.square() - base.scale.log() - _HALF_LOG_2PI).sum(-1)
     return z, log_q
@@ -38,7 +39,7 @@ class GaussianPosterior(Posterior):
 
     Params = Params
 
-    def __init__(self, params: Params, in_shape: tuple[int, ...], latent_dim: int):
+    def __init__(self, params: genkit_core.Params, in_shape: tuple[int, ...], latent_dim: int):
         super().__init__(params, in_shape, latent_dim)
         self.head = nn.Linear(self.in_features, 2 * latent_dim)
 

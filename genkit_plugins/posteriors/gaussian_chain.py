@@ -16,6 +16,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal, constraints
+from torch.types import _size  # the sample shape torch's Distribution methods take
 
 from genkit_plugins.networks.activations import Activation
 from genkit_plugins.networks.mlp import mlp_stack
@@ -44,7 +45,7 @@ class GaussianLayer(nn.Module):
         self.out_features = int(out_features)
         self.net = mlp_stack([in_features, *hidden, 2 * out_features], act, last_activation=False)
 
-    def forward(self, parent: Tensor) -> Independent:
+    def forward(self, parent: Tensor) -> Independent[Normal]:
         """The layer's distribution, batch shape ``parent.shape[:-1]``."""
         mu, log_var = self.net(parent).chunk(2, dim=-1)
         normal = Normal(mu, torch.exp(0.5 * log_var), validate_args=False)
@@ -98,7 +99,7 @@ class GaussianChain(Distribution):
 
     def layers(self, z: Tensor) -> list[Tensor]:
         """The layers ``(..., L_i)`` of z ``(..., sum L)``, bottom-up."""
-        return list(z.split(self.sizes, dim=-1))
+        return list(z.split(self.sizes, dim=-1))  # type: ignore[no-untyped-call]  # torch: unannotated
 
     def log_prob(self, value: Tensor) -> Tensor:
         parts = self.layers(value)
@@ -108,11 +109,11 @@ class GaussianChain(Distribution):
             log_p = log_p + link(parent).log_prob(child)
         return log_p
 
-    def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:  # noqa: B008
+    def sample(self, sample_shape: _size = torch.Size()) -> Tensor:  # noqa: B008
         with torch.no_grad():
             return self._ancestral(self.root.sample(sample_shape), lambda d: d.sample())
 
-    def rsample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:  # noqa: B008
+    def rsample(self, sample_shape: _size = torch.Size()) -> Tensor:  # noqa: B008
         return self._ancestral(self.root.rsample(sample_shape), lambda d: d.rsample())
 
     def draw(self, noise: Tensor) -> tuple[Tensor, Tensor]:

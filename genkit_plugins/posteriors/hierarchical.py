@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from pydantic import Field
 from torch import Tensor, nn
@@ -59,6 +59,7 @@ class HierarchicalPosterior(Posterior):
     """
 
     Params = HierarchicalParams
+    params: HierarchicalParams  # the validated section, narrowed from the interface
 
     def __init__(self, params: HierarchicalParams, in_shape: tuple[int, ...], latent_dim: int):
         super().__init__(params, in_shape, latent_dim)
@@ -84,7 +85,7 @@ class HierarchicalPosterior(Posterior):
         return z[..., : self.sizes[0]]
 
     def forward(self, features: Tensor) -> Distribution:
-        return GaussianChain(self.bottom(features.flatten(1)), self.upward, self.sizes)
+        return GaussianChain(self.bottom(features.flatten(1)), list(self.upward), self.sizes)
 
     def sample(self, q: Distribution, noise: Tensor) -> Draw:
         chain: GaussianChain = q  # type: ignore[assignment]
@@ -98,6 +99,6 @@ class HierarchicalPosterior(Posterior):
         r""":math:`q(z_n | \bar z_{n-1})`, the top layer given the code of the layer below it,
         batch ``(B,)``: the components of a VampPrior on the top layer.
         """
-        chain: GaussianChain = self(features)
+        chain = cast(GaussianChain, self(features))  # forward's
         below = chain.layers(chain.conditional_means())[-2]
-        return self.upward[-1](below)
+        return cast(Distribution, self.upward[-1](below))  # nn.Module calls are typed Any

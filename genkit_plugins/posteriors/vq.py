@@ -9,7 +9,7 @@ codebook is learned by exponential moving averages of the vectors assigned to ea
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, cast
 
 import torch
 import torch.distributed as dist
@@ -90,6 +90,10 @@ class VectorQuantizer(Posterior):
     """
 
     Params = VQParams
+    params: VQParams  # the validated section, narrowed from the interface
+    codebook: Tensor  # a buffer (nn.Module types attributes Tensor | Module)
+    cluster_size: Tensor
+    embed_sum: Tensor
     stochastic = False
     terms: ClassVar[tuple[str, ...]] = ("commitment",)
 
@@ -134,7 +138,7 @@ class VectorQuantizer(Posterior):
         return Draw(z, gap.new_zeros(lead), {"commitment": commitment})
 
     def code(self, q: Distribution) -> Tensor:
-        return q.quantized  # type: ignore[attr-defined]
+        return cast(Quantized, q).quantized
 
     # --- the codebook, for priors over the indices -------------------------------------------
 

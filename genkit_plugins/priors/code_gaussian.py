@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, MultivariateNormal
 
+import genkit_core
 from genkit_core import Params, Prior
 
 __all__ = ["CodeGaussian"]
@@ -24,9 +25,11 @@ class CodeGaussian(Prior):
     """
 
     Params = Params
+    loc: Tensor  # a buffer (nn.Module types attributes Tensor | Module)
+    scale_tril: Tensor
     fitted_after_training = True
 
-    def __init__(self, params: Params, latent_dim: int):
+    def __init__(self, params: genkit_core.Params, latent_dim: int):
         super().__init__(params, latent_dim)
         self.register_buffer("loc", torch.zeros(latent_dim))
         self.register_buffer("scale_tril", torch.eye(latent_dim))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -42,6 +43,10 @@ class CodeGMM(Prior):
     """
 
     Params = CodeGMMParams
+    params: CodeGMMParams  # the validated section, narrowed from the interface
+    weights: Tensor  # a buffer (nn.Module types attributes Tensor | Module)
+    means: Tensor
+    scale_tril: Tensor
     fitted_after_training = True
 
     def __init__(self, params: CodeGMMParams, latent_dim: int):
@@ -60,6 +65,7 @@ class CodeGMM(Prior):
             p.components, covariance_type="full", max_iter=p.max_iter, reg_covar=p.reg_covar,
             random_state=p.seed,
         ).fit(data)  # fmt: skip
+        as_buffer: Callable[[Any], Tensor]  # sklearn's fitted arrays are untyped
         as_buffer = lambda a: torch.as_tensor(np.asarray(a)).to(self.means)  # noqa: E731
         self.weights.copy_(as_buffer(gmm.weights_))
         self.means.copy_(as_buffer(gmm.means_))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, cast
 
 import torch
 from pydantic import Field
 from torch import Tensor
 from torch.distributions import Distribution
+from torch.types import _size  # the sample shape torch's Distribution methods take
 
 from genkit_core import Params, Prior, SpecError
 
@@ -57,13 +58,22 @@ class _CodeGrid(Distribution):
         self.prior = prior
         super().__init__(torch.Size(), torch.Size(event_shape), validate_args=False)
 
-    def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:  # noqa: B008
+    def sample(self, sample_shape: _size = torch.Size()) -> Tensor:  # noqa: B008
         n = math.prod(sample_shape)
         return self.prior.sample(n).view(*sample_shape, *self.event_shape)
 
     def log_prob(self, value: Tensor) -> Tensor:
         lead = value.shape[: value.dim() - len(self.event_shape)]
         return self.prior.log_prob(value.reshape(-1, *self.event_shape)).view(lead)
+
+
+class _Codebook(Protocol):
+    """What code_pixelcnn needs of its posterior (``vq``): the codebook's size and lookups."""
+
+    @property
+    def num_codes(self) -> int: ...
+    def embed(self, indices: Tensor) -> Tensor: ...
+    def indices(self, z: Tensor) -> Tensor: ...
 
 
 class CodePixelCNN(Prior):
@@ -82,6 +92,7 @@ class CodePixelCNN(Prior):
     """
 
     Params = CodePixelCNNParams
+    params: CodePixelCNNParams  # the validated section, narrowed from the interface
     fitted_after_training = True
 
     def __init__(self, params: CodePixelCNNParams, latent_dim: int):
@@ -102,7 +113,8 @@ class CodePixelCNN(Prior):
                 f"'{type(posterior).__name__}' posterior has none; use posterior: {{type: vq}}",
                 field="prior.type",
             )
-        self._embed, self._indices = posterior.embed, posterior.indices
+        codebook = cast(_Codebook, posterior)  # checked just above
+        self._embed, self._indices = codebook.embed, codebook.indices
         self._latent_shape = tuple(posterior.latent_shape)
         grid = self._latent_shape[1:]
         if len(grid) > 2:
@@ -112,7 +124,7 @@ class CodePixelCNN(Prior):
             )
         self._grid = (1, 1) if not grid else (1, grid[0]) if len(grid) == 1 else grid  # type: ignore[assignment]
         p = self.params
-        self.net = GatedPixelCNN(posterior.num_codes, p.channels, p.layers, p.kernel)
+        self.net = GatedPixelCNN(codebook.num_codes, p.channels, p.layers, p.kernel)
         self.net.requires_grad_(False)  # fitted by fit(), never by the model's optimiser
 
     def distribution(self) -> Distribution:
@@ -141,16 +153,19 @@ class CodePixelCNN(Prior):
             torch.manual_seed(p.seed)
             for module in net.modules():
                 if module is not net and hasattr(module, "reset_parameters"):
-                    module.reset_parameters()
+                    # hasattr checked it; nn.Module types attributes as Tensor | Module
+                    module.reset_parameters()  # type: ignore[operator]
             net.requires_grad_(True)
             optimizer = torch.optim.Adam(net.parameters(), lr=p.lr)
             order = torch.Generator().manual_seed(p.seed)
             for _ in range(p.epochs):
-                for batch in torch.randperm(len(indices), generator=order).split(p.batch_size):
+                shuffled = torch.randperm(len(indices), generator=order)
+                # torch leaves Tensor.split unannotated
+                for batch in shuffled.split(p.batch_size):  # type: ignore[no-untyped-call]
                     chosen = indices[batch.to(indices.device)]
                     loss = -net.log_prob(chosen).mean()
                     optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
                     optimizer.step()
             net.requires_grad_(False)
 

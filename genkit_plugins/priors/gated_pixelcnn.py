@@ -12,6 +12,8 @@ their own cell, which by induction depends only on earlier cells.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -22,12 +24,14 @@ __all__ = ["GatedPixelCNN"]
 class _MaskedConv(nn.Conv2d):
     """A 2-d convolution whose kernel is multiplied by a fixed 0/1 mask before use."""
 
+    mask: Tensor  # a buffer (nn.Module types attributes Tensor | Module)
+
     def __init__(self, c_in: int, c_out: int, kernel: tuple[int, int], mask: Tensor):
         super().__init__(c_in, c_out, kernel, padding=(kernel[0] // 2, kernel[1] // 2))
         self.register_buffer("mask", mask.to(self.weight.dtype), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._conv_forward(x, self.weight * self.mask, self.bias)
+        return self._conv_forward(x, self.weight * self.mask, self.bias)  # type: ignore[no-any-return]  # torch leaves it unannotated
 
 
 def _vertical_mask(k: int, first: bool) -> Tensor:
@@ -96,7 +100,7 @@ class GatedPixelCNN(nn.Module):
         v = h = embedded
         for layer in self.layers:
             v, h = layer(v, h)
-        return self.head(h)
+        return cast(Tensor, self.head(h))  # nn.Module calls are typed Any
 
     def log_prob(self, indices: Tensor) -> Tensor:
         r"""``(N,)`` :math:`\log p(k)` in nats of index grids ``(N, H, W)``."""

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
+import genkit_core
 from genkit_core import Params, Prior
 
 __all__ = ["LearnedGaussian"]
@@ -20,7 +21,7 @@ class LearnedGaussian(Prior):
 
     Params = Params
 
-    def __init__(self, params: Params, latent_dim: int):
+    def __init__(self, params: genkit_core.Params, latent_dim: int):
         super().__init__(params, latent_dim)
         self.loc = nn.Parameter(torch.zeros(latent_dim))
         self.log_scale = nn.Parameter(torch.zeros(latent_dim))

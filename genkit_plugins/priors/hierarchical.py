@@ -66,6 +66,7 @@ class HierarchicalPrior(Prior):
     """
 
     Params = HierarchicalPriorParams
+    params: HierarchicalPriorParams  # the validated section, narrowed from the interface
 
     def __init__(self, params: HierarchicalPriorParams, latent_dim: int):
         super().__init__(params, latent_dim)

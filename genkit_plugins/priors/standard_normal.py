@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
+import genkit_core
 from genkit_core import Params, Prior
 
 __all__ = ["StandardNormal"]
@@ -14,8 +16,10 @@ class StandardNormal(Prior):
     r""":math:`p(z) = \mathcal N(0, I_L)`, with no parameters."""
 
     Params = Params
+    loc: Tensor  # a buffer (nn.Module types attributes Tensor | Module)
+    scale: Tensor
 
-    def __init__(self, params: Params, latent_dim: int):
+    def __init__(self, params: genkit_core.Params, latent_dim: int):
         super().__init__(params, latent_dim)
         self.register_buffer("loc", torch.zeros(latent_dim), persistent=False)
         self.register_buffer("scale", torch.ones(latent_dim), persistent=False)

@@ -43,6 +43,7 @@ class VampPrior(Prior):
     """
 
     Params = VampParams
+    params: VampParams  # the validated section, narrowed from the interface
 
     def __init__(self, params: VampParams, latent_dim: int):
         super().__init__(params, latent_dim)

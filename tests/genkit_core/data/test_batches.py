@@ -81,6 +81,25 @@ def test_a_memory_mapped_view_pickles_as_its_place_in_the_file(tmp_path):
     assert np.array_equal(again[[1, 0]][0].numpy(), values[[2, 1]].transpose(0, 3, 1, 2))
 
 
+def test_a_memory_map_of_a_file_without_a_path_pickles_its_data():
+    import pickle
+    import tempfile
+
+    import numpy as np
+
+    from genkit_core.data.batches import _ArrayBatches
+
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    with tempfile.TemporaryFile() as file:  # no name to map again in a worker
+        values.tofile(file)
+        file.flush()
+        mapped = np.memmap(file, np.float32, mode="r", shape=(4, 3))
+        assert mapped.filename is None
+        again = pickle.loads(pickle.dumps(_ArrayBatches(mapped, None)))
+    assert np.array_equal(again.x, values)
+    assert np.array_equal(again[[3, 0]][0].numpy(), values[[3, 0]])
+
+
 def test_a_memory_map_is_streamed_or_read_into_memory_with_the_same_batches(tmp_path):
     import numpy as np
 
