@@ -77,6 +77,8 @@ def check_component(
     registry = Registry()
     component = registry.add(Component(name, cls), plugin="check_component")
     kind = component.kind
+    if model and kind not in _IN_A_MODEL:
+        raise ValueError(f"model= is for the kinds checked in a model {_IN_A_MODEL}, not {kind}")
     label = f"{kind} '{name}' ({cls.__qualname__})"
     section = registry.spec_model(kind, name)
     try:
@@ -94,8 +96,6 @@ def check_component(
         built = cls(validated, **arguments)
     except Exception as exc:
         raise PluginError(f"{label} failed to build: {type(exc).__name__}: {exc}") from exc
-    if model and kind not in _IN_A_MODEL:
-        raise ValueError(f"model= is for the kinds checked in a model {_IN_A_MODEL}, not {kind}")
     if kind in _IN_A_MODEL:
         built = _in_a_model(kind, cls, validated, model or {})
     _CHECKS[kind](_Checker(label), built, arguments)
