@@ -19,6 +19,7 @@ from typing import Any
 from ._version import __version__
 from .errors import GenkitError, RunError, one_line, with_article
 from .files import atomic_write
+from .memory import keep_freed_memory
 
 __all__ = ["main"]
 
@@ -641,6 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    keep_freed_memory()  # the command owns its process: large CPU tensors reuse freed memory
     command, _ = _COMMANDS[args.command]
     together = False  # whether every torchrun process ends the command here too
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import GenkitError, RunError
+from ..memory import keep_freed_memory
 from .loading import load_sweep
 from .plan import Sweep
 from .study import Claim, claim_next, open_storage
@@ -133,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=0)
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the command line does: the worker owns its process
     if args.parent:
         _follow_parent(args.parent)
     if args.threads:

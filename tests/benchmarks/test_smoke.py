@@ -68,6 +68,16 @@ def test_burda_reference_reports_both_bounds():
 
 
 @pytest.mark.slow
+def test_iw_eval_reports_each_chunk_size():
+    rows = [line.split("|") for line in _run("iw_eval.py").splitlines()]
+    configs = [
+        (row[1].strip(), row[2].strip()) for row in rows if row[1:2] and row[1].strip().isdigit()
+    ]
+    policies = ["returned (glibc)", "kept (genkit)"]
+    assert configs == [(size, policy) for size in ("100", "25") for policy in policies]
+
+
+@pytest.mark.slow
 def test_mnist_sample_quality_reports_each_figure():
     out = _run("mnist_sample_quality.py")
     assert "| run | rec | prior | gaussian | gmm10 |" in out
