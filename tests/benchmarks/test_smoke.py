@@ -78,6 +78,13 @@ def test_iw_eval_reports_each_chunk_size():
 
 
 @pytest.mark.slow
+def test_vamp_start_reports_each_prior():
+    out = _run("vamp_start.py")
+    for arm in ("vamp", "vamp, data init", "standard normal, MC KL", "mixture of 500"):
+        assert f"| {arm} | " in out
+
+
+@pytest.mark.slow
 def test_mnist_sample_quality_reports_each_figure():
     out = _run("mnist_sample_quality.py")
     assert "| run | rec | prior | gaussian | gmm10 |" in out
