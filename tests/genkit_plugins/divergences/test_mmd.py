@@ -15,13 +15,15 @@ def _standard(latent: int) -> Independent:
 
 
 def _direct_mmd(z, prior, kernel, scale):
-    """The unbiased MMD^2 by explicit loops over pairs."""
+    """The unbiased MMD^2 by explicit loops over pairs (a list of scales: a sum of kernels)."""
     n, latent = z.shape
-    h = 2 * latent * scale**2
+    hs = [2 * latent * s**2 for s in (scale if isinstance(scale, list) else [scale])]
 
     def k(a, b):
         d = float(((a - b) ** 2).sum())
-        return torch.exp(torch.tensor(-d / h)) if kernel == "rbf" else torch.tensor(h / (h + d))
+        if kernel == "rbf":
+            return sum(torch.exp(torch.tensor(-d / h)) for h in hs)
+        return sum(torch.tensor(h / (h + d)) for h in hs)
 
     qq = sum(k(z[i], z[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
     pp = sum(k(prior[i], prior[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
@@ -30,7 +32,7 @@ def _direct_mmd(z, prior, kernel, scale):
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "imq"])
-@pytest.mark.parametrize("scale", [0.5, 2.0])
+@pytest.mark.parametrize("scale", [0.5, 2.0, [0.1**0.5, 1.0, 10**0.5]])
 def test_matches_the_direct_double_sum(kernel, scale):
     z = torch.randn(12, 3).double() + 0.5
     mmd = MMD(MMDParams(kernel=kernel, scale=scale))
@@ -58,3 +60,14 @@ def test_is_not_a_kl_and_refuses_free_bits():
     assert not MMD.is_kl
     with pytest.raises(SpecError, match="free_bits needs a divergence that splits"):
         MMD(MMDParams(free_bits=0.5))
+
+
+def test_several_scales_sum_their_kernels_and_are_validated():
+    z, prior = torch.randn(10, 4).double(), torch.randn(10, 4).double()
+    from genkit_plugins.divergences.mmd import kernel
+
+    both = kernel(z, prior, "imq", [0.5, 2.0])
+    assert torch.allclose(both, kernel(z, prior, "imq", 0.5) + kernel(z, prior, "imq", 2.0))
+    for bad in ([], [1.0, -1.0], [1.0] * 17):
+        with pytest.raises(ValueError, match="scale"):
+            MMDParams(scale=bad)
