@@ -8,7 +8,10 @@ training loss and KL:
 - ``vamp, data init``: the pseudo-inputs start as 500 random training images (a patch of the
   prior's ``bind`` for this experiment, not a spec option);
 - ``standard normal, MC KL``: N(0, I), its KL estimated by Monte Carlo as the VampPrior's is;
-- ``mixture of 500``: a learned mixture of 500 Gaussians, not tied to the encoder.
+- ``mixture of 500``: a learned mixture of 500 Gaussians, not tied to the encoder;
+- ``vamp, encoder detached in the prior``: the VampPrior whose components are computed with the
+  encoder's weights detached, so the KL's gradient reaches the encoder only through q(z|x)
+  and the prior learns only through its pseudo-inputs (a patch, not a spec option).
 
     python benchmarks/vamp_start.py --epochs 3          # the list in docs/zoo.md
     python benchmarks/vamp_start.py --smoke             # CI: random images, a few steps
@@ -36,6 +39,7 @@ ARMS: dict[str, list[str]] = {
         "divergence.estimator=monte_carlo",
     ],
     "mixture of 500": ["prior={type: mixture, components: 500}"],
+    "vamp, encoder detached in the prior": [],
 }
 
 
@@ -53,6 +57,24 @@ def init_from_data(images: torch.Tensor) -> None:
                 self.pseudo_inputs.copy_(images[: self.params.components])
 
     vamp.VampPrior.bind = bind_then_copy  # type: ignore[method-assign]
+
+
+def detach_encoder_in_prior() -> None:
+    """Make every VampPrior compute its components with the rest of the model's weights
+    detached: the pseudo-inputs still learn, the encoder no longer learns through the prior."""
+    from torch.nn.utils.stateless import _reparametrize_module
+
+    from genkit_plugins.priors import vamp
+
+    distribution = vamp.VampPrior.distribution
+
+    def detached(self: vamp.VampPrior) -> torch.distributions.Distribution:
+        model = self._posterior.__self__  # type: ignore[union-attr]  # model.posterior_of
+        frozen = {n: p.detach() for n, p in model.named_parameters() if not n.startswith("prior.")}
+        with _reparametrize_module(model, frozen):
+            return distribution(self)
+
+    vamp.VampPrior.distribution = detached  # type: ignore[method-assign]
 
 
 def train(arm: str, data: Path, epochs: int, extra: list[str]) -> list[dict[str, str]]:
@@ -82,6 +104,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="an mnist.npz")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--arm", choices=list(ARMS), help="one arm (each runs in its process)")
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
     parser.add_argument("--smoke", action="store_true", help="random images, a few steps (CI)")
     args = parser.parse_args()
     extra: list[str] = []
@@ -99,7 +122,7 @@ def main() -> int:
 
         print("| prior | training loss, epoch by epoch | KL, epoch by epoch |")
         print("|---|---|---|", flush=True)
-        for arm in ARMS:
+        for arm in args.arms:
             command = [sys.executable, __file__, "--data", str(args.data), "--arm", arm]
             command += ["--epochs", str(args.epochs)] + (["--smoke"] if args.smoke else [])
             subprocess.run(command, check=True)
@@ -109,6 +132,8 @@ def main() -> int:
         n = min(500, len(arrays["x_train"]))
         chosen = arrays["x_train"][rng.choice(len(arrays["x_train"]), n, replace=False)]
         init_from_data(torch.from_numpy(chosen.reshape(n, -1) / 255.0).float())
+    if args.arm == "vamp, encoder detached in the prior":
+        detach_encoder_in_prior()
     rows = train(args.arm, data, args.epochs, extra)
     losses = ", ".join(f"{float(r['train_loss']):.3f}" for r in rows)
     kls = ", ".join(f"{float(r['train_divergence']):.2f}" for r in rows)

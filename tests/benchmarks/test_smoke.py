@@ -80,7 +80,9 @@ def test_iw_eval_reports_each_chunk_size():
 @pytest.mark.slow
 def test_vamp_start_reports_each_prior():
     out = _run("vamp_start.py")
-    for arm in ("vamp", "vamp, data init", "standard normal, MC KL", "mixture of 500"):
+    arms = ("vamp", "vamp, data init", "standard normal, MC KL", "mixture of 500",
+            "vamp, encoder detached in the prior")  # fmt: skip
+    for arm in arms:
         assert f"| {arm} | " in out
 
 
