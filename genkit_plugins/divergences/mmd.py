@@ -44,10 +44,11 @@ def kernel(a: Tensor, b: Tensor, name: str, scale: float | Sequence[float]) -> T
     :math:`k = h / (h + \|a-b\|^2)`; for several bandwidths, the sum of their kernels.
     """
     distance = torch.cdist(a, b).square()
-    scales = [scale] if isinstance(scale, int | float) else list(scale)
-    total = _kernel_of(distance, name, 2.0 * a.shape[-1] * scales[0] ** 2)
-    for s in scales[1:]:
-        total = total + _kernel_of(distance, name, 2.0 * a.shape[-1] * s**2)
+    scales = [scale] if isinstance(scale, int | float) else scale
+    hs = [2.0 * a.shape[-1] * s**2 for s in scales]
+    total = _kernel_of(distance, name, hs[0])
+    for h in hs[1:]:
+        total = total + _kernel_of(distance, name, h)
     return total
 
 
