@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,14 +30,20 @@ from safetensors.torch import save as save_safetensors_bytes
 from .errors import RunError
 
 __all__ = [
+    "SMALL_FILE_LIMIT",
     "BackgroundWriter",
     "atomic_write",
     "atomic_write_with",
     "content_hash",
     "read_metadata",
+    "read_small_file",
     "read_tensors",
     "write_tensors",
 ]
+
+SMALL_FILE_LIMIT = 16 << 20
+"""The most bytes :func:`read_small_file` reads: a run's ``eval.json`` and ``metrics.csv`` are
+kilobytes (a metrics row per epoch), so 16 MiB is far beyond any genkit wrote."""
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
@@ -131,6 +138,42 @@ def write_tensors(
         tmp.write_bytes(save_safetensors_bytes(snapshot, metadata=header))
 
     atomic_write_with(path, write)
+
+
+def read_small_file(path: str | Path, limit: int = SMALL_FILE_LIMIT) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    Anything else in its place (a FIFO, which would wait for a writer forever; a character
+    device such as ``/dev/zero``, which never ends; a directory or a socket) is refused without
+    reading it, as is a file over the limit, so a foreign file cannot hang or exhaust memory.
+
+    Raises:
+        RunError: naming the file and why it was not read.
+    """
+    path = Path(path)
+    try:  # without O_NONBLOCK, opening a FIFO waits for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RunError(f"{path}: not a regular file (a {_file_kind(info.st_mode)}); not read")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1) if info.st_size <= limit else b""
+    finally:
+        os.close(fd)
+    if info.st_size > limit or len(data) > limit:
+        raise RunError(
+            f"{path}: larger than {limit >> 20} MiB, beyond what genkit writes; not read"
+        )
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "FIFO", stat.S_ISCHR: "character device", stat.S_ISBLK: "block device",
+             stat.S_ISDIR: "directory", stat.S_ISSOCK: "socket"}  # fmt: skip
+    return next((name for test, name in kinds.items() if test(mode)), "special file")
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

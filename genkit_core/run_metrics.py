@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from .errors import GenkitError, RunError
-from .files import atomic_write, read_metadata
+from .files import atomic_write, read_metadata, read_small_file
 from .run import CHECKPOINT, EVAL, METRICS, WEIGHTS
 
 __all__ = ["INFO_KEYS", "measure_run", "read_cached", "trained_position"]
@@ -45,12 +46,20 @@ def trained_position(run_dir: str | Path) -> dict[str, int]:
 
 
 def read_cached(run_dir: str | Path, iw_samples: int) -> dict[str, Any] | None:
-    """The cached metrics when they measured the run's current weights with this K, else None."""
+    """The cached metrics when they measured the run's current weights with this K, else None.
+
+    Raises:
+        RunError: ``eval.json`` is not a regular file of at most 16 MiB (a FIFO, a link to a
+            device, a huge file): something foreign, which is neither read nor replaced.
+    """
     path = Path(run_dir) / EVAL
+    if not os.path.lexists(path):
+        return None
+    raw = read_small_file(path)
     try:
-        cached = json.loads(path.read_text())
+        cached = json.loads(raw)
         current = trained_position(run_dir)
-    except (OSError, ValueError, GenkitError):
+    except (ValueError, RecursionError, GenkitError):  # a torn or stale cache: measure again
         return None
     if not isinstance(cached, dict) or cached.get("weights") != current:
         return None
@@ -81,7 +90,7 @@ def measure_run(
     model = load_run(run_dir, device=device)
     assert model.spec is not None  # load_run builds the model from the run's spec
     report = evaluate_test_split(model, load_data(model.spec), iw_samples=iw_samples)
-    if (run_dir / METRICS).is_file():
+    if os.path.lexists(run_dir / METRICS):  # anything there but genkit's CSV is refused
         losses = [v for v in read_metrics(run_dir / METRICS).get("test_loss", []) if v is not None]
         if losses:
             report["test_loss"] = losses[-1]

@@ -73,25 +73,33 @@ class Configuration:
         return ", ".join(f"{k}={value_label(v)}" for k, v in self.difference.items())
 
 
-def find_runs(paths: Iterable[str | Path]) -> list[Path]:
+def find_runs(paths: Iterable[str | Path], warn: Any = None) -> list[Path]:
     """Run directories: each path that is one, and the runs directly inside each that is not
-    (a ``genkit sweep`` directory, or ``runs/``).
+    (a ``genkit sweep`` directory, or ``runs/``), each once.
+
+    A run reached twice (``runs/a`` and ``runs/x/../a``, or through a symbolic link) is one
+    run: counted twice it would enter its configuration's mean twice and shrink the standard
+    deviation. The first path given is kept; each dropped one is named through ``warn``.
 
     Raises:
         RunError: a path does not exist, or holds no run.
     """
-    found: list[Path] = []
+    warn = warn or _stderr
+    found: dict[Path, Path] = {}  # real path -> the path given first
     for path in map(Path, paths):
         if (path / SPEC).is_file():
-            found.append(path)
+            inside = [path]
         elif path.is_dir():
             inside = sorted(p for p in path.iterdir() if (p / SPEC).is_file())
             if not inside:
                 raise RunError(f"{path}: neither a run nor a directory of runs (no {SPEC} found)")
-            found += inside
         else:
             raise RunError(f"{path}: no such directory; pass run directories or a sweep's -o")
-    return list(dict.fromkeys(found))
+        for run in inside:
+            first = found.setdefault(run.resolve(), run)
+            if first != run:
+                warn(f"genkit: {run} is the run {first} again; counted once")
+    return list(found.values())
 
 
 def collect(
@@ -110,9 +118,9 @@ def collect(
     Raises:
         RunError: no finished run was found.
     """
-    warn = warn or (lambda line: print(line, file=sys.stderr))
+    warn = warn or _stderr
     configurations: dict[str, Configuration] = {}
-    runs = find_runs(paths)
+    runs = find_runs(paths, warn)
     for run_dir in runs:
         try:  # one broken or half-trained run among many is left out, not fatal
             spec = resolve(load_run_spec(run_dir))
@@ -212,6 +220,10 @@ def _without_runtime(spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(node, dict):
             node.pop(last, None)
     return spec
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def _number(value: Any) -> bool:

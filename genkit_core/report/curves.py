@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..errors import RunError
+from ..files import read_small_file
 from . import render  # noqa: F401 - selects the Agg backend before pyplot draws
 
 __all__ = ["plot_curves", "read_metrics", "terms"]
@@ -17,19 +20,28 @@ __all__ = ["plot_curves", "read_metrics", "terms"]
 def read_metrics(path: Path) -> dict[str, list[float | None]]:
     """The columns of a metrics CSV; blank cells (epochs without a test pass) are None.
 
+    Cells that are not numbers read as None too, and cells past the header are ignored, so a
+    damaged row costs its values, not the file.
+
     Raises:
-        RunError: the file is missing or has no rows.
+        RunError: the file is missing, not a regular file of at most 16 MiB, not CSV, or has
+            no rows.
     """
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise RunError(
             f"{path}: no such file; the run was trained without the csv logger "
             "(add logging: [{type: csv}] to the spec)"
         )
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    text = read_small_file(path).decode("utf-8", errors="replace")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+    except csv.Error as exc:
+        raise RunError(f"{path}: not a readable CSV file ({exc})") from None
     if not rows:
         raise RunError(f"{path}: no rows yet; train at least one epoch")
-    return {key: [_number(row.get(key)) for row in rows] for key in rows[0]}
+    keys = [k for k in dict.fromkeys(reader.fieldnames or []) if k]
+    return {key: [_number(row.get(key)) for row in rows] for key in keys}
 
 
 def terms(metrics: dict[str, list[float | None]]) -> list[str]:
