@@ -3,8 +3,10 @@
 The metrics are :func:`~genkit_core.evaluation.evaluate_test_split`'s (what ``genkit eval``
 prints: the negative ELBO and its terms, the importance-weighted -log p(x), active units, per
 test example in nats) plus ``test_loss``, the last test loss in ``metrics.csv`` (the objective
-the run trained on). The cache records which weights it measured (their step) and K; a run
-trained further, or a request for another K, is measured again.
+the run trained on, left out when training measured it on another test draw). The cache
+records which weights it measured (their step), K and the test draw (``test_draw``: which
+binarisation of the test images, see :func:`~genkit_core.data.measured_draw`); a run trained
+further, a request for another K, or a cache of another draw is measured again.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from typing import Any
 
 from .errors import GenkitError, RunError
 from .files import atomic_write, read_metadata, read_small_file
-from .run import CHECKPOINT, EVAL, METRICS, WEIGHTS
+from .run import CHECKPOINT, EVAL, METRICS, SPEC, WEIGHTS
 
 __all__ = ["INFO_KEYS", "measure_run", "read_cached", "trained_position"]
 
 INFO_KEYS = frozenset(
-    {"run", "model", "data", "examples", "unit", "iw_samples", "latent_dim", "normalized",
-     "weights"}
+    {"run", "model", "data", "examples", "unit", "iw_samples", "latent_dim", "latent_units",
+     "normalized", "test_draw", "weights"}
 )  # fmt: skip
 """Keys of a metrics report that describe it rather than measure the model."""
 
@@ -65,6 +67,8 @@ def read_cached(run_dir: str | Path, iw_samples: int) -> dict[str, Any] | None:
         return None
     if cached.get("iw_samples", 0) != iw_samples and cached.get("negative_elbo") is not None:
         return None
+    if cached.get("test_draw") != _current_draw(Path(run_dir)):  # measured on another test draw
+        return None
     return cached
 
 
@@ -77,7 +81,7 @@ def measure_run(
     Raises:
         RunError, DataError: the run or its data cannot be loaded.
     """
-    from .data import load_data
+    from .data import load_data, measured_draw
     from .evaluation import evaluate_test_split
     from .report.curves import read_metrics
     from .run import load_run
@@ -90,12 +94,38 @@ def measure_run(
     model = load_run(run_dir, device=device)
     assert model.spec is not None  # load_run builds the model from the run's spec
     report = evaluate_test_split(model, load_data(model.spec), iw_samples=iw_samples)
-    if os.path.lexists(run_dir / METRICS):  # anything there but genkit's CSV is refused
+    draw = measured_draw(model.spec.data)
+    if os.path.lexists(run_dir / METRICS) and _training_test_draw(run_dir) == draw:
         losses = [v for v in read_metrics(run_dir / METRICS).get("test_loss", []) if v is not None]
         if losses:
             report["test_loss"] = losses[-1]
-    report = {"model": model.spec.model, "data": model.spec.data.type, **report, "weights": weights}
+    report = {"model": model.spec.model, "data": model.spec.data.type, **report,
+              "test_draw": draw, "weights": weights}  # fmt: skip
     if cache:
         with contextlib.suppress(RunError):  # a read-only run: measured, just not remembered
             atomic_write(run_dir / EVAL, (json.dumps(report, indent=2) + "\n").encode())
     return report
+
+
+def _current_draw(run_dir: Path) -> dict[str, Any] | None:
+    """The test draw the run is measured on now (see :func:`~genkit_core.data.measured_draw`)."""
+    from .data import measured_draw
+    from .run import load_run_spec
+
+    return measured_draw(load_run_spec(run_dir).data)
+
+
+def _training_test_draw(run_dir: Path) -> dict[str, Any] | None:
+    """The test draw of the test losses in the run's ``metrics.csv``: a binarised run trained
+    before ``data.binarize_seed`` existed (its ``spec.yaml`` lacks the field) drew its test set
+    with its ``train.seed``.
+    """
+    from .data import measured_draw
+    from .run import load_run_spec
+    from .spec import read_spec_file
+
+    spec = load_run_spec(run_dir)
+    written = read_spec_file(run_dir / SPEC).get("data")
+    if spec.data.binarize != "none" and "binarize_seed" not in (written or {}):
+        return {"binarize": spec.data.binarize, "seed": spec.train.seed}
+    return measured_draw(spec.data)

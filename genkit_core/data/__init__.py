@@ -10,6 +10,7 @@ from .loading import (
     describe_data,
     load_data,
     load_resolved_data,
+    measured_draw,
 )
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "load_data",
     "load_resolved_data",
     "make_batches",
+    "measured_draw",
     "shard_rows",
 ]

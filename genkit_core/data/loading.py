@@ -30,6 +30,7 @@ __all__ = [
     "describe_data",
     "load_data",
     "load_resolved_data",
+    "measured_draw",
 ]
 
 _CHUNK_ELEMENTS = 1 << 22
@@ -54,6 +55,16 @@ def binarize(x: Tensor, generator: torch.Generator) -> Tensor:
     """One draw of x ~ Bernoulli(pixel intensity), as ``uint8`` 0 / 255 (so it reads as 0 / 1)."""
     draws = torch.bernoulli(as_float(x), generator=generator)
     return draws.to(torch.uint8).mul_(255)
+
+
+def measured_draw(params: DataParams) -> dict[str, Any] | None:
+    """Which draw of the test split a data section measures on: ``{"binarize": "dynamic",
+    "seed": 0}``, or None for data that is not binarised (its test images are fixed).
+    Figures of two runs are comparable only when their draws are equal.
+    """
+    if params.binarize == "none":
+        return None
+    return {"binarize": params.binarize, "seed": params.binarize_seed}
 
 
 def data_source(spec: ModelSpec, registry: Registry | None = None) -> DataSource:
@@ -120,9 +131,14 @@ def _apply_options(bundle: DataBundle, params: DataParams, seed: int) -> DataBun
         info = replace(info, shape=(math.prod(info.shape),))
         train, test = _flatten(train), _flatten(test)
     if params.binarize != "none":
-        generator = torch.Generator().manual_seed(seed)
-        test = Split(binarize(_in_memory(test, "binarize"), generator), test.y)
+        grey_test = _in_memory(test, "binarize")
+        test_generator = torch.Generator().manual_seed(params.binarize_seed)
+        test = Split(binarize(grey_test, test_generator), test.y)
         if params.binarize == "static":
+            generator = torch.Generator().manual_seed(seed)
+            # before binarize_seed the test set was drawn first from this generator: drawing
+            # (and dropping) it keeps the training draw of a static run as it always was
+            binarize(grey_test, generator)
             train = Split(binarize(_in_memory(train, "binarize"), generator), train.y)
     return DataBundle(train, test, replace(info, train_size=len(train)))
 

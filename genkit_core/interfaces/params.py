@@ -69,14 +69,21 @@ class DivergenceParams(Params):
 class DataParams(Params):
     """Options every data source takes, applied by genkit after the source loads.
 
-    ``binarize``: ``static`` draws x ~ Bernoulli(pixel) once (seeded); ``dynamic`` redraws the
-    training set every epoch (test data is binarised once, seeded, either way).
+    ``binarize``: ``static`` draws x ~ Bernoulli(pixel) once (seeded by ``train.seed``);
+    ``dynamic`` redraws the training set every epoch. The test set is binarised once either way,
+    seeded by ``binarize_seed``: the test images belong to the data, so runs of different
+    training seeds are measured on the same draw.
     """
 
     binarize: Literal["none", "static", "dynamic"] = Field(
         "none",
-        description="static draws x ~ Bernoulli(pixel) once (seeded); dynamic redraws the "
-        "training set every epoch; the test set is binarised once either way.",
+        description="static draws x ~ Bernoulli(pixel) once (seeded by train.seed); dynamic "
+        "redraws the training set every epoch; the test set is binarised once either way.",
+    )
+    binarize_seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(
+        0,
+        description="Seeds the test set's one binarised draw, the same for every train.seed, "
+        "so runs of different seeds are measured on the same test images.",
     )
     max_train: Annotated[int, Field(gt=0)] | None = Field(
         None, description="Keep the first N training examples; null keeps all."
