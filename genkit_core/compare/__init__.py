@@ -13,6 +13,7 @@ from .collect import (
     columns,
     difference,
     find_runs,
+    keys,
 )
 from .curves import plot_overlaid_curves
 from .page import COMPARE_PAGE, render_compare_page, write_compare_page
@@ -29,6 +30,7 @@ __all__ = [
     "columns",
     "difference",
     "find_runs",
+    "keys",
     "plot_overlaid_curves",
     "render_compare_page",
     "rows",

@@ -2,9 +2,10 @@
 
 Two runs are of one configuration when their resolved specs agree in everything but
 :data:`RUNTIME_FIELDS`: the seed, and settings that change where and how fast a run trains but
-not what it trains. Each configuration is named by how its spec differs from a reference: the
-sweep's base when the runs come from one ``genkit sweep`` directory, else the part all the
-configurations share.
+not what it trains. The configurations are told apart by the keys in which they differ from
+each other (:func:`keys`, a table column each); each is named by how it differs, in those keys,
+from a reference: the sweep's base, resolved as a run resolves its spec, when the runs come from
+one ``genkit sweep`` directory, else the part all the configurations share.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "columns",
     "difference",
     "find_runs",
+    "keys",
 ]
 
 RUNTIME_FIELDS = (
@@ -58,12 +60,20 @@ class RunRecord:
 
 @dataclass
 class Configuration:
-    """Runs of one spec over seeds, named by its difference from the reference spec."""
+    """Runs of one spec over seeds, named by its difference from the reference spec.
+
+    Attributes:
+        values: its value at each key in which the configurations differ (:func:`keys`),
+            None where its spec has no such field.
+        difference: of those keys, the ones where it differs from the reference, with its
+            values (what :attr:`label` shows).
+    """
 
     key: str
     spec: dict[str, Any]
     runs: list[RunRecord] = field(default_factory=list)
     difference: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -142,10 +152,22 @@ def collect(
         raise RunError(f"no finished run to compare among {len(runs)} run directories")
     found = list(configurations.values())
     reference, what = _reference(runs, found)
+    common = _common_to(found)
+    varying = list(dict.fromkeys(k for c in found for k in difference(c.spec, common)))
     for c in found:
         c.runs.sort(key=lambda r: r.seed)
-        c.difference = difference(c.spec, reference)
+        c.values = {k: _at(c.spec, k) for k in varying}
+        c.difference = {
+            k: v for k, v in difference(c.spec, reference).items() if _overlaps(k, varying)
+        }
     return found, what
+
+
+def keys(configurations: Sequence[Configuration]) -> list[str]:
+    """The dotted spec keys in which the configurations differ from each other, in spec order:
+    a key they all share, even where it differs from the reference, tells none apart.
+    """
+    return list(configurations[0].values) if configurations else []
 
 
 def columns(configurations: Iterable[Configuration]) -> list[str]:
@@ -201,13 +223,43 @@ def _reference(runs: list[Path], found: list[Configuration]) -> tuple[dict[str, 
 
         try:
             sweep = load_sweep(next(iter(parents)) / "sweep.yaml", check_combinations=False)
-            return _without_runtime(sweep.defaults), f"the base spec of sweep {sweep.name}"
+            return _settled(sweep.base, sweep.defaults), f"the base spec of sweep {sweep.name}"
         except GenkitError:
             pass  # an edited or foreign sweep.yaml: fall back to what the runs share
+    return _common_to(found), "what all the configurations share"
+
+
+def _settled(base: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The base spec as a run records it: resolved, with the ``auto`` options its components
+    settle when built (``divergence.estimator``) settled; else resolved only.
+    """
+    from ..build import build_model
+
+    try:
+        model = build_model(base, device="meta")
+    except GenkitError:
+        return _without_runtime(defaults)
+    assert model.spec is not None  # build_model keeps the spec it built
+    return _without_runtime(resolve(model.spec))
+
+
+def _common_to(found: list[Configuration]) -> dict[str, Any]:
     common = found[0].spec
     for c in found[1:]:
         common = _common(common, c.spec)
-    return common, "what all the configurations share"
+    return common
+
+
+def _at(spec: dict[str, Any], dotted: str) -> Any:
+    node: Any = spec
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _overlaps(key: str, varying: list[str]) -> bool:
+    """Whether ``key`` is, holds or lies inside one of the ``varying`` keys."""
+    return any(key == v or key.startswith(v + ".") or v.startswith(key + ".") for v in varying)
 
 
 def _without_runtime(spec: dict[str, Any]) -> dict[str, Any]:

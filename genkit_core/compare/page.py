@@ -9,6 +9,7 @@ and each configuration's spec difference from the reference, with its runs.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -23,7 +24,7 @@ from ..report.view import open_run
 from ..report.writing import figure_section
 from ..spec import dump_spec
 from .curves import plot_overlaid_curves
-from .table import TITLES, Row
+from .table import TITLES, Row, Stat, key_cells
 
 __all__ = ["COMPARE_PAGE", "render_compare_page", "write_compare_page"]
 
@@ -50,13 +51,31 @@ _SORT_SCRIPT = """
       sortBy(index, table.dataset.sortedBy === head.dataset.key);
     });
   });
-  var wanted = /sort=([A-Za-z0-9_]+)(:desc)?/.exec(window.location.hash);
+  var box = table.parentNode;  // how far the table overflows its box: 0 when it fits
+  document.body.dataset.tableOverflow = String(Math.max(0, table.offsetWidth - box.clientWidth));
+  var wanted = /sort=([A-Za-z0-9_.]+)(:desc)?/.exec(window.location.hash);
   if (wanted) {
     Array.prototype.forEach.call(heads, function (head, index) {
       if (head.dataset.key === wanted[1]) { sortBy(index, Boolean(wanted[2])); }
     });
   }
 })();
+"""
+
+
+_TABLE_STYLE = """
+div.fit { overflow-x: auto; }
+table#configurations { font-size: 0.85rem; }
+table#configurations th { cursor: pointer; vertical-align: bottom; overflow-wrap: anywhere;
+  max-width: 9rem; }
+table#configurations th:hover { text-decoration: underline; }
+table#configurations td, table#configurations th { padding: 0.15rem 0.5rem 0.15rem 0; }
+table#configurations td.num { white-space: nowrap; }
+table#configurations th.num { text-align: right; }
+table#configurations td.key { max-width: 12rem; overflow-wrap: anywhere; }
+table#configurations .spread { color: #666; font-size: 0.8rem; }
+table#configurations td:first-child, table#configurations th:first-child {
+  position: sticky; left: 0; background: #fff; }
 """
 
 
@@ -86,35 +105,52 @@ def write_compare_page(
 
 
 def _table_html(table: list[Row], columns: list[str], reference: str) -> str:
-    heads = [("id", "#"), ("configuration", "configuration"),
-             *((c, TITLES.get(c, c)) for c in columns), ("runs", "runs")]  # fmt: skip
+    names, values = key_cells(table)
+    heads = [("id", "#", ""), *((k, k, "key") for k in names),
+             *((c, TITLES.get(c, c), "num") for c in columns), ("runs", "runs", "num")]  # fmt: skip
     head = "".join(
-        f"<th data-key='{key}' title='sort by {html.escape(title)}'>{html.escape(title)}</th>"
-        for key, title in heads
+        f"<th data-key='{html.escape(key)}' class='{kind}' title='sort by {html.escape(title)}'>"
+        f"{html.escape(title)}</th>"
+        for key, title, kind in heads
     )
     body = []
-    for i, r in enumerate(table, start=1):
-        label = r.configuration.label + ("" if r.normalized else " *")
-        cells = [f"<td data-value='{i}'>C{i}</td>",
-                 f"<td data-value='{html.escape(label)}'>{html.escape(label)}</td>"]  # fmt: skip
+    for i, (r, cells) in enumerate(zip(table, values, strict=True), start=1):
+        mark = "" if r.normalized else " *"
+        label = html.escape(r.configuration.label)
+        row = [f"<td data-value='{i}' title='{label}'>C{i}{mark}</td>"]
+        row += [f"<td class='key' data-value='{html.escape(v)}'>{html.escape(v)}</td>"
+                for v in cells]  # fmt: skip
         for c in columns:
             stat = r.stats.get(c)
-            value = repr(stat.mean) if stat else "Infinity"
-            cells.append(f"<td class='num' data-value='{value}'>{stat.text() if stat else ''}</td>")
-        cells.append(f"<td class='num' data-value='{r.runs}'>{r.runs}</td>")
-        body.append(f"<tr data-config='C{i}'>{''.join(cells)}</tr>")
+            value = repr(stat.mean) if stat and math.isfinite(stat.mean) else "Infinity"
+            row.append(f"<td class='num' data-value='{value}'>{_stat_html(stat)}</td>")
+        row.append(f"<td class='num' data-value='{r.runs}'>{r.runs}</td>")
+        body.append(f"<tr data-config='C{i}'>{''.join(row)}</tr>")
     note = "" if all(r.normalized for r in table) else (
         "<p class='caption'>* its likelihood drops its normalising constant: compare its numbers "
         "only with runs of the same likelihood.</p>"
     )  # fmt: skip
+    keyed = (
+        "The columns after # are the spec keys in which the configurations differ; "
+        if names else ""
+    )  # fmt: skip
     return (
         f"<p class='caption'>Mean ± standard deviation over each configuration's runs (seeds) of "
-        f"the test metrics, per example in nats; lower is better except active units. "
-        f"Configurations are named by how their spec differs from {html.escape(reference)}. "
-        f"Click a heading to sort.</p>"
-        f"<table id='configurations' class='sortable'><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>{note}<script>{_SORT_SCRIPT}</script>"
+        f"the test metrics, per example in nats; lower is better except active units. {keyed}"
+        f"each configuration's difference from {html.escape(reference)} is under Spec "
+        f"differences. Click a heading to sort.</p>"
+        f"<div class='fit'><table id='configurations' class='sortable'><thead><tr>{head}</tr>"
+        f"</thead><tbody>{''.join(body)}</tbody></table></div>{note}"
+        f"<style>{_TABLE_STYLE}</style><script>{_SORT_SCRIPT}</script>"
     )
+
+
+def _stat_html(stat: Stat | None) -> str:
+    """``45.81<br>± 0.12``: the spread under the mean, so a column is as narrow as a number."""
+    if stat is None:
+        return ""
+    spread = f"<br><span class='spread'>± {stat.std:.2f}</span>" if stat.std is not None else ""
+    return f"{stat.mean:.2f}{spread}"
 
 
 def _curves_picture(table: list[Row]) -> Picture:
@@ -150,9 +186,7 @@ def _pictures_html(table: list[Row], device: str) -> str:
         f"<tr><th>reconstructions</th>{''.join(recons)}</tr></table></div>"
         "<style>.wide { overflow-x: auto; } table.columns { table-layout: fixed; } "
         "table.columns td, table.columns th { vertical-align: top; min-width: 130px; "
-        "padding: 0.3rem; } table#configurations th { cursor: pointer; } "
-        "table#configurations th:hover { text-decoration: underline; } "
-        "table#configurations td.num { white-space: nowrap; }</style>"
+        "padding: 0.3rem; }</style>"
     )
 
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RunError
-from .collect import Configuration
+from ..sweep.naming import value_labels
+from .collect import Configuration, keys
 
-__all__ = ["TITLES", "Row", "Stat", "rows", "to_csv", "to_json", "to_text"]
+__all__ = ["TITLES", "Row", "Stat", "key_cells", "rows", "to_csv", "to_json", "to_text"]
 
 TITLES = {
     "negative_elbo": "negative ELBO",
@@ -95,19 +96,40 @@ def rows(configurations: list[Configuration], columns: list[str], sort: str | No
     )
 
 
+def key_cells(table: list[Row]) -> tuple[list[str], list[list[str]]]:
+    """The keys in which the configurations differ (a column each), and each row's values in
+    them: a section by its ``type`` (and its other fields where two share one), ``-`` where a
+    configuration's spec has no such field.
+    """
+    names = keys([r.configuration for r in table])
+    columns = []
+    for name in names:
+        values = [r.configuration.values.get(name) for r in table]
+        distinct = {json.dumps(v, sort_keys=True): v for v in values if v is not None}
+        labels = dict(zip(distinct, value_labels(list(distinct.values())), strict=True))
+        columns.append(["-" if v is None else labels[json.dumps(v, sort_keys=True)]
+                        for v in values])  # fmt: skip
+    return names, [list(cells) for cells in zip(*columns, strict=True)] or [[] for _ in table]
+
+
 def to_text(table: list[Row], columns: list[str], reference: str) -> str:
-    """The table as aligned text, one row per configuration."""
-    head = ["#", "configuration", *(TITLES.get(c, c) for c in columns), "runs"]
+    """The table as aligned text, one row per configuration: its number, its value in each key
+    in which the configurations differ, its metrics and its run count.
+    """
+    names, values = key_cells(table)
+    head = ["#", *names, *(TITLES.get(c, c) for c in columns), "runs"]
     body = [
-        [f"C{i}", r.configuration.label + ("" if r.normalized else " *"),
+        [f"C{i}" + ("" if r.normalized else " *"), *cells,
          *(r.stats[c].text() if c in r.stats else "" for c in columns), str(r.runs)]
-        for i, r in enumerate(table, start=1)
+        for i, (r, cells) in enumerate(zip(table, values, strict=True), start=1)
     ]  # fmt: skip
     widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(_align(v, w, i) for i, (v, w) in enumerate(zip(line, widths, strict=True)))
+    keyed = 1 + len(names)
+    lines = ["  ".join(v.ljust(w) if i < keyed else v.rjust(w)
+                       for i, (v, w) in enumerate(zip(line, widths, strict=True)))
              for line in [head, *body]]  # fmt: skip
     lines.append(f"Mean ± standard deviation over runs (seeds), per test example, in nats; "
-                 f"configurations named by how they differ from {reference}.")  # fmt: skip
+                 f"each configuration's difference from {reference} is in --json.")  # fmt: skip
     if not all(r.normalized for r in table):
         lines.append("* its likelihood drops its normalising constant: compare its numbers only "
                      "with runs of the same likelihood.")  # fmt: skip
@@ -115,19 +137,23 @@ def to_text(table: list[Row], columns: list[str], reference: str) -> str:
 
 
 def to_csv(table: list[Row], columns: list[str]) -> str:
-    """The table as CSV: a mean and a std column per metric (std blank for one run)."""
+    """The table as CSV: the configuration's name and difference, its value in each key in
+    which the configurations differ, and a mean and a std column per metric (std blank for one
+    run).
+    """
+    names, values = key_cells(table)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["configuration", "difference", "runs", "run_dirs",
+    writer.writerow(["configuration", "difference", "runs", "run_dirs", *names,
                      *(f"{c}_{s}" for c in columns for s in ("mean", "std"))])  # fmt: skip
-    for r in table:
-        cells = []
+    for r, cells in zip(table, values, strict=True):
+        numbers = []
         for c in columns:
             stat = r.stats.get(c)
-            cells += [_num(stat.mean if stat else None), _num(stat.std if stat else None)]
+            numbers += [_num(stat.mean if stat else None), _num(stat.std if stat else None)]
         dirs = ";".join(str(run.run_dir) for run in r.configuration.runs)
         difference = json.dumps(r.configuration.difference, sort_keys=True)
-        writer.writerow([r.configuration.label, difference, r.runs, dirs, *cells])
+        writer.writerow([r.configuration.label, difference, r.runs, dirs, *cells, *numbers])
     return text.getvalue()
 
 
@@ -136,11 +162,13 @@ def to_json(table: list[Row], columns: list[str], reference: str) -> str:
     data: dict[str, Any] = {
         "unit": "nats per test example",
         "reference": reference,
+        "keys": keys([r.configuration for r in table]),
         "columns": columns,
         "configurations": [
             {
                 "configuration": r.configuration.label,
                 "difference": r.configuration.difference,
+                "values": r.configuration.values,
                 "normalized": r.normalized,
                 "metrics": {c: vars(s) for c, s in r.stats.items()},
                 "runs": [
@@ -156,10 +184,6 @@ def to_json(table: list[Row], columns: list[str], reference: str) -> str:
         ],
     }
     return json.dumps(data, indent=2) + "\n"
-
-
-def _align(value: str, width: int, column: int) -> str:
-    return value.ljust(width) if column < 2 else value.rjust(width)
 
 
 def _num(value: float | None) -> str:

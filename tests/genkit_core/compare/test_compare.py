@@ -10,15 +10,28 @@ import statistics
 from pathlib import Path
 
 import pytest
+import yaml
 
 from genkit_core.cli import main
-from genkit_core.compare import Stat, collect, columns, difference, rows, to_csv, to_json, to_text
+from genkit_core.compare import (
+    Stat,
+    collect,
+    columns,
+    difference,
+    keys,
+    rows,
+    to_csv,
+    to_json,
+    to_text,
+)
 from genkit_core.data import load_data
 from genkit_core.errors import RunError
 from genkit_core.evaluation import evaluate_test_split
 from genkit_core.run import load_run
 from genkit_core.run_metrics import measure_run
 from genkit_core.training import Trainer
+
+from ...conftest import TINY_RUN
 
 
 @pytest.mark.parametrize(
@@ -60,6 +73,7 @@ def test_runs_group_by_spec_without_the_seed_and_average_what_evaluation_compute
     names = columns(found)
     assert names[:3] == ["negative_elbo", "reconstruction", "kl"]
     assert names[-3:] == ["iw_nll", "active_units", "test_loss"]
+    assert "latent_units" not in names  # the code's size, not a measurement
     table = rows(found, names, sort="negative_elbo")
     for row in table:  # against genkit eval's own numbers, averaged here
         direct = []
@@ -82,7 +96,8 @@ def test_the_table_as_text_csv_and_json(seeded_runs: Path):
     names = columns(found)
     table = rows(found, names, None)
     text = to_text(table, names, reference)
-    assert "negative ELBO" in text and "IW NLL" in text and "divergence.beta=4" in text
+    assert "negative ELBO" in text and "IW NLL" in text
+    assert text.splitlines()[0].split()[:2] == ["#", "divergence.beta"]
     first = table[0].stats["iw_nll"]
     assert f"{first.mean:.2f} ± {first.std:.2f}" in text
     parsed = list(csv.DictReader(io.StringIO(to_csv(table, names))))
@@ -123,7 +138,7 @@ def test_genkit_compare_prints_the_table_and_writes_the_page_and_files(
             "--json", str(tmp_path / "c.json"), "--iw-samples", "5", "--device", "cpu"]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "divergence.beta=4" in out and f"wrote {tmp_path / 'c.html'}" in out
+    assert "divergence.beta" in out and f"wrote {tmp_path / 'c.html'}" in out
     page = (tmp_path / "c.html").read_text()
     assert "<table id='configurations'" in page and page.count("<tr data-config=") == 2
     assert (tmp_path / "c.csv").read_text().startswith("configuration,difference,runs")
@@ -148,3 +163,34 @@ def test_compare_mistakes_are_one_line(tmp_path: Path, capsys, target, message):
     assert main(["compare", str(tmp_path / target), "--no-page"]) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_sweeps_base_is_resolved_as_its_runs_are_so_only_what_differs_names_them(
+    seeded_runs: Path, tmp_path: Path
+):
+    sweep = tmp_path / "sweep"  # its base names no divergence: gaussian_kl, estimator auto
+    for name in ("beta1-seed0", "beta1-seed1", "beta4-seed0"):  # ... whose runs say analytic
+        shutil.copytree(seeded_runs / name, sweep / name)
+    base = {**TINY_RUN, "train": {**TINY_RUN["train"], "progress": False}}
+    grid = {"divergence.beta": [1.0, 4.0], "train.seed": [0, 1]}
+    (sweep / "sweep.yaml").write_text(yaml.safe_dump({"name": "s", "base": base, "grid": grid}))
+    found, reference = collect([sweep], iw_samples=5, warn=lambda line: None)
+    assert reference == "the base spec of sweep s"
+    assert sorted(c.label for c in found) == ["base", "divergence.beta=4"]
+    assert keys(found) == ["divergence.beta"]
+
+
+def test_unrelated_runs_are_told_apart_by_a_column_per_key_in_which_they_differ(
+    seeded_runs: Path, tmp_path: Path
+):
+    other = tmp_path / "other"
+    overrides = ["latent_dim=2", "train.lr=0.01", "encoder={type: mlp, hidden: [16]}"]
+    Trainer(TINY_RUN, other, overrides=overrides, stream=None).fit()
+    found, reference = collect([seeded_runs / "beta1-seed0", other], iw_samples=5)
+    assert keys(found) == ["latent_dim", "encoder.hidden", "train.lr"]
+    table = rows(found, columns(found), None)
+    head = to_text(table, columns(found), reference).splitlines()[0].split()
+    assert head[:5] == ["#", "latent_dim", "encoder.hidden", "train.lr", "negative"]
+    parsed = list(csv.DictReader(io.StringIO(to_csv(table, columns(found)))))
+    assert sorted(r["latent_dim"] for r in parsed) == ["2", "3"]
+    assert sorted(r["encoder.hidden"] for r in parsed) == ["16", "32"]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
 import pytest
 
-from genkit_core.compare import collect, columns, rows, write_compare_page
+from genkit_core.compare import (
+    Configuration,
+    RunRecord,
+    collect,
+    columns,
+    rows,
+    write_compare_page,
+)
 
 from ..report.test_page_in_browser import CHROMIUM, _chromium, check_screenshot
 
@@ -59,3 +67,42 @@ def test_the_table_sorts_by_the_column_the_address_names(page: Path, descending:
 
 def test_the_page_renders_to_a_screenshot(page: Path, tmp_path: Path):
     check_screenshot(page, tmp_path)
+
+
+def _sweep_like_table() -> tuple[list, list[str]]:
+    """Eight configurations of three keys over three seeds, as examples/sweep_terms.yaml has."""
+    names = ["negative_elbo", "reconstruction", "kl", "iw_nll", "active_units", "test_loss"]
+    found = []
+    for i, (lik, prior, beta) in enumerate(itertools.product(
+        ("bernoulli", "gaussian"), ("standard_normal", "vamp"), (1, 4)
+    )):  # fmt: skip
+        spec = {"likelihood": {"type": lik}, "prior": {"type": prior},
+                "divergence": {"type": "gaussian_kl", "beta": beta}}  # fmt: skip
+        c = Configuration(
+            str(i),
+            spec,
+            values={
+                "likelihood": spec["likelihood"],
+                "prior": spec["prior"],
+                "divergence.beta": beta,
+            },
+        )
+        metrics = {n: 36.45 + i for n in names}
+        c.runs += [RunRecord(Path(f"runs/{i}-{s}"), {**spec, "train": {"seed": s}}, metrics)
+                   for s in range(3)]  # fmt: skip
+        found.append(c)
+    return rows(found, names, None), names
+
+
+def test_the_table_of_a_sweep_fits_a_1200_pixel_window(tmp_path: Path):
+    table, names = _sweep_like_table()
+    out = write_compare_page(table, names, "the base spec of sweep s", tmp_path / "c.html")
+    body = re.search(r"<body([^>]*)>", _body_at(out.as_uri(), "--window-size=1200,900"))
+    assert body is not None
+    assert 'data-table-overflow="0"' in body.group(1), body.group(1)
+
+
+def _body_at(page_uri: str, *args: str) -> str:
+    result = _chromium(*args, "--dump-dom", page_uri)
+    assert "<body" in result.stdout, result.stderr[-2000:]
+    return result.stdout
