@@ -15,11 +15,14 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GenkitError, RunError
 from .files import atomic_write, read_metadata, read_small_file
 from .run import CHECKPOINT, EVAL, METRICS, SPEC, WEIGHTS
+
+if TYPE_CHECKING:
+    from .spec import ModelSpec
 
 __all__ = ["INFO_KEYS", "measure_run", "read_cached", "trained_position"]
 
@@ -47,8 +50,11 @@ def trained_position(run_dir: str | Path) -> dict[str, int]:
     raise RunError(f"{run_dir}: no {WEIGHTS} or {CHECKPOINT}; the run never saved weights")
 
 
-def read_cached(run_dir: str | Path, iw_samples: int) -> dict[str, Any] | None:
-    """The cached metrics when they measured the run's current weights with this K, else None.
+def read_cached(
+    run_dir: str | Path, iw_samples: int, spec: ModelSpec | None = None
+) -> dict[str, Any] | None:
+    """The cached metrics when they measured the run's current weights with this K on the test
+    draw of its spec (``spec``, when the caller has loaded it already), else None.
 
     Raises:
         RunError: ``eval.json`` is not a regular file of at most 16 MiB (a FIFO, a link to a
@@ -67,16 +73,21 @@ def read_cached(run_dir: str | Path, iw_samples: int) -> dict[str, Any] | None:
         return None
     if cached.get("iw_samples", 0) != iw_samples and cached.get("negative_elbo") is not None:
         return None
-    if cached.get("test_draw") != _current_draw(Path(run_dir)):  # measured on another test draw
+    if cached.get("test_draw") != _current_draw(Path(run_dir), spec):  # another test draw
         return None
     return cached
 
 
 def measure_run(
-    run_dir: str | Path, iw_samples: int = 100, device: str = "cpu", cache: bool = True
+    run_dir: str | Path,
+    iw_samples: int = 100,
+    device: str = "cpu",
+    cache: bool = True,
+    spec: ModelSpec | None = None,
 ) -> dict[str, Any]:
     """The run's final test metrics: from ``eval.json`` when it is current, else computed (and,
     with ``cache``, written there; a run directory that cannot be written is left as it is).
+    ``spec``: the run's spec, when the caller has loaded it already.
 
     Raises:
         RunError, DataError: the run or its data cannot be loaded.
@@ -87,7 +98,7 @@ def measure_run(
     from .run import load_run
 
     run_dir = Path(run_dir)
-    cached = read_cached(run_dir, iw_samples)
+    cached = read_cached(run_dir, iw_samples, spec)
     if cached is not None:
         return cached
     weights = trained_position(run_dir)
@@ -107,12 +118,12 @@ def measure_run(
     return report
 
 
-def _current_draw(run_dir: Path) -> dict[str, Any] | None:
+def _current_draw(run_dir: Path, spec: ModelSpec | None) -> dict[str, Any] | None:
     """The test draw the run is measured on now (see :func:`~genkit_core.data.measured_draw`)."""
     from .data import measured_draw
     from .run import load_run_spec
 
-    return measured_draw(load_run_spec(run_dir).data)
+    return measured_draw((spec or load_run_spec(run_dir)).data)
 
 
 def _training_test_draw(run_dir: Path) -> dict[str, Any] | None:

@@ -104,7 +104,8 @@ def find_runs(paths: Iterable[str | Path], warn: Any = None) -> list[Path]:
             if not inside:
                 raise RunError(f"{path}: neither a run nor a directory of runs (no {SPEC} found)")
         else:
-            raise RunError(f"{path}: no such directory; pass run directories or a sweep's -o")
+            what = "not a directory" if path.exists() else "no such directory"
+            raise RunError(f"{path}: {what}; pass run directories or a sweep's -o")
         for run in inside:
             first = found.setdefault(run.resolve(), run)
             if first != run:
@@ -133,14 +134,15 @@ def collect(
     runs = find_runs(paths, warn)
     for run_dir in runs:
         try:  # one broken or half-trained run among many is left out, not fatal
-            spec = resolve(load_run_spec(run_dir))
+            loaded = load_run_spec(run_dir)
+            spec = resolve(loaded)
             epoch = trained_position(run_dir)["epoch"]
             if 0 <= epoch < spec["train"]["epochs"]:
                 raise RunError(
                     f"trained {epoch} of {spec['train']['epochs']} epochs (finish it with "
                     f"genkit train --resume {run_dir})"
                 )
-            metrics = measure_run(run_dir, iw_samples, device)
+            metrics = measure_run(run_dir, iw_samples, device, spec=loaded)
         except GenkitError as exc:
             warn(f"genkit: skipping {run_dir}: {exc}")
             continue

@@ -72,6 +72,10 @@ def rows(configurations: list[Configuration], columns: list[str], sort: str | No
     """A row per configuration, best first by ``sort`` (lower is better; ``-col`` reverses), by
     default by the first of IW NLL, negative ELBO and test loss that the runs have.
 
+    A run's value that is not a number (an edited ``eval.json``) counts as missing; one that is
+    not finite (a diverged model's NaN) makes its configuration's statistics NaN or infinite,
+    shown as such and sorted last.
+
     Raises:
         RunError: ``sort`` names no column.
     """
@@ -79,7 +83,7 @@ def rows(configurations: list[Configuration], columns: list[str], sort: str | No
     for c in configurations:
         stats = {}
         for col in columns:
-            values = [float(r.metrics[col]) for r in c.runs if r.metrics.get(col) is not None]
+            values = [float(r.metrics[col]) for r in c.runs if _is_number(r.metrics.get(col))]
             if values:
                 stats[col] = Stat.of(values)
         normalized = all(r.metrics.get("normalized", True) for r in c.runs)
@@ -91,9 +95,13 @@ def rows(configurations: list[Configuration], columns: list[str], sort: str | No
     if column not in columns:
         raise RunError(f"--sort {key}: no such column; choose one of {', '.join(columns)}")
     sign = -1 if key.startswith("-") else 1
-    return sorted(
-        found, key=lambda r: sign * r.stats[column].mean if column in r.stats else math.inf
-    )
+
+    def order(row: Row) -> tuple[bool, float]:
+        stat = row.stats.get(column)
+        finite = stat is not None and math.isfinite(stat.mean)
+        return (not finite, sign * stat.mean if finite else 0.0)  # type: ignore[union-attr]
+
+    return sorted(found, key=order)
 
 
 def key_cells(table: list[Row]) -> tuple[list[str], list[list[str]]]:
@@ -170,12 +178,14 @@ def to_json(table: list[Row], columns: list[str], reference: str) -> str:
                 "difference": r.configuration.difference,
                 "values": r.configuration.values,
                 "normalized": r.normalized,
-                "metrics": {c: vars(s) for c, s in r.stats.items()},
+                "metrics": {
+                    c: {k: _finite(v) for k, v in vars(s).items()} for c, s in r.stats.items()
+                },
                 "runs": [
                     {
                         "run_dir": str(run.run_dir),
                         "seed": run.seed,
-                        "metrics": {c: run.metrics.get(c) for c in columns},
+                        "metrics": {c: _finite(run.metrics.get(c)) for c in columns},
                     }
                     for run in r.configuration.runs
                 ],
@@ -184,6 +194,15 @@ def to_json(table: list[Row], columns: list[str], reference: str) -> str:
         ],
     }
     return json.dumps(data, indent=2) + "\n"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> Any:
+    """A number as JSON holds it: NaN and infinities, which strict JSON lacks, as null."""
+    return value if _is_number(value) and math.isfinite(value) else None
 
 
 def _num(value: float | None) -> str:

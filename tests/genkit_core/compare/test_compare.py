@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 import shutil
 import statistics
 from pathlib import Path
@@ -14,11 +16,14 @@ import yaml
 
 from genkit_core.cli import main
 from genkit_core.compare import (
+    Configuration,
+    RunRecord,
     Stat,
     collect,
     columns,
     difference,
     keys,
+    render_compare_page,
     rows,
     to_csv,
     to_json,
@@ -156,10 +161,12 @@ def test_genkit_compare_json_to_stdout_prints_only_json(seeded_runs: Path, capsy
     [
         pytest.param("missing", "missing: no such directory", id="missing"),
         pytest.param("empty", "empty: neither a run nor a directory of runs", id="empty"),
+        pytest.param("file", "file: not a directory; pass run directories", id="file"),
     ],
 )
 def test_compare_mistakes_are_one_line(tmp_path: Path, capsys, target, message):
     (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("")
     assert main(["compare", str(tmp_path / target), "--no-page"]) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
@@ -194,3 +201,39 @@ def test_unrelated_runs_are_told_apart_by_a_column_per_key_in_which_they_differ(
     parsed = list(csv.DictReader(io.StringIO(to_csv(table, columns(found)))))
     assert sorted(r["latent_dim"] for r in parsed) == ["2", "3"]
     assert sorted(r["encoder.hidden"] for r in parsed) == ["16", "32"]
+
+
+def test_a_nan_or_a_word_in_an_eval_json_neither_crashes_nor_breaks_the_json():
+    def configuration(name: str, *values: object) -> Configuration:
+        c = Configuration(name, {"train": {}})
+        c.runs += [RunRecord(Path(f"{name}{i}"), {"train": {"seed": i}}, {"iw_nll": v})
+                   for i, v in enumerate(values)]  # fmt: skip
+        return c
+
+    found = [configuration("nan", 1.0, math.nan), configuration("word", 2.0, "abc"),
+             configuration("ok", 3.0, 4.0)]  # fmt: skip
+    table = rows(found, ["iw_nll"], None)
+    assert [r.configuration.key for r in table] == ["word", "ok", "nan"]  # NaN sorts last
+    assert table[0].stats["iw_nll"].n == 1  # the word counts as missing
+    assert "nan" in to_text(table, ["iw_nll"], "r")
+    data = json.loads(to_json(table, ["iw_nll"], "r"), parse_constant=_refuse)
+    assert data["configurations"][2]["metrics"]["iw_nll"]["mean"] is None
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_markup_in_run_names_and_spec_values_is_escaped_on_the_page():
+    evil = "<script>alert(1)</script>'\""
+    found = []
+    for i, value in enumerate((evil, "plain")):
+        spec = {"data": {"type": "tensor_file", "path": value}, "train": {"seed": 0}}
+        c = Configuration(str(i), spec, values={"data.path": value},
+                          difference={"data.path": value})  # fmt: skip
+        c.runs.append(RunRecord(Path(f"runs/{evil}{i}"), spec, {"iw_nll": float(i)}))
+        found.append(c)
+    page = render_compare_page(rows(found, ["iw_nll"], None), ["iw_nll"], evil)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert all("alert" not in s for s in scripts)
