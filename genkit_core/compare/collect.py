@@ -158,11 +158,24 @@ def collect(
     varying = list(dict.fromkeys(k for c in found for k in difference(c.spec, common)))
     for c in found:
         c.runs.sort(key=lambda r: r.seed)
+        _warn_repeated_seeds(c, warn)
         c.values = {k: _at(c.spec, k) for k in varying}
         c.difference = {
             k: v for k, v in difference(c.spec, reference).items() if _overlaps(k, varying)
         }
     return found, what
+
+
+def _warn_repeated_seeds(configuration: Configuration, warn: Any) -> None:
+    """Two runs of one configuration and one seed are repeats, or copies (``cp -r``) that no
+    path can tell apart: counted as two seeds, they shrink the standard deviation. Say so.
+    """
+    first: dict[int, Path] = {}
+    for run in configuration.runs:
+        if run.seed in first:
+            warn(f"genkit: warning: {first[run.seed]} and {run.run_dir} are one configuration "
+                 f"with one seed ({run.seed}), copies or repeats; both are counted")  # fmt: skip
+        first.setdefault(run.seed, run.run_dir)
 
 
 def keys(configurations: Sequence[Configuration]) -> list[str]:

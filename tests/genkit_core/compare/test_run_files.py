@@ -115,3 +115,14 @@ def test_a_run_reached_twice_is_counted_once_and_the_duplicate_named(two_runs: P
     assert lines == [f"genkit: {again} is the run {two_runs / 'a'} again; counted once"]
     found, _ = collect([two_runs, again], iw_samples=5, warn=lines.append)
     assert [len(c.runs) for c in found] == [2]  # not 3: a's numbers would count twice
+
+
+def test_a_copy_of_a_run_is_named_as_one_seed_counted_twice(two_runs: Path):
+    shutil.copytree(two_runs / "a", two_runs / "a-copy")
+    lines: list[str] = []
+    found, _ = collect([two_runs], iw_samples=5, warn=lines.append)
+    assert lines == [
+        f"genkit: warning: {two_runs / 'a'} and {two_runs / 'a-copy'} are one configuration "
+        "with one seed (0), copies or repeats; both are counted"
+    ]
+    assert [r.seed for r in found[0].runs] == [0, 0, 1]
