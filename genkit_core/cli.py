@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -397,7 +398,12 @@ def _sweep(args: argparse.Namespace) -> int:
 
     _warn_plugin_problems()
     stream = None if args.quiet else sys.stderr
-    result = run_sweep(args.sweep, args.output, args.workers, args.storage, stream)
+    from .sweep.study import show_url
+
+    typed = " ".join(shlex.quote(show_url(a)) for a in args.argv)  # as typed, password masked
+    result = run_sweep(
+        args.sweep, args.output, args.workers, args.storage, stream, f"genkit {typed}"
+    )
     _out(f"sweep in {result.directory}: {result.counts}")
     if result.best is not None:
         _out(f"best: {result.best[0]} ({result.best[1]:.4f})")
@@ -641,7 +647,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv  # the command as typed: genkit sweep repeats it in its hint after Ctrl-C
     keep_freed_memory()  # the command owns its process: large CPU tensors reuse freed memory
     command, _ = _COMMANDS[args.command]
     together = False  # whether every torchrun process ends the command here too

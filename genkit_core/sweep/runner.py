@@ -9,13 +9,16 @@ their trials; running the same command again finishes what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -38,6 +41,7 @@ from .study import (
     is_orphan,
     open_storage,
     open_study,
+    show_url,
     sweep_trials,
 )
 from .worker import LOGS, STORAGE_ENV, SWEEP_FILE
@@ -74,6 +78,7 @@ def run_sweep(
     workers: int = 1,
     storage: str | None = None,
     stream: TextIO | None = None,
+    command: str | None = None,
 ) -> SweepResult:
     """Run the sweep in ``source`` into ``directory`` with ``workers`` processes.
 
@@ -84,6 +89,8 @@ def run_sweep(
         storage: an Optuna database URL shared with workers elsewhere (default: a journal file
             in DIR).
         stream: where progress goes (None: nowhere).
+        command: the command that continues the sweep, for the hint after Ctrl-C (default:
+            ``genkit sweep`` with these arguments, the storage's password masked).
 
     Raises:
         SpecError: the sweep file is invalid.
@@ -95,9 +102,11 @@ def run_sweep(
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise RunError(f"{directory}: exists and is not a directory; choose another -o")
-    with directory_lock(directory):  # sweeps started at once on several machines agree
+    store = open_storage(storage, directory) if storage is not None else None  # before any file
+    # sweeps started at once on several machines agree through DIR's lock
+    with _undone_if_refused(directory), directory_lock(directory):
         fresh = _prepare(sweep, directory)
-        store = open_storage(storage, directory)
+        store = store or open_storage(storage, directory)
         _bind(store, sweep, directory, fresh)
     say = _sayer(stream)
     say(f"sweep {sweep.name}: {_size(sweep)} into {directory}")
@@ -108,12 +117,34 @@ def run_sweep(
     if stop.signum is not None:
         from ..training import TrainingInterrupted
 
+        if command is None:
+            command = shlex.join(["genkit", "sweep", str(source), "-o", str(directory)])
+            command += f" --workers {workers}" * (workers != 1)
+            command += f" --storage {shlex.quote(show_url(storage))}" * (storage is not None)
         raise TrainingInterrupted(
             f"sweep interrupted; its trials are checkpointed. Continue with the same command "
-            f"(genkit sweep {source} -o {directory})",
+            f"({command})",
             stop.signum,
         )
     return _result(sweep, store, directory)
+
+
+@contextlib.contextmanager
+def _undone_if_refused(directory: Path) -> Iterator[None]:
+    """Leave DIR as it was found when the sweep is refused while it sets DIR up: a directory
+    (and parents) it made is removed again; in one that existed, the files it added.
+    """
+    made = next((p for p in [*reversed(directory.parents), directory] if not p.exists()), None)
+    before = set(directory.iterdir()) if made is None else set()
+    try:
+        yield
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        else:
+            for path in set(directory.iterdir()) - before:
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        raise
 
 
 def _prepare(sweep: Sweep, directory: Path) -> bool:
@@ -174,7 +205,6 @@ class _Stop:
         self.pool: list[subprocess.Popen[bytes]] = []
 
     def catching(self) -> Any:
-        import contextlib
 
         @contextlib.contextmanager
         def handlers() -> Any:
@@ -212,8 +242,7 @@ def _start_workers(
             env[STORAGE_ENV] = storage
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
-        command = [sys.executable, "-m", "genkit_core.sweep", str(directory),
-                   "--threads", str(threads), "--parent", str(os.getpid())]  # fmt: skip
+        command = worker_command(directory, threads, os.getpid())
         try:
             pool.append(subprocess.Popen(command, env=env, start_new_session=True))
         except OSError as exc:
@@ -225,6 +254,33 @@ def _start_workers(
     )
     say(f"  {n} worker{'s' * (n > 1)} {where}; logs in {directory / LOGS}")
     return pool
+
+
+# The worker's entry point, run as ``python -c``. ``python -m genkit_core.sweep`` would put the
+# working directory first on sys.path, so a yaml.py or torch.py where the user types genkit sweep
+# would run in every worker. ``-I`` would also drop PYTHONPATH and the user's site-packages, where
+# people install genkit and their plugins, and ``-P`` needs Python 3.11. ``-c`` puts '' (the
+# working directory) first on sys.path and nothing else; the launcher removes it before it
+# imports anything, so PYTHONPATH, virtual environments and editable installs work as in the
+# ``genkit`` command itself (whose console script puts its own bin/ first, not the working
+# directory). Ctrl-C while the worker imports torch ends it quietly with 130; once it runs,
+# the worker's main handles Ctrl-C (a trial is checkpointed).
+_LAUNCHER = """\
+import sys
+if sys.path and sys.path[0] == "":
+    del sys.path[0]
+try:
+    from genkit_core.sweep.worker import main
+except KeyboardInterrupt:
+    sys.exit(130)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def worker_command(directory: Path, threads: int, parent: int) -> list[str]:
+    """The command line of one sweep worker (see ``_LAUNCHER`` for why it is not ``-m``)."""
+    return [sys.executable, "-c", _LAUNCHER, str(directory), "--threads", str(threads),
+            "--parent", str(parent)]  # fmt: skip
 
 
 def _visible_gpus() -> list[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +71,7 @@ def open_storage(url: str | None, directory: Path) -> BaseStorage:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # genkit reports progress itself
     if url is None:
         return JournalStorage(JournalFileBackend(str(directory / JOURNAL)))
+    _check_shared(url)
     try:
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     except ImportError as exc:  # Optuna's, from SQLAlchemy's import of the driver
@@ -82,12 +82,46 @@ def open_storage(url: str | None, directory: Path) -> BaseStorage:
         ) from None
     except Exception as exc:  # sqlalchemy's errors: a bad URL, a refused connection, no database
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = reason.replace(url, show_url(url))  # SQLAlchemy quotes a URL it cannot parse
         raise RunError(f"--storage {show_url(url)}: cannot open it ({reason})") from None
 
 
+def _check_shared(url: str) -> None:
+    """Refuse a database only one process can see: an in-memory SQLite database lives in the
+    process that opens it, so each worker would run the whole sweep into its own.
+
+    Raises:
+        RunError: ``sqlite://``, ``sqlite:///:memory:``, a ``mode=memory`` URI.
+    """
+    if not url.lower().startswith("sqlite"):
+        return
+    from sqlalchemy.engine import make_url
+
+    try:
+        database = make_url(url).database or ""
+    except Exception:  # an unparseable URL: RDBStorage says why
+        return
+    if database in ("", ":memory:") or "mode=memory" in url.lower():
+        raise RunError(
+            f"--storage {show_url(url)}: an in-memory SQLite database lives in one process, and "
+            "the sweep's workers cannot share it; name a file (sqlite:///sweep.db), or leave "
+            "--storage out for a journal file in DIR"
+        )
+
+
 def show_url(url: str) -> str:
-    """``url`` with its password hidden, fit to print."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """``url`` with its password hidden, fit to print: everything between ``user:`` and the
+    last ``@`` before the host, as a password may hold an unencoded ``@``, ``:`` or ``/``.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    # the host follows the last @ before the query; a password holds no ? (or it is cut there)
+    userinfo, at, _ = rest.split("?", 1)[0].rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{rest[len(userinfo) + 1 :]}"
 
 
 def open_study(storage: BaseStorage, sweep: Sweep, plan: StudyPlan) -> optuna.Study:

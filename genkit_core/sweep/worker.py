@@ -1,6 +1,6 @@
 """A sweep worker: one process that claims trials and runs them until none is left.
 
-``genkit sweep`` starts N of these (``python -m genkit_core.sweep DIR ...``), each with
+``genkit sweep`` starts N of these (``python -c``, see ``runner.worker_command``), each with
 its own ``CUDA_VISIBLE_DEVICES`` or CPU thread count. A trial is an ordinary run directory
 ``DIR/<trial name>``, trained (or resumed from its checkpoint), measured into its ``eval.json``,
 and told to Optuna. A trial that raises a genkit error (a diverging learning rate, say) is told
@@ -10,6 +10,8 @@ as failed with that error; Ctrl-C or SIGTERM checkpoints the trial and leaves it
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import signal
 import sys
@@ -61,6 +63,8 @@ def run_trial(sweep: Sweep, claim: Claim, directory: Path, log: TextIO | None) -
             metrics = measure_run(run_dir, sweep.iw_samples, _device(trainer.spec.train.device))
         if metrics.get(sweep.metric) is None:
             raise RunError(f"{run_dir}: no {sweep.metric} was measured")
+        if not math.isfinite(float(metrics[sweep.metric])):
+            raise RunError(_diverged(run_dir, sweep.metric, float(metrics[sweep.metric])))
     except TrainingInterrupted:
         raise
     except GenkitError as exc:
@@ -75,6 +79,27 @@ def run_trial(sweep: Sweep, claim: Claim, directory: Path, log: TextIO | None) -
         if isinstance(value, int | float) and not isinstance(value, bool):
             claim.trial.set_user_attr(key, value)
     claim.study.tell(claim.trial, float(metrics[sweep.metric]))
+
+
+def _diverged(run_dir: Path, metric: str, value: float) -> str:
+    """Why a trial has no metric to tell Optuna (which takes no nan or inf): the epoch at which
+    its losses stopped being finite, from its ``metrics.csv``.
+    """
+    from ..report.curves import read_metrics
+    from ..run import METRICS
+
+    when = ""
+    with contextlib.suppress(GenkitError, OSError, ValueError):
+        columns = read_metrics(run_dir / METRICS)
+        losses = [columns[c] for c in ("train_loss", "test_loss") if c in columns]
+        for epoch, row in zip(columns.get("epoch", []), zip(*losses, strict=True), strict=False):
+            if any(v is not None and not math.isfinite(v) for v in row):
+                when = f" at epoch {int(epoch or 0)}"
+                break
+    return (
+        f"its {metric} is {value}: the run diverged{when} (its losses became nan or inf); "
+        "lower train.lr, or set train.clip_grad_norm"
+    )
 
 
 def _fail(claim: Claim, message: str, log: TextIO | None) -> None:
@@ -129,22 +154,22 @@ def _follow_parent(parent: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one worker; the exit status is 0, 130/143 when interrupted, or 1 on an error."""
-    parser = argparse.ArgumentParser(prog="python -m genkit_core.sweep")
+    parser = argparse.ArgumentParser(prog="genkit sweep worker")
     parser.add_argument("directory", type=Path)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=0)
     args = parser.parse_args(argv)
-    keep_freed_memory()  # as the command line does: the worker owns its process
-    if args.parent:
-        _follow_parent(args.parent)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
+        keep_freed_memory()  # as the command line does: the worker owns its process
+        if args.parent:
+            _follow_parent(args.parent)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         return _work(args.directory, os.environ.get(STORAGE_ENV))
     except GenkitError as exc:
         print(f"genkit: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before a trial began (Ctrl-C during one checkpoints it)
         return 130

@@ -62,7 +62,7 @@ def test_a_base_file_is_read_relative_to_the_sweep_file(tmp_path: Path):
                      "unknown likelihood 'bernouli'; did you mean 'bernoulli'?", id="value"),
         pytest.param({"grid": {"encoder.hidden": [[16], [0]]}}, "grid.encoder.hidden.1.0",
                      "greater than 0", id="nested"),
-        pytest.param({"grid": {"train.seed": [0, 0]}}, "grid.train.seed.1", "repeats value 0",
+        pytest.param({"grid": {"train.seed": [0, 0]}}, "grid.train.seed.1", "the same spec as value 0",
                      id="repeat"),
         pytest.param({"grid": {"train.seed": []}}, "grid.train.seed", "at least 1 item",
                      id="no-values"),
