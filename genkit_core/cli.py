@@ -415,7 +415,15 @@ def _sweep(args: argparse.Namespace) -> int:
     if result.failed:
         name, error = result.failed[0]
         more = f" (and {len(result.failed) - 1} more; see {result.directory}/logs)"
-        raise RunError(f"trial {name} failed: {error}" + (more if len(result.failed) > 1 else ""))
+        again = (
+            f"; once its cause is gone, the same command runs the {result.retriable} that may "
+            "pass again"
+        )
+        raise RunError(
+            f"trial {name} failed: {error}"
+            + (more if len(result.failed) > 1 else "")
+            + (again if result.retriable else "")
+        )
     return 0
 
 

@@ -34,13 +34,20 @@ from ..spec import dump_spec
 from .loading import load_sweep
 from .plan import Sweep
 from .study import (
+    JOURNAL,
     LOCKS,
+    RETRIABLE,
+    RETRY_OF,
     Counts,
     count_trials,
     directory_lock,
+    failed_trials,
     is_orphan,
     open_storage,
     open_study,
+    own_file_errors,
+    repair_journal,
+    retry_failed,
     show_url,
     sweep_trials,
 )
@@ -63,6 +70,8 @@ class SweepResult:
         failed: ``(trial, error)`` of each failed trial.
         orphaned: trials a dead worker left RUNNING: the next ``genkit sweep`` resumes them.
         best: ``(trial, value)`` of the best finished trial, by the sweep's metric.
+        retriable: of the failed trials, those the same command runs again (they failed for a
+            cause that may pass: a full disk, a damaged file).
     """
 
     directory: Path
@@ -70,6 +79,7 @@ class SweepResult:
     failed: list[tuple[str, str]]
     orphaned: int
     best: tuple[str, float] | None
+    retriable: int = 0
 
 
 def run_sweep(
@@ -102,31 +112,41 @@ def run_sweep(
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise RunError(f"{directory}: exists and is not a directory; choose another -o")
-    store = open_storage(storage, directory) if storage is not None else None  # before any file
-    # sweeps started at once on several machines agree through DIR's lock
-    with _undone_if_refused(directory), directory_lock(directory):
-        fresh = _prepare(sweep, directory)
-        store = store or open_storage(storage, directory)
-        _bind(store, sweep, directory, fresh)
     say = _sayer(stream)
-    say(f"sweep {sweep.name}: {_size(sweep)} into {directory}")
-    stop = _Stop()
-    with stop.catching():
-        pool = _start_workers(directory, storage, workers, say)
-        _follow(sweep, store, pool, stop, say)
-    if stop.signum is not None:
-        from ..training import TrainingInterrupted
+    store = open_storage(storage, directory) if storage is not None else None  # before any file
+    with own_file_errors(directory):
+        # sweeps started at once on several machines agree through DIR's lock
+        with _undone_if_refused(directory), directory_lock(directory):
+            fresh = _prepare(sweep, directory)
+            if store is None:
+                dropped = repair_journal(directory / JOURNAL)
+                if dropped:
+                    say(f"sweep {sweep.name}: {dropped}")
+                store = open_storage(storage, directory)
+            _bind(store, sweep, directory, fresh)
+            retried = retry_failed(sweep, store)
+        say(f"sweep {sweep.name}: {_size(sweep)} into {directory}")
+        if retried:
+            say(f"  again: {retried} trial{'s' * (retried > 1)} that failed for a cause that may "
+                "have passed (a full disk, a damaged file)")  # fmt: skip
+        stop = _Stop()
+        with stop.catching():
+            pool = _start_workers(directory, storage, workers, say)
+            _follow(sweep, store, pool, stop, say)
+        if stop.signum is not None:
+            from ..training import TrainingInterrupted
 
-        if command is None:
-            command = shlex.join(["genkit", "sweep", str(source), "-o", str(directory)])
-            command += f" --workers {workers}" * (workers != 1)
-            command += f" --storage {shlex.quote(show_url(storage))}" * (storage is not None)
-        raise TrainingInterrupted(
-            f"sweep interrupted; its trials are checkpointed. Continue with the same command "
-            f"({command})",
-            stop.signum,
-        )
-    return _result(sweep, store, directory)
+            if command is None:
+                words = ["genkit", "sweep", str(source), "-o", str(directory)]
+                words += ["--workers", str(workers)] if workers != 1 else []
+                words += ["--storage", show_url(storage)] if storage is not None else []
+                command = shlex.join(words)
+            raise TrainingInterrupted(
+                f"sweep interrupted; its trials are checkpointed. Continue with the same command "
+                f"({command})",
+                stop.signum,
+            )
+        return _result(sweep, store, directory)
 
 
 @contextlib.contextmanager
@@ -242,9 +262,9 @@ def _start_workers(
             env[STORAGE_ENV] = storage
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
-        command = worker_command(directory, threads, os.getpid())
         try:
-            pool.append(subprocess.Popen(command, env=env, start_new_session=True))
+            pool.append(start_worker(directory, threads, os.getpid(), env=env,
+                                     start_new_session=True))  # fmt: skip
         except OSError as exc:
             raise RunError(f"cannot start a sweep worker ({exc.strerror})") from None
     where = (
@@ -263,24 +283,40 @@ def _start_workers(
 # working directory) first on sys.path and nothing else; the launcher removes it before it
 # imports anything, so PYTHONPATH, virtual environments and editable installs work as in the
 # ``genkit`` command itself (whose console script puts its own bin/ first, not the working
-# directory). Ctrl-C while the worker imports torch ends it quietly with 130; once it runs,
-# the worker's main handles Ctrl-C (a trial is checkpointed).
+# directory).
+# Ctrl-C while a worker starts: it is started with SIGINT blocked (a signal mask outlives exec),
+# so none arrives while Python initialises (a KeyboardInterrupt there is a "Fatal Python error"
+# and a traceback); the launcher unblocks it once a handler ends the worker quietly, and the
+# worker's main handles it from then on (a trial is checkpointed).
 _LAUNCHER = """\
-import sys
+import signal, sys
 if sys.path and sys.path[0] == "":
     del sys.path[0]
-try:
-    from genkit_core.sweep.worker import main
-except KeyboardInterrupt:
-    sys.exit(130)
+def quiet(signum, frame):
+    raise SystemExit(128 + signum)
+signal.signal(signal.SIGINT, quiet)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+from genkit_core.sweep.worker import main
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.exit(main(sys.argv[1:]))
 """
 
 
-def worker_command(directory: Path, threads: int, parent: int) -> list[str]:
-    """The command line of one sweep worker (see ``_LAUNCHER`` for why it is not ``-m``)."""
-    return [sys.executable, "-c", _LAUNCHER, str(directory), "--threads", str(threads),
-            "--parent", str(parent)]  # fmt: skip
+def start_worker(
+    directory: Path, threads: int, parent: int, **popen: Any
+) -> subprocess.Popen[bytes]:
+    """Start one sweep worker (see ``_LAUNCHER`` for how and why); ``popen`` goes to Popen.
+
+    Raises:
+        OSError: it could not be started.
+    """
+    command = [sys.executable, "-c", _LAUNCHER, str(directory), "--threads", str(threads),
+               "--parent", str(parent)]  # fmt: skip
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return subprocess.Popen(command, **popen)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _visible_gpus() -> list[str]:
@@ -310,8 +346,13 @@ def _follow(
         running = any(p.poll() is None for p in pool)
         studies = sweep_trials(sweep, store)
         for plan, trials in studies:
+            again = {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
             for t in trials:
-                if t.state.is_finished() and (plan.name, t.number) not in reported:
+                if (
+                    t.state.is_finished()
+                    and t.number not in again
+                    and (plan.name, t.number) not in reported
+                ):
                     reported.add((plan.name, t.number))
                     say(_finished_line(sweep, t))
         line = str(count_trials(studies))
@@ -332,14 +373,16 @@ def _finished_line(sweep: Sweep, trial: Any) -> str:
 
 def _result(sweep: Sweep, store: BaseStorage, directory: Path) -> SweepResult:
     studies = sweep_trials(sweep, store)
-    failed, orphaned = [], 0
+    failed, orphaned, retriable = [], 0, 0
     best: tuple[str, float] | None = None
     sign = 1 if sweep.direction == "minimize" else -1
     for plan, trials in studies:
+        failures = failed_trials(trials)
         for t in trials:
             name = t.user_attrs.get("run", f"{plan.name} trial {t.number}")
-            if t.state in (TrialState.FAIL, TrialState.PRUNED):
+            if t in failures:
                 failed.append((name, t.user_attrs.get("error", t.state.name.lower())))
+                retriable += bool(t.user_attrs.get(RETRIABLE))
             elif t.state == TrialState.RUNNING and is_orphan(directory, plan.name, t.number):
                 orphaned += 1
             elif (
@@ -348,7 +391,7 @@ def _result(sweep: Sweep, store: BaseStorage, directory: Path) -> SweepResult:
                 and (best is None or sign * t.value < sign * best[1])
             ):
                 best = (name, t.value)
-    return SweepResult(directory, count_trials(studies), failed, orphaned, best)
+    return SweepResult(directory, count_trials(studies), failed, orphaned, best, retriable)
 
 
 def _sayer(stream: TextIO | None) -> Callable[[str], None]:

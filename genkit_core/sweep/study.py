@@ -13,7 +13,9 @@ Locks need the workers to share DIR: one machine, or a network file system with 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,14 +39,21 @@ from .plan import StudyPlan, Sweep
 __all__ = [
     "JOURNAL",
     "LOCKS",
+    "RETRIABLE",
+    "RETRY_OF",
     "Claim",
     "Counts",
     "claim_next",
     "count_trials",
     "directory_lock",
+    "disk_error",
+    "failed_trials",
     "is_orphan",
     "open_storage",
     "open_study",
+    "own_file_errors",
+    "repair_journal",
+    "retry_failed",
     "show_url",
     "sweep_trials",
 ]
@@ -177,6 +186,7 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
         for plan in sweep.studies():
             study = open_study(storage, sweep, plan)
             trials = study.get_trials(deepcopy=False)
+            waiting = any(t.state == TrialState.WAITING for t in trials)  # a retry, queued
             for frozen in trials:
                 if frozen.state == TrialState.RUNNING:
                     lock = _try_lock(directory, plan.name, frozen.number)
@@ -185,13 +195,51 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
                         study.sampler.before_trial(study, frozen)  # a grid cell is set only once
                         trial = optuna.Trial(study, frozen._trial_id)
                         return _complete(sweep, plan, trial, lock, resumed=True)
-            if len(trials) < plan.budget:
+            if waiting or len(trials) - len(_retried(trials)) < plan.budget:
                 study.sampler = plan.sampler(len(trials))  # the number the new trial will get
                 trial = study.ask()
                 lock = _try_lock(directory, plan.name, trial.number, wait=True)
                 assert lock is not None  # only a probe under the claim lock could hold it
                 return _complete(sweep, plan, trial, lock, resumed=False)
     return None
+
+
+RETRY_OF = "retry_of"
+"""A trial's user attribute: the number of the failed trial it runs again."""
+
+RETRIABLE = "retriable"
+"""A failed trial's user attribute: it failed for a cause that may pass (a full disk, a damaged
+file), so the next ``genkit sweep`` runs it again.
+"""
+
+
+def retry_failed(sweep: Sweep, storage: BaseStorage) -> int:
+    """Queue once more each trial that failed for a cause that may have passed (see
+    :data:`RETRIABLE`), with its values; how many. ``genkit sweep`` calls this as it starts, so a
+    trial is retried once per command, never in a loop while its cause lasts.
+    """
+    queued = 0
+    for plan in sweep.studies():
+        if plan.name not in {s.study_name for s in storage.get_all_studies()}:
+            continue
+        study = optuna.load_study(study_name=plan.name, storage=storage)
+        trials = study.get_trials(deepcopy=False)
+        for t in failed_trials(trials):
+            if t.user_attrs.get(RETRIABLE):
+                study.enqueue_trial(t.params, user_attrs={RETRY_OF: t.number})
+                queued += 1
+    return queued
+
+
+def failed_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The failed (or pruned) trials that no later trial runs again."""
+    retried = _retried(trials)
+    bad = (TrialState.FAIL, TrialState.PRUNED)
+    return [t for t in trials if t.state in bad and t.number not in retried]
+
+
+def _retried(trials: list[FrozenTrial]) -> set[int]:
+    return {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
 
 
 def is_orphan(directory: Path, study_name: str, number: int) -> bool:
@@ -234,11 +282,17 @@ def sweep_trials(sweep: Sweep, storage: BaseStorage) -> list[tuple[StudyPlan, li
 def count_trials(studies: list[tuple[StudyPlan, list[FrozenTrial]]]) -> Counts:
     """How far the sweep has come (see :func:`sweep_trials`)."""
     states = [t.state for _, trials in studies for t in trials]
+    started = [
+        [t for t in trials if t.state != TrialState.WAITING] for _, trials in studies
+    ]  # a failed trial queued again counts once, as left
     return Counts(
         done=states.count(TrialState.COMPLETE),
-        failed=states.count(TrialState.FAIL) + states.count(TrialState.PRUNED),
-        running=states.count(TrialState.RUNNING) + states.count(TrialState.WAITING),
-        left=sum(max(0, plan.budget - len(trials)) for plan, trials in studies),
+        failed=sum(len(failed_trials(trials)) for _, trials in studies),
+        running=states.count(TrialState.RUNNING),
+        left=sum(
+            max(0, plan.budget - len(s) + len(_retried(trials)))
+            for (plan, trials), s in zip(studies, started, strict=True)
+        ),
     )
 
 
@@ -287,10 +341,14 @@ def _try_lock(
     except BlockingIOError:
         lock.close()
         return None
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"{os.uname().nodename} {os.getpid()}\n".encode())
-    lock.flush()
+    try:  # who holds it, for a person looking (the kernel's lock is what counts)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.uname().nodename} {os.getpid()}\n".encode())
+        lock.flush()
+    except OSError as exc:
+        lock.close()
+        raise _cannot_lock(lock.name, exc) from None
     return lock
 
 
@@ -299,4 +357,80 @@ def _open_lock(path: Path) -> IO[bytes]:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("a+b")
     except OSError as exc:
-        raise RunError(f"{path}: cannot create the lock file ({exc.strerror})") from None
+        raise _cannot_lock(path, exc) from None
+
+
+def repair_journal(path: Path) -> str | None:
+    """Drop the last line of the journal file when a crash tore it (Optuna reads past a torn
+    last line, but its next write would follow it and damage the file); what was dropped.
+
+    Raises:
+        RunError: a line before the last is damaged: genkit cannot tell what the file holds.
+    """
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    if not path.is_file():
+        return None
+    lock = JournalFileSymlinkLock(str(path))  # Optuna's own lock on its writes
+    lock.acquire()
+    try:
+        with path.open("rb+") as f:
+            lines = f.read().splitlines(keepends=True)
+            bad = next((i for i, line in enumerate(lines) if not _is_record(line)), None)
+            if bad is None:
+                return None
+            if bad < len(lines) - 1:
+                raise RunError(
+                    f"{path}: line {bad + 1} of {len(lines)} is damaged (not one of Optuna's "
+                    "records), so which trials ran is unknown; restore the file from a backup, "
+                    "or run the sweep into another -o"
+                )
+            f.truncate(sum(map(len, lines[:bad])))
+    finally:
+        lock.release()
+    return (
+        f"dropped the last line of {path} ({len(lines[bad])} bytes, torn by a crash while it "
+        "was written); its trial, if any, runs again"
+    )
+
+
+def _is_record(line: bytes) -> bool:
+    if not line.endswith(b"\n"):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:  # not JSON, or not UTF-8
+        return False
+
+
+@contextlib.contextmanager
+def own_file_errors(directory: Path) -> Iterator[None]:
+    """Turn errors of the sweep's own files (the journal on a full disk, a journal damaged while
+    the sweep runs) into one line each, with the fix.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise disk_error(exc, directory) from None
+    except ValueError as exc:  # json's JSONDecodeError, or "Invalid log format." from Optuna
+        if not isinstance(exc, json.JSONDecodeError) and "log format" not in str(exc):
+            raise
+        raise RunError(
+            f"{directory / JOURNAL}: damaged ({exc}); restore it from a backup, or run the "
+            "sweep into another -o"
+        ) from None
+
+
+def disk_error(exc: OSError, directory: Path) -> RunError:
+    """An error of the sweep's own files (Optuna's journal, a lock) as one line and its fix."""
+    where = exc.filename or directory
+    fix = "free some space on its disk" if exc.errno == errno.ENOSPC else "check the disk"
+    return RunError(f"{where}: {exc.strerror or exc}; {fix}, then run the same command again")
+
+
+def _cannot_lock(path: Any, exc: OSError) -> RunError:
+    fix = "free some space on its disk" if exc.errno == errno.ENOSPC else "fix its permissions"
+    return RunError(
+        f"{path}: cannot write the lock file ({exc.strerror or exc}); {fix}, then run the same "
+        "command again"
+    )
