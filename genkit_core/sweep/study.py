@@ -193,7 +193,11 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
                     if lock is not None:
                         study.sampler = plan.sampler(frozen.number)
                         study.sampler.before_trial(study, frozen)  # a grid cell is set only once
-                        trial = optuna.Trial(study, frozen._trial_id)
+                        study_id = storage.get_study_id_from_name(plan.name)
+                        trial_id = storage.get_trial_id_from_study_id_trial_number(
+                            study_id, frozen.number
+                        )  # the storage's public API: FrozenTrial keeps its id private
+                        trial = optuna.Trial(study, trial_id)
                         return _complete(sweep, plan, trial, lock, resumed=True)
             if waiting or len(trials) - len(_retried(trials)) < plan.budget:
                 study.sampler = plan.sampler(len(trials))  # the number the new trial will get
