@@ -134,9 +134,8 @@ class StudyPlan:
         trial k is seeded by (seed, k): workers do not draw the same values, and a sweep run by
         one worker draws the same values every time. One sampler kept for all of a worker's trials
         would draw values that depend on which trials that worker happened to run. Making one
-        per trial is
-        cheap: TPE keeps nothing but its random state, and reads the trials from the storage
-        at each draw.
+        per trial is cheap: TPE keeps nothing but its random state, and reads the trials from
+        the storage at each draw.
         """
         if self.grid is not None:
             return _GridSampler(self.grid, seed=self.seed)
