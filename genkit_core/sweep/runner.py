@@ -129,9 +129,11 @@ def run_sweep(
         if retried:
             say(f"  again: {retried} trial{'s' * (retried > 1)} that failed for a cause that may "
                 "have passed (a full disk, a damaged file)")  # fmt: skip
+        counts = count_trials(sweep_trials(sweep, store))
+        needed = max(1, min(workers, counts.left + counts.running))  # no idle process per trial
         stop = _Stop()
         with stop.catching():
-            pool = _start_workers(directory, storage, workers, say)
+            pool = _start_workers(directory, storage, needed, say)
             _follow(sweep, store, pool, stop, say)
         if stop.signum is not None:
             from ..training import TrainingInterrupted

@@ -120,13 +120,13 @@ def _check_shared(url: str) -> None:
 
 def show_url(url: str) -> str:
     """``url`` with its password hidden, fit to print: everything between ``user:`` and the
-    last ``@`` before the host, as a password may hold an unencoded ``@``, ``:`` or ``/``.
+    last ``@``, as a password may hold an unencoded ``@``, ``:``, ``/`` or ``?`` (SQLAlchemy
+    reads such passwords). An ``@`` in the query hides the host too: never the password.
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
-    # the host follows the last @ before the query; a password holds no ? (or it is cut there)
-    userinfo, at, _ = rest.split("?", 1)[0].rpartition("@")
+    userinfo, at, _ = rest.rpartition("@")
     if not at or ":" not in userinfo:
         return url
     user = userinfo.split(":", 1)[0]
@@ -433,7 +433,11 @@ def disk_error(exc: OSError, directory: Path) -> RunError:
 
 
 def _cannot_lock(path: Any, exc: OSError) -> RunError:
-    fix = "free some space on its disk" if exc.errno == errno.ENOSPC else "fix its permissions"
+    fix = (
+        "free some space on its disk"
+        if exc.errno == errno.ENOSPC
+        else "choose another -o, or fix the permissions"
+    )
     return RunError(
         f"{path}: cannot write the lock file ({exc.strerror or exc}); {fix}, then run the same "
         "command again"
