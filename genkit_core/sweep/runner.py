@@ -288,15 +288,15 @@ def _start_workers(
 # directory).
 # Ctrl-C while a worker starts: it is started with SIGINT blocked (a signal mask outlives exec),
 # so none arrives while Python initialises (a KeyboardInterrupt there is a "Fatal Python error"
-# and a traceback); the launcher unblocks it once a handler ends the worker quietly, and the
-# worker's main handles it from then on (a trial is checkpointed).
+# and a traceback); the launcher unblocks it once a handler ends the worker at once, while it
+# imports (it holds no file or lock yet; an exception could be swallowed by a library's bare
+# except: during its import, and the worker would run on). The worker's main handles Ctrl-C
+# from then on (a trial is checkpointed).
 _LAUNCHER = """\
-import signal, sys
+import os, signal, sys
 if sys.path and sys.path[0] == "":
     del sys.path[0]
-def quiet(signum, frame):
-    raise SystemExit(128 + signum)
-signal.signal(signal.SIGINT, quiet)
+signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 from genkit_core.sweep.worker import main
 signal.signal(signal.SIGINT, signal.default_int_handler)
