@@ -348,3 +348,26 @@ def test_a_journal_damaged_inside_is_one_line_naming_it(grid, sweep_file, capsys
         "records), so which trials ran is unknown; restore the file from a backup, or run the "
         "sweep into another -o\n"
     )
+
+
+def test_genkit_sweep_queues_the_trials_that_may_pass_as_it_starts(
+    grid, sweep_file, capsys, monkeypatch
+):
+    sweep, directory, storage = grid
+    monkeypatch.setattr(runner, "_start_workers", lambda *args: [])  # no trial runs
+    path = sweep_file(**{k: v for k, v in sweep.as_dict().items() if k != "base"})
+    assert main(["sweep", str(path), "-o", str(directory), "-q"]) == 1  # DIR set up
+    claim = claim_next(sweep, storage, directory)
+    monkeypatch.setattr(worker, "_trainer", _failing(OSError(errno.ENOSPC, "No space left")))
+    worker.run_trial(sweep, claim, directory, None)
+    claim.release()
+    capsys.readouterr()
+    assert main(["sweep", str(path), "-o", str(directory)]) == 1
+    assert (
+        "  again: 1 trial that failed for a cause that may have passed" in capsys.readouterr().err
+    )
+    trials = sweep_trials(sweep, open_storage(None, directory))[0][1]
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    again = claim_next(sweep, storage, directory)
+    assert (again.name, again.params, again.trial.number) == (claim.name, claim.params, 1)
+    again.release()
