@@ -17,6 +17,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,7 @@ def open_storage(url: str | None, directory: Path) -> BaseStorage:
         ) from None
     except Exception as exc:  # sqlalchemy's errors: a bad URL, a refused connection, no database
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        reason = reason.replace(url, show_url(url))  # SQLAlchemy quotes a URL it cannot parse
+        reason = _without_password(reason, url)
         raise RunError(f"--storage {show_url(url)}: cannot open it ({reason})") from None
 
 
@@ -116,6 +117,19 @@ def _check_shared(url: str) -> None:
             "the sweep's workers cannot share it; name a file (sqlite:///sweep.db), or leave "
             "--storage out for a journal file in DIR"
         )
+
+
+def _without_password(text: str, url: str) -> str:
+    """``text`` (a driver's error) with no part of the URL's password: a driver that reads
+    ``user:s3@cret@host`` as the host ``cret@host`` quotes the password's tail.
+    """
+    text = text.replace(url, show_url(url))  # SQLAlchemy quotes a URL it cannot parse
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    pieces = [password, *re.split(r"[@:/?#]", password)]
+    for piece in sorted({p for p in pieces if len(p) >= 3}, key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return text
 
 
 def show_url(url: str) -> str:

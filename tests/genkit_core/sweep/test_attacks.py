@@ -158,6 +158,15 @@ def test_a_storage_password_is_masked_up_to_the_last_at(url: str, shown: str):
     assert show_url(url) == shown
 
 
+def test_no_part_of_a_password_reaches_a_drivers_error(sweep_file, tmp_path: Path, capsys):
+    pytest.importorskip("psycopg")  # the driver that reads s3@cret@host as the host cret@host
+    url = "postgresql://sweeper:s3@cret@nohost.invalid/db"
+    path = sweep_file(grid={"train.seed": [0]})
+    assert main(["sweep", str(path), "-o", str(tmp_path / "out"), "--storage", url]) == 1
+    err = capsys.readouterr().err
+    assert "cret" not in err and "postgresql://sweeper:***@nohost.invalid/db" in err
+
+
 @pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "sqlite:///",
                                  "sqlite:///file:x?mode=memory&uri=true"])  # fmt: skip
 def test_a_storage_workers_cannot_share_is_refused_and_leaves_no_directory(
