@@ -395,11 +395,10 @@ def _validate_sweep(args: argparse.Namespace) -> int:
 @_command("sweep", "run a grid or search of specs on Optuna, each trial a run directory")
 def _sweep(args: argparse.Namespace) -> int:
     from .sweep import run_sweep
+    from .sweep.storage import show_url
 
     _warn_plugin_problems()
     stream = None if args.quiet else sys.stderr
-    from .sweep.study import show_url
-
     typed = " ".join(shlex.quote(show_url(a)) for a in args.argv)  # as typed, password masked
     result = run_sweep(
         args.sweep, args.output, args.workers, args.storage, stream, f"genkit {typed}"
@@ -416,8 +415,8 @@ def _sweep(args: argparse.Namespace) -> int:
         name, error = result.failed[0]
         more = f" (and {len(result.failed) - 1} more; see {result.directory}/logs)"
         again = (
-            f"; once its cause is gone, the same command runs the {result.retriable} that may "
-            "pass again"
+            f"; {result.retriable} of them failed for a cause that may pass (a full disk, a "
+            "damaged file): once it is gone, the same command runs them again"
         )
         raise RunError(
             f"trial {name} failed: {error}"

@@ -33,8 +33,8 @@ from ..files import atomic_write
 from ..spec import dump_spec
 from .loading import load_sweep
 from .plan import Sweep
+from .storage import JOURNAL, open_storage, own_file_errors, repair_journal, show_url
 from .study import (
-    JOURNAL,
     LOCKS,
     RETRIABLE,
     RETRY_OF,
@@ -43,12 +43,8 @@ from .study import (
     directory_lock,
     failed_trials,
     is_orphan,
-    open_storage,
     open_study,
-    own_file_errors,
-    repair_journal,
     retry_failed,
-    show_url,
     sweep_trials,
 )
 from .worker import LOGS, STORAGE_ENV, SWEEP_FILE

@@ -26,7 +26,8 @@ from ..errors import DataError, GenkitError, NonFiniteError, RunError, SpecError
 from ..memory import keep_freed_memory
 from .loading import load_sweep
 from .plan import Sweep
-from .study import RETRIABLE, RETRY_OF, Claim, claim_next, open_storage, own_file_errors
+from .storage import open_storage, own_file_errors
+from .study import RETRIABLE, RETRY_OF, Claim, claim_next
 
 __all__ = ["LOGS", "STORAGE_ENV", "SWEEP_FILE", "main", "run_trial"]
 

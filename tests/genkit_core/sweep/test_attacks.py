@@ -24,14 +24,13 @@ from genkit_core.cli import main
 from genkit_core.errors import NonFiniteError, RunError
 from genkit_core.spec import SpecValidationError, dump_spec
 from genkit_core.sweep import load_sweep, open_storage, runner, worker
+from genkit_core.sweep.storage import repair_journal, show_url
 from genkit_core.sweep.study import (
     RETRIABLE,
     RETRY_OF,
     claim_next,
     count_trials,
-    repair_journal,
     retry_failed,
-    show_url,
     sweep_trials,
 )
 
