@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -394,10 +395,14 @@ def _validate_sweep(args: argparse.Namespace) -> int:
 @_command("sweep", "run a grid or search of specs on Optuna, each trial a run directory")
 def _sweep(args: argparse.Namespace) -> int:
     from .sweep import run_sweep
+    from .sweep.storage import show_url
 
     _warn_plugin_problems()
     stream = None if args.quiet else sys.stderr
-    result = run_sweep(args.sweep, args.output, args.workers, args.storage, stream)
+    typed = " ".join(shlex.quote(show_url(a)) for a in args.argv)  # as typed, password masked
+    result = run_sweep(
+        args.sweep, args.output, args.workers, args.storage, stream, f"genkit {typed}"
+    )
     _out(f"sweep in {result.directory}: {result.counts}")
     if result.best is not None:
         _out(f"best: {result.best[0]} ({result.best[1]:.4f})")
@@ -409,7 +414,15 @@ def _sweep(args: argparse.Namespace) -> int:
     if result.failed:
         name, error = result.failed[0]
         more = f" (and {len(result.failed) - 1} more; see {result.directory}/logs)"
-        raise RunError(f"trial {name} failed: {error}" + (more if len(result.failed) > 1 else ""))
+        again = (
+            f"; {result.retriable} of them failed for a cause that may pass (a full disk, a "
+            "damaged file): once it is gone, the same command runs them again"
+        )
+        raise RunError(
+            f"trial {name} failed: {error}"
+            + (more if len(result.failed) > 1 else "")
+            + (again if result.retriable else "")
+        )
     return 0
 
 
@@ -641,7 +654,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv  # the command as typed: genkit sweep repeats it in its hint after Ctrl-C
     keep_freed_memory()  # the command owns its process: large CPU tensors reuse freed memory
     command, _ = _COMMANDS[args.command]
     together = False  # whether every torchrun process ends the command here too

@@ -9,7 +9,8 @@ from .file import METRICS, SweepFile, sweep_schema
 from .loading import load_sweep
 from .plan import Axis, Parameter, StudyPlan, Sweep
 from .runner import SweepResult, run_sweep
-from .study import Counts, open_storage, sweep_trials
+from .storage import open_storage
+from .study import Counts, sweep_trials
 from .worker import SWEEP_FILE
 
 __all__ = [

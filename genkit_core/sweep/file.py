@@ -57,8 +57,12 @@ METRICS = ("iw_nll", "negative_elbo", "test_loss")
 _SEARCH_FIELDS = ("trials", "metric", "direction", "seed")
 
 
+_MAX_STEPS = 10**12
+"""The most steps a ``uniform`` range may have (Optuna rounds its ends in 28-digit decimals)."""
+
+
 class _Distribution(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _low_before_high(self) -> _Distribution:
@@ -73,6 +77,17 @@ class Uniform(_Distribution):
 
     uniform: tuple[float, float]
     step: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _steps_are_countable(self) -> Uniform:
+        low, high = self.uniform
+        if self.step is not None and (high - low) / self.step > _MAX_STEPS:
+            raise _at(
+                "step",
+                f"{self.step:g} cuts [{low:g}, {high:g}] into more than {_MAX_STEPS:.0e} steps; "
+                "use a larger step, or leave step out for any float in the range",
+            )
+        return self
 
 
 class LogUniform(_Distribution):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from ..errors import GenkitError, SpecError
 from ..registry import Registry, get_registry
-from ..spec import SpecValidationError, load_spec, read_spec_file, resolve
+from ..spec import ModelSpec, SpecValidationError, load_spec, read_spec_file, resolve
 from .file import DISTRIBUTIONS, SweepFile
 from .naming import safe_name
 from .plan import Axis, Parameter, Sweep
@@ -55,6 +56,7 @@ def load_sweep(
     except ValidationError as exc:
         described = [_describe(e) for e in exc.errors(include_url=False)]
         raise SpecValidationError(described, source=where) from None
+    _check_size(file, where)  # before anything is built for each value or combination
     folder = Path(where).parent if where else Path.cwd()
     default_name = safe_name(Path(where).stem) if where else "sweep"
     errors: list[tuple[str, str]] = []
@@ -76,6 +78,7 @@ def load_sweep(
         source=where,
     )
     errors += _swap_errors(sweep, registry)
+    errors = errors or _name_clashes(sweep)  # repeated values, said already, repeat names
     if not errors and check_combinations:
         errors += _combination_errors(sweep, registry)
     if errors:
@@ -105,46 +108,94 @@ def _base(
     return None
 
 
+def _check_size(file: SweepFile, where: str | None) -> None:
+    """Refuse a sweep of more than :data:`MAX_TRIALS` trials, counted from the lengths of its
+    grid's lists: 4 keys of 100 values are 10^8 combinations, too many to build.
+    """
+    lengths = [len(values) for values in file.grid.values()]
+    trials = file.search.trials if file.search else 1
+    total = math.prod(lengths) * trials
+    if total > MAX_TRIALS:
+        shape = " x ".join(f"{n:,}" for n in lengths) + " grid values" * bool(lengths)
+        shape += f" x {trials:,} search trials" * bool(file.search)
+        field = "grid" if file.grid else "search.trials"
+        message = f"makes {total:,} trials ({shape.removeprefix(' x ')}); at most {MAX_TRIALS:,}"
+        raise SpecValidationError([(field, message + " in one sweep")], source=where)
+
+
 def _swap_errors(sweep: Sweep, registry: Registry) -> list[tuple[str, str]]:
-    """Each grid value and each end of each searched range, applied alone to the base."""
+    """Each grid value and each end of each searched range, applied alone to the base; two
+    values of one key that make the same spec (``1``, ``1.0`` and ``true`` for a float).
+    """
     errors: list[tuple[str, str]] = []
     for axis in sweep.grid:
-        errors += _repeats(axis)
-        for i, value in enumerate(axis.values):
-            errors += _one_swap(sweep, axis.key, value, f"grid.{axis.key}.{i}", registry)
+        errors += _axis_errors(sweep, axis, f"grid.{axis.key}", registry)
     for p in sweep.search:
         if p.axis is not None:
-            errors += [(f"search.{f.removeprefix('grid.')}", m) for f, m in _repeats(p.axis)]
-        for i, value in enumerate(p.extremes()):
-            where = f"search.{p.key}" + (f".choice.{i}" if p.axis is not None else "")
-            errors += _one_swap(sweep, p.key, value, where, registry)
+            errors += _axis_errors(sweep, p.axis, f"search.{p.key}.choice", registry)
+        else:
+            for value in p.extremes():
+                errors += _one_swap(sweep, p.key, value, f"search.{p.key}", registry)[0]
     return list(dict.fromkeys(errors))  # a key's mistake is found once per value: say it once
 
 
-def _repeats(axis: Axis) -> list[tuple[str, str]]:
+def _axis_errors(sweep: Sweep, axis: Axis, where: str, registry: Registry) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
-    errors = []
     for i, value in enumerate(axis.values):
-        text = json.dumps(value, sort_keys=True)
-        if text in seen:
-            where = f"grid.{axis.key}.{i}"
-            errors.append((where, f"repeats value {seen[text]}; each value is tried once"))
-        seen.setdefault(text, i)
+        found, spec = _one_swap(sweep, axis.key, value, f"{where}.{i}", registry)
+        errors += found
+        if spec is None:
+            continue
+        same = seen.setdefault(json.dumps(resolve(spec), sort_keys=True), i)
+        if same != i:
+            first = _shown(axis.values[same])
+            errors.append((
+                f"{where}.{i}",
+                f"{_shown(value)} makes the same spec as value {same} ({first}) once validated; "
+                "each value is tried once (for more runs of one configuration, sweep train.seed)",
+            ))  # fmt: skip
     return errors
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value)[:60]
 
 
 def _one_swap(
     sweep: Sweep, key: str, value: Any, where: str, registry: Registry
-) -> list[tuple[str, str]]:
+) -> tuple[list[tuple[str, str]], ModelSpec | None]:
+    """The errors of ``value`` swapped into the base, and the spec it makes when it is valid."""
     data = copy.deepcopy(sweep.base)
     try:
         sweep.swap(data, key, value)
-        load_spec(data, registry=registry)
+        return [], load_spec(data, registry=registry)
     except SpecValidationError as exc:
-        return [_relative(f, m, key, where) for f, m in exc.errors]
+        return [_relative(f, m, key, where) for f, m in exc.errors], None
     except SpecError as exc:
-        return [(where, exc.detail if not exc.field else f"{exc.field}: {exc.detail}")]
+        return [(where, exc.detail if not exc.field else f"{exc.field}: {exc.detail}")], None
+
+
+def _name_clashes(sweep: Sweep) -> list[tuple[str, str]]:
+    """Two grid cells whose names are one: they would share one run directory (a value holding
+    ``,key=value`` can spell another cell's name).
+    """
+    named: dict[str, dict[str, Any]] = {}
+    for cell in sweep.cells():
+        first = named.setdefault(sweep.trial_name(cell), cell)
+        if first is not cell:
+            keys = [k for k in cell if cell[k] != first[k]]
+            return [(
+                "grid",
+                f"two trials would share the name (and run directory) {sweep.trial_name(cell)}: "
+                f"{_cell(first, keys)} and {_cell(cell, keys)}; change the values of "
+                f"{', '.join(keys)} so that no value holds ',' or '=' or repeats another's label",
+            )]  # fmt: skip
     return []
+
+
+def _cell(cell: dict[str, Any], keys: list[str]) -> str:
+    return ", ".join(f"{k}={_shown(cell[k])}" for k in keys)
 
 
 def _relative(field: str, message: str, key: str, where: str) -> tuple[str, str]:
@@ -163,9 +214,6 @@ def _combination_errors(sweep: Sweep, registry: Registry) -> list[tuple[str, str
     from ..build import build_model
 
     cells = sweep.cells()
-    total = len(cells) * max(1, sweep.trials)
-    if total > MAX_TRIALS:
-        return [("grid", f"makes {total:,} trials; at most {MAX_TRIALS:,} in one sweep")]
     low = {p.key: p.axis.choices[0] if p.axis else p.extremes()[0] for p in sweep.search}
     problems: dict[tuple[str, str], list[str]] = {}
     for cell in cells:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -72,7 +74,15 @@ class Parameter:
 
     @classmethod
     def of(cls, key: str, dist: Any) -> Parameter:
-        """The parameter of a ``search:`` entry."""
+        """The parameter of a ``search:`` entry (a range that ``step`` does not divide ends at
+        its last step, as Optuna's warning that says so would not name the key).
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return cls._of(key, dist)
+
+    @classmethod
+    def _of(cls, key: str, dist: Any) -> Parameter:
         if isinstance(dist, Choice):
             axis = Axis.of(key, dist.choice)
             return cls(key, CategoricalDistribution(axis.choices), axis)
@@ -122,7 +132,10 @@ class StudyPlan:
 
         The grid's is seeded alike everywhere, as its seed orders the cells. The TPE sampler of
         trial k is seeded by (seed, k): workers do not draw the same values, and a sweep run by
-        one worker draws the same values every time.
+        one worker draws the same values every time. One sampler kept for all of a worker's trials
+        would draw values that depend on which trials that worker happened to run. Making one
+        per trial is cheap: TPE keeps nothing but its random state, and reads the trials from
+        the storage at each draw.
         """
         if self.grid is not None:
             return _GridSampler(self.grid, seed=self.seed)
@@ -185,7 +198,8 @@ class Sweep:
             grid = {a.key: a.choices for a in self.grid}
             categorical: dict[str, BaseDistribution]
             categorical = {k: CategoricalDistribution(v) for k, v in grid.items()}
-            return [StudyPlan(self.name, len(self.cells()), {}, categorical, grid, self.seed)]
+            cells = math.prod(len(a.values) for a in self.grid)
+            return [StudyPlan(self.name, cells, {}, categorical, grid, self.seed)]
         dists = {p.key: p.distribution for p in self.search}
         if not self.grid:
             return [StudyPlan(self.name, self.trials, {}, dists, seed=self.seed)]

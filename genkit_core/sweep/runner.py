@@ -9,13 +9,16 @@ their trials; running the same command again finishes what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -30,14 +33,18 @@ from ..files import atomic_write
 from ..spec import dump_spec
 from .loading import load_sweep
 from .plan import Sweep
+from .storage import JOURNAL, open_storage, own_file_errors, repair_journal, show_url
 from .study import (
     LOCKS,
+    RETRIABLE,
+    RETRY_OF,
     Counts,
     count_trials,
     directory_lock,
+    failed_trials,
     is_orphan,
-    open_storage,
     open_study,
+    retry_failed,
     sweep_trials,
 )
 from .worker import LOGS, STORAGE_ENV, SWEEP_FILE
@@ -59,6 +66,8 @@ class SweepResult:
         failed: ``(trial, error)`` of each failed trial.
         orphaned: trials a dead worker left RUNNING: the next ``genkit sweep`` resumes them.
         best: ``(trial, value)`` of the best finished trial, by the sweep's metric.
+        retriable: of the failed trials, those the same command runs again (they failed for a
+            cause that may pass: a full disk, a damaged file).
     """
 
     directory: Path
@@ -66,6 +75,7 @@ class SweepResult:
     failed: list[tuple[str, str]]
     orphaned: int
     best: tuple[str, float] | None
+    retriable: int = 0
 
 
 def run_sweep(
@@ -74,6 +84,7 @@ def run_sweep(
     workers: int = 1,
     storage: str | None = None,
     stream: TextIO | None = None,
+    command: str | None = None,
 ) -> SweepResult:
     """Run the sweep in ``source`` into ``directory`` with ``workers`` processes.
 
@@ -84,6 +95,8 @@ def run_sweep(
         storage: an Optuna database URL shared with workers elsewhere (default: a journal file
             in DIR).
         stream: where progress goes (None: nowhere).
+        command: the command that continues the sweep, for the hint after Ctrl-C (default:
+            ``genkit sweep`` with these arguments, the storage's password masked).
 
     Raises:
         SpecError: the sweep file is invalid.
@@ -95,25 +108,61 @@ def run_sweep(
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise RunError(f"{directory}: exists and is not a directory; choose another -o")
-    with directory_lock(directory):  # sweeps started at once on several machines agree
-        fresh = _prepare(sweep, directory)
-        store = open_storage(storage, directory)
-        _bind(store, sweep, directory, fresh)
     say = _sayer(stream)
-    say(f"sweep {sweep.name}: {_size(sweep)} into {directory}")
-    stop = _Stop()
-    with stop.catching():
-        pool = _start_workers(directory, storage, workers, say)
-        _follow(sweep, store, pool, stop, say)
-    if stop.signum is not None:
-        from ..training import TrainingInterrupted
+    store = open_storage(storage, directory) if storage is not None else None  # before any file
+    with own_file_errors(directory):
+        # sweeps started at once on several machines agree through DIR's lock
+        with _undone_if_refused(directory), directory_lock(directory):
+            fresh = _prepare(sweep, directory)
+            if store is None:
+                dropped = repair_journal(directory / JOURNAL)
+                if dropped:
+                    say(f"sweep {sweep.name}: {dropped}")
+                store = open_storage(storage, directory)
+            _bind(store, sweep, directory, fresh)
+            retried = retry_failed(sweep, store)
+        say(f"sweep {sweep.name}: {_size(sweep)} into {directory}")
+        if retried:
+            say(f"  again: {retried} trial{'s' * (retried > 1)} that failed for a cause that may "
+                "have passed (a full disk, a damaged file)")  # fmt: skip
+        counts = count_trials(sweep_trials(sweep, store))
+        needed = max(1, min(workers, counts.left + counts.running))  # no idle process per trial
+        stop = _Stop()
+        with stop.catching():
+            pool = _start_workers(directory, storage, needed, say)
+            _follow(sweep, store, pool, stop, say)
+        if stop.signum is not None:
+            from ..training import TrainingInterrupted
 
-        raise TrainingInterrupted(
-            f"sweep interrupted; its trials are checkpointed. Continue with the same command "
-            f"(genkit sweep {source} -o {directory})",
-            stop.signum,
-        )
-    return _result(sweep, store, directory)
+            if command is None:
+                words = ["genkit", "sweep", str(source), "-o", str(directory)]
+                words += ["--workers", str(workers)] if workers != 1 else []
+                words += ["--storage", show_url(storage)] if storage is not None else []
+                command = shlex.join(words)
+            raise TrainingInterrupted(
+                f"sweep interrupted; its trials are checkpointed. Continue with the same command "
+                f"({command})",
+                stop.signum,
+            )
+        return _result(sweep, store, directory)
+
+
+@contextlib.contextmanager
+def _undone_if_refused(directory: Path) -> Iterator[None]:
+    """Leave DIR as it was found when the sweep is refused while it sets DIR up: a directory
+    (and parents) it made is removed again; in one that existed, the files it added.
+    """
+    made = next((p for p in [*reversed(directory.parents), directory] if not p.exists()), None)
+    before = set(directory.iterdir()) if made is None else set()
+    try:
+        yield
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        else:
+            for path in set(directory.iterdir()) - before:
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        raise
 
 
 def _prepare(sweep: Sweep, directory: Path) -> bool:
@@ -174,7 +223,6 @@ class _Stop:
         self.pool: list[subprocess.Popen[bytes]] = []
 
     def catching(self) -> Any:
-        import contextlib
 
         @contextlib.contextmanager
         def handlers() -> Any:
@@ -212,10 +260,9 @@ def _start_workers(
             env[STORAGE_ENV] = storage
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
-        command = [sys.executable, "-m", "genkit_core.sweep", str(directory),
-                   "--threads", str(threads), "--parent", str(os.getpid())]  # fmt: skip
         try:
-            pool.append(subprocess.Popen(command, env=env, start_new_session=True))
+            pool.append(start_worker(directory, threads, os.getpid(), env=env,
+                                     start_new_session=True))  # fmt: skip
         except OSError as exc:
             raise RunError(f"cannot start a sweep worker ({exc.strerror})") from None
     where = (
@@ -225,6 +272,49 @@ def _start_workers(
     )
     say(f"  {n} worker{'s' * (n > 1)} {where}; logs in {directory / LOGS}")
     return pool
+
+
+# The worker's entry point, run as ``python -c``. ``python -m genkit_core.sweep`` would put the
+# working directory first on sys.path, so a yaml.py or torch.py where the user types genkit sweep
+# would run in every worker. ``-I`` would also drop PYTHONPATH and the user's site-packages, where
+# people install genkit and their plugins, and ``-P`` needs Python 3.11. ``-c`` puts '' (the
+# working directory) first on sys.path and nothing else; the launcher removes it before it
+# imports anything, so PYTHONPATH, virtual environments and editable installs work as in the
+# ``genkit`` command itself (whose console script puts its own bin/ first, not the working
+# directory).
+# Ctrl-C while a worker starts: it is started with SIGINT blocked (a signal mask outlives exec),
+# so none arrives while Python initialises (a KeyboardInterrupt there is a "Fatal Python error"
+# and a traceback); the launcher unblocks it once a handler ends the worker at once, while it
+# imports (it holds no file or lock yet; an exception could be swallowed by a library's bare
+# except: during its import, and the worker would run on). The worker's main handles Ctrl-C
+# from then on (a trial is checkpointed).
+_LAUNCHER = """\
+import os, signal, sys
+if sys.path and sys.path[0] == "":
+    del sys.path[0]
+signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+from genkit_core.sweep.worker import main
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def start_worker(
+    directory: Path, threads: int, parent: int, **popen: Any
+) -> subprocess.Popen[bytes]:
+    """Start one sweep worker (see ``_LAUNCHER`` for how and why); ``popen`` goes to Popen.
+
+    Raises:
+        OSError: it could not be started.
+    """
+    command = [sys.executable, "-c", _LAUNCHER, str(directory), "--threads", str(threads),
+               "--parent", str(parent)]  # fmt: skip
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return subprocess.Popen(command, **popen)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _visible_gpus() -> list[str]:
@@ -254,8 +344,13 @@ def _follow(
         running = any(p.poll() is None for p in pool)
         studies = sweep_trials(sweep, store)
         for plan, trials in studies:
+            again = {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
             for t in trials:
-                if t.state.is_finished() and (plan.name, t.number) not in reported:
+                if (
+                    t.state.is_finished()
+                    and t.number not in again
+                    and (plan.name, t.number) not in reported
+                ):
                     reported.add((plan.name, t.number))
                     say(_finished_line(sweep, t))
         line = str(count_trials(studies))
@@ -276,14 +371,16 @@ def _finished_line(sweep: Sweep, trial: Any) -> str:
 
 def _result(sweep: Sweep, store: BaseStorage, directory: Path) -> SweepResult:
     studies = sweep_trials(sweep, store)
-    failed, orphaned = [], 0
+    failed, orphaned, retriable = [], 0, 0
     best: tuple[str, float] | None = None
     sign = 1 if sweep.direction == "minimize" else -1
     for plan, trials in studies:
+        failures = failed_trials(trials)
         for t in trials:
             name = t.user_attrs.get("run", f"{plan.name} trial {t.number}")
-            if t.state in (TrialState.FAIL, TrialState.PRUNED):
+            if t in failures:
                 failed.append((name, t.user_attrs.get("error", t.state.name.lower())))
+                retriable += bool(t.user_attrs.get(RETRIABLE))
             elif t.state == TrialState.RUNNING and is_orphan(directory, plan.name, t.number):
                 orphaned += 1
             elif (
@@ -292,7 +389,7 @@ def _result(sweep: Sweep, store: BaseStorage, directory: Path) -> SweepResult:
                 and (best is None or sign * t.value < sign * best[1])
             ):
                 best = (name, t.value)
-    return SweepResult(directory, count_trials(studies), failed, orphaned, best)
+    return SweepResult(directory, count_trials(studies), failed, orphaned, best, retriable)
 
 
 def _sayer(stream: TextIO | None) -> Callable[[str], None]:

@@ -1,4 +1,4 @@
-"""The sweep's Optuna storage and studies, and claiming trials so that each runs exactly once.
+"""The sweep's Optuna studies, and claiming trials so that each runs exactly once.
 
 Every trial holds an exclusive lock (``flock``) on ``DIR/.locks/<study>-<number>.lock`` for as
 long as a worker runs it; the kernel drops the lock when the worker dies, ``kill -9`` included.
@@ -13,9 +13,9 @@ Locks need the workers to share DIR: one machine, or a network file system with 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,58 +36,25 @@ from .naming import safe_name
 from .plan import StudyPlan, Sweep
 
 __all__ = [
-    "JOURNAL",
     "LOCKS",
+    "RETRIABLE",
+    "RETRY_OF",
     "Claim",
     "Counts",
     "claim_next",
     "count_trials",
     "directory_lock",
+    "failed_trials",
     "is_orphan",
-    "open_storage",
     "open_study",
-    "show_url",
+    "retry_failed",
     "sweep_trials",
 ]
 
 LOCKS = ".locks"
 """DIR's lock files: the claim lock and one per trial."""
 
-JOURNAL = "study.journal"
-"""The default storage: Optuna's journal file in DIR (process-safe through file locks)."""
-
 _SWEEP_ATTR = "genkit_sweep"
-
-
-def open_storage(url: str | None, directory: Path) -> BaseStorage:
-    """The storage named by ``url`` (any database URL Optuna supports: ``sqlite:///…``,
-    ``postgresql://…``, ``mysql://…``), or the journal file in ``directory``.
-
-    Raises:
-        RunError: the database cannot be reached or its driver is not installed.
-    """
-    from optuna.storages import JournalStorage, RDBStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # genkit reports progress itself
-    if url is None:
-        return JournalStorage(JournalFileBackend(str(directory / JOURNAL)))
-    try:
-        return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-    except ImportError as exc:  # Optuna's, from SQLAlchemy's import of the driver
-        missing = exc.__cause__ if isinstance(exc.__cause__, ImportError) else exc
-        raise RunError(
-            f"--storage {show_url(url)}: its database driver is not installed ({missing}); "
-            "for PostgreSQL: pip install 'genkit-lvm[postgres]'"
-        ) from None
-    except Exception as exc:  # sqlalchemy's errors: a bad URL, a refused connection, no database
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RunError(f"--storage {show_url(url)}: cannot open it ({reason})") from None
-
-
-def show_url(url: str) -> str:
-    """``url`` with its password hidden, fit to print."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def open_study(storage: BaseStorage, sweep: Sweep, plan: StudyPlan) -> optuna.Study:
@@ -143,21 +110,64 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
         for plan in sweep.studies():
             study = open_study(storage, sweep, plan)
             trials = study.get_trials(deepcopy=False)
+            waiting = any(t.state == TrialState.WAITING for t in trials)  # a retry, queued
             for frozen in trials:
                 if frozen.state == TrialState.RUNNING:
                     lock = _try_lock(directory, plan.name, frozen.number)
                     if lock is not None:
                         study.sampler = plan.sampler(frozen.number)
                         study.sampler.before_trial(study, frozen)  # a grid cell is set only once
-                        trial = optuna.Trial(study, frozen._trial_id)
+                        study_id = storage.get_study_id_from_name(plan.name)
+                        trial_id = storage.get_trial_id_from_study_id_trial_number(
+                            study_id, frozen.number
+                        )  # the storage's public API: FrozenTrial keeps its id private
+                        trial = optuna.Trial(study, trial_id)
                         return _complete(sweep, plan, trial, lock, resumed=True)
-            if len(trials) < plan.budget:
+            if waiting or len(trials) - len(_retried(trials)) < plan.budget:
                 study.sampler = plan.sampler(len(trials))  # the number the new trial will get
                 trial = study.ask()
                 lock = _try_lock(directory, plan.name, trial.number, wait=True)
                 assert lock is not None  # only a probe under the claim lock could hold it
                 return _complete(sweep, plan, trial, lock, resumed=False)
     return None
+
+
+RETRY_OF = "retry_of"
+"""A trial's user attribute: the number of the failed trial it runs again."""
+
+RETRIABLE = "retriable"
+"""A failed trial's user attribute: it failed for a cause that may pass (a full disk, a damaged
+file), so the next ``genkit sweep`` runs it again.
+"""
+
+
+def retry_failed(sweep: Sweep, storage: BaseStorage) -> int:
+    """Queue once more each trial that failed for a cause that may have passed (see
+    :data:`RETRIABLE`), with its values; how many. ``genkit sweep`` calls this as it starts, so a
+    trial is retried once per command, never in a loop while its cause lasts.
+    """
+    queued = 0
+    for plan in sweep.studies():
+        if plan.name not in {s.study_name for s in storage.get_all_studies()}:
+            continue
+        study = optuna.load_study(study_name=plan.name, storage=storage)
+        trials = study.get_trials(deepcopy=False)
+        for t in failed_trials(trials):
+            if t.user_attrs.get(RETRIABLE):
+                study.enqueue_trial(t.params, user_attrs={RETRY_OF: t.number})
+                queued += 1
+    return queued
+
+
+def failed_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The failed (or pruned) trials that no later trial runs again."""
+    retried = _retried(trials)
+    bad = (TrialState.FAIL, TrialState.PRUNED)
+    return [t for t in trials if t.state in bad and t.number not in retried]
+
+
+def _retried(trials: list[FrozenTrial]) -> set[int]:
+    return {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
 
 
 def is_orphan(directory: Path, study_name: str, number: int) -> bool:
@@ -200,11 +210,17 @@ def sweep_trials(sweep: Sweep, storage: BaseStorage) -> list[tuple[StudyPlan, li
 def count_trials(studies: list[tuple[StudyPlan, list[FrozenTrial]]]) -> Counts:
     """How far the sweep has come (see :func:`sweep_trials`)."""
     states = [t.state for _, trials in studies for t in trials]
+    started = [
+        [t for t in trials if t.state != TrialState.WAITING] for _, trials in studies
+    ]  # a failed trial queued again counts once, as left
     return Counts(
         done=states.count(TrialState.COMPLETE),
-        failed=states.count(TrialState.FAIL) + states.count(TrialState.PRUNED),
-        running=states.count(TrialState.RUNNING) + states.count(TrialState.WAITING),
-        left=sum(max(0, plan.budget - len(trials)) for plan, trials in studies),
+        failed=sum(len(failed_trials(trials)) for _, trials in studies),
+        running=states.count(TrialState.RUNNING),
+        left=sum(
+            max(0, plan.budget - len(s) + len(_retried(trials)))
+            for (plan, trials), s in zip(studies, started, strict=True)
+        ),
     )
 
 
@@ -253,10 +269,14 @@ def _try_lock(
     except BlockingIOError:
         lock.close()
         return None
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"{os.uname().nodename} {os.getpid()}\n".encode())
-    lock.flush()
+    try:  # who holds it, for a person looking (the kernel's lock is what counts)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.uname().nodename} {os.getpid()}\n".encode())
+        lock.flush()
+    except OSError as exc:
+        lock.close()
+        raise _cannot_lock(lock.name, exc) from None
     return lock
 
 
@@ -265,4 +285,16 @@ def _open_lock(path: Path) -> IO[bytes]:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("a+b")
     except OSError as exc:
-        raise RunError(f"{path}: cannot create the lock file ({exc.strerror})") from None
+        raise _cannot_lock(path, exc) from None
+
+
+def _cannot_lock(path: Any, exc: OSError) -> RunError:
+    fix = (
+        "free some space on its disk"
+        if exc.errno == errno.ENOSPC
+        else "choose another -o, or fix the permissions"
+    )
+    return RunError(
+        f"{path}: cannot write the lock file ({exc.strerror or exc}); {fix}, then run the same "
+        "command again"
+    )

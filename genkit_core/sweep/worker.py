@@ -1,6 +1,6 @@
 """A sweep worker: one process that claims trials and runs them until none is left.
 
-``genkit sweep`` starts N of these (``python -m genkit_core.sweep DIR ...``), each with
+``genkit sweep`` starts N of these (``python -c``, see ``runner.worker_command``), each with
 its own ``CUDA_VISIBLE_DEVICES`` or CPU thread count. A trial is an ordinary run directory
 ``DIR/<trial name>``, trained (or resumed from its checkpoint), measured into its ``eval.json``,
 and told to Optuna. A trial that raises a genkit error (a diverging learning rate, say) is told
@@ -10,6 +10,8 @@ as failed with that error; Ctrl-C or SIGTERM checkpoints the trial and leaves it
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import signal
 import sys
@@ -18,13 +20,14 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from ..errors import GenkitError, RunError
+from ..errors import DataError, GenkitError, NonFiniteError, RunError, SpecError
 from ..memory import keep_freed_memory
 from .loading import load_sweep
 from .plan import Sweep
-from .study import Claim, claim_next, open_storage
+from .storage import open_storage, own_file_errors
+from .study import RETRIABLE, RETRY_OF, Claim, claim_next
 
 __all__ = ["LOGS", "STORAGE_ENV", "SWEEP_FILE", "main", "run_trial"]
 
@@ -44,32 +47,30 @@ def run_trial(sweep: Sweep, claim: Claim, directory: Path, log: TextIO | None) -
     Raises:
         TrainingInterrupted: Ctrl-C or SIGTERM; the trial is checkpointed and left RUNNING.
     """
-    from ..run import CHECKPOINT
     from ..run_metrics import measure_run, read_cached
-    from ..training import Trainer, TrainingInterrupted
+    from ..training import TrainingInterrupted
 
     run_dir = directory / claim.name
     try:
         metrics = read_cached(run_dir, sweep.iw_samples) if claim.resumed else None
         if metrics is None:
-            if (run_dir / CHECKPOINT).is_file():
-                trainer = Trainer(None, run_dir, resume=True, stream=log)
-            else:
-                spec = sweep.spec(claim.params, claim.name)
-                trainer = Trainer(spec, run_dir, overwrite=True, stream=log)
+            trainer = _trainer(sweep, claim, run_dir, log)
             trainer.fit()
             metrics = measure_run(run_dir, sweep.iw_samples, _device(trainer.spec.train.device))
         if metrics.get(sweep.metric) is None:
             raise RunError(f"{run_dir}: no {sweep.metric} was measured")
+        if not math.isfinite(float(metrics[sweep.metric])):
+            raise NonFiniteError(_diverged(run_dir, sweep.metric, float(metrics[sweep.metric])))
     except TrainingInterrupted:
         raise
     except GenkitError as exc:
-        _fail(claim, str(exc), log)
+        _fail(claim, str(exc), log, _may_pass(exc))
         return
     except Exception as exc:  # a bug in genkit or a plugin: keep the traceback in the log
         if log is not None:
             traceback.print_exc(file=log)
-        _fail(claim, f"{type(exc).__name__}: {exc} (a bug; the traceback is in its log)", log)
+        message = f"{type(exc).__name__}: {exc} (a bug; the traceback is in its log)"
+        _fail(claim, message, log, _may_pass(exc))
         return
     for key, value in metrics.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -77,12 +78,65 @@ def run_trial(sweep: Sweep, claim: Claim, directory: Path, log: TextIO | None) -
     claim.study.tell(claim.trial, float(metrics[sweep.metric]))
 
 
-def _fail(claim: Claim, message: str, log: TextIO | None) -> None:
+def _trainer(sweep: Sweep, claim: Claim, run_dir: Path, log: TextIO | None) -> Any:
+    """The trial's trainer: resuming its checkpoint, or from the start. A trial run again after
+    a failure whose checkpoint cannot be read (what it may have failed of) starts over.
+    """
+    from ..run import CHECKPOINT
+    from ..training import Trainer
+
+    if (run_dir / CHECKPOINT).is_file():
+        try:
+            return Trainer(None, run_dir, resume=True, stream=log)
+        except RunError as exc:
+            if RETRY_OF not in claim.trial.user_attrs:
+                raise
+            if log is not None:
+                print(f"genkit: cannot resume ({exc}); training from the start", file=log)
+    spec = sweep.spec(claim.params, claim.name)
+    return Trainer(spec, run_dir, overwrite=True, stream=log)
+
+
+def _may_pass(exc: BaseException) -> bool:
+    """Whether a trial's failure may pass, so that the next ``genkit sweep`` runs it again: a
+    full disk, an unreadable or damaged file, memory. A mistake in the spec or the data, or a
+    run that diverged, fails the same way every time (see ``docs/sweeps.md``).
+    """
+    if isinstance(exc, SpecError | DataError | NonFiniteError):
+        return False
+    if isinstance(exc, GenkitError | OSError | MemoryError):
+        return True
+    return "out of memory" in str(exc).lower()  # torch's OutOfMemoryError and kin
+
+
+def _diverged(run_dir: Path, metric: str, value: float) -> str:
+    """Why a trial has no metric to tell Optuna (which takes no nan or inf): the epoch at which
+    its losses stopped being finite, from its ``metrics.csv``.
+    """
+    from ..report.curves import read_metrics
+    from ..run import METRICS
+
+    when = ""
+    with contextlib.suppress(GenkitError, OSError, ValueError):
+        columns = read_metrics(run_dir / METRICS)
+        losses = [columns[c] for c in ("train_loss", "test_loss") if c in columns]
+        for epoch, row in zip(columns.get("epoch", []), zip(*losses, strict=True), strict=False):
+            if any(v is not None and not math.isfinite(v) for v in row):
+                when = f" at epoch {int(epoch or 0)}"
+                break
+    return (
+        f"its {metric} is {value}: the run diverged{when} (its losses became nan or inf); "
+        "lower train.lr, or set train.clip_grad_norm"
+    )
+
+
+def _fail(claim: Claim, message: str, log: TextIO | None, may_pass: bool) -> None:
     from optuna.trial import TrialState
 
     if log is not None:
         print(f"genkit: error: {message}", file=log, flush=True)
     claim.trial.set_user_attr("error", message[:2000])
+    claim.trial.set_user_attr(RETRIABLE, may_pass)
     claim.study.tell(claim.trial, state=TrialState.FAIL)
 
 
@@ -129,22 +183,23 @@ def _follow_parent(parent: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one worker; the exit status is 0, 130/143 when interrupted, or 1 on an error."""
-    parser = argparse.ArgumentParser(prog="python -m genkit_core.sweep")
+    parser = argparse.ArgumentParser(prog="genkit sweep worker")
     parser.add_argument("directory", type=Path)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=0)
     args = parser.parse_args(argv)
-    keep_freed_memory()  # as the command line does: the worker owns its process
-    if args.parent:
-        _follow_parent(args.parent)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
-        return _work(args.directory, os.environ.get(STORAGE_ENV))
+        keep_freed_memory()  # as the command line does: the worker owns its process
+        if args.parent:
+            _follow_parent(args.parent)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        with own_file_errors(args.directory):
+            return _work(args.directory, os.environ.get(STORAGE_ENV))
     except GenkitError as exc:
         print(f"genkit: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before a trial began (Ctrl-C during one checkpoints it)
         return 130

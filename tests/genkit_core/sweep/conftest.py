@@ -60,3 +60,15 @@ def study_trials(directory: Path, name: str, storage: str | None = None) -> list
 def run_dirs(directory: Path) -> list[Path]:
     """The run directories in DIR, by listing it."""
     return sorted(p for p in directory.iterdir() if (p / "spec.yaml").is_file())
+
+
+@pytest.fixture
+def grid(tmp_path: Path) -> tuple[Any, Path, Any]:
+    """A sweep of 3 trials, its DIR (with its ``sweep.yaml``) and its journal storage."""
+    from genkit_core.sweep import load_sweep, open_storage
+
+    sweep = load_sweep({"name": "g", "base": BASE, "grid": {"train.seed": [0, 1, 2]}})
+    directory = tmp_path / "out"
+    directory.mkdir()
+    (directory / "sweep.yaml").write_text(yaml.safe_dump(sweep.as_dict()))
+    return sweep, directory, open_storage(None, directory)

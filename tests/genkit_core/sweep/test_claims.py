@@ -10,18 +10,7 @@ import pytest
 from optuna.trial import TrialState
 
 from genkit_core.cli import main
-from genkit_core.sweep import load_sweep, open_storage
 from genkit_core.sweep.study import claim_next, is_orphan, open_study
-
-from .conftest import BASE
-
-
-@pytest.fixture
-def grid(tmp_path: Path):
-    sweep = load_sweep({"name": "g", "base": BASE, "grid": {"train.seed": [0, 1, 2]}})
-    directory = tmp_path / "out"
-    directory.mkdir()
-    return sweep, directory, open_storage(None, directory)
 
 
 def test_held_trials_are_not_claimed_and_the_budget_is_not_exceeded(grid):
