@@ -112,7 +112,7 @@ def run_sweep(
     store = open_storage(storage, directory) if storage is not None else None  # before any file
     with own_file_errors(directory):
         # sweeps started at once on several machines agree through DIR's lock
-        with _undone_if_refused(directory), directory_lock(directory):
+        with _set_up(directory):
             fresh = _prepare(sweep, directory)
             if store is None:
                 dropped = repair_journal(directory / JOURNAL)
@@ -148,21 +148,30 @@ def run_sweep(
 
 
 @contextlib.contextmanager
-def _undone_if_refused(directory: Path) -> Iterator[None]:
-    """Leave DIR as it was found when the sweep is refused while it sets DIR up: a directory
-    (and parents) it made is removed again; in one that existed, the files it added.
+def _set_up(directory: Path) -> Iterator[None]:
+    """Hold DIR's lock while the sweep sets DIR up, and leave DIR as it was found when the sweep
+    is refused: the files it added, and the directory (and parents) it made.
+
+    Only what this process added while it held the lock is removed: another sweep started at
+    once on DIR may have set it up while this one waited, and its files are never touched. DIR
+    and ``.locks/`` go only when nobody else has written anything there.
     """
     made = next((p for p in [*reversed(directory.parents), directory] if not p.exists()), None)
     before = set(directory.iterdir()) if made is None else set()
-    try:
-        yield
-    except BaseException:
-        if made is not None:
-            shutil.rmtree(made, ignore_errors=True)
-        else:
-            for path in set(directory.iterdir()) - before:
+    locks = directory / LOCKS
+    with directory_lock(directory):
+        held = {*directory.iterdir(), *locks.iterdir()}
+        try:
+            yield
+        except BaseException:
+            for path in {*directory.iterdir(), *locks.iterdir()} - held:
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-        raise
+            untouched = held - before <= {locks, locks / "claim.lock"}
+            if untouched and made is not None:
+                shutil.rmtree(made, ignore_errors=True)
+            elif untouched and locks not in before:
+                shutil.rmtree(locks, ignore_errors=True)
+            raise
 
 
 def _prepare(sweep: Sweep, directory: Path) -> bool:

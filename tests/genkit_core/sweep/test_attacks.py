@@ -5,6 +5,7 @@ journals, a diverged metric, and Ctrl-C while workers start.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import signal
@@ -195,6 +196,35 @@ def test_a_sweep_refused_while_it_sets_up_leaves_the_directory_as_it_was(
     assert main(["sweep", str(path), "-o", str(out)]) == 1
     assert "refused" in capsys.readouterr().err
     assert out.exists() == existing and (not existing or list(out.iterdir()) == [])
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["existing", "fresh"])
+def test_a_refused_sweep_keeps_what_another_sweep_set_up_while_it_waited(
+    sweep_file, tmp_path: Path, capsys, monkeypatch, existing: bool
+):
+    out = tmp_path / "out"
+    if existing:
+        out.mkdir()
+    lock = runner.directory_lock
+
+    @contextlib.contextmanager
+    def another_sweep_first(directory: Path):
+        with lock(directory):  # another sweep set DIR up while this one waited for the lock
+            (directory / "sweep.yaml").write_text("another sweep's\n")
+            (directory / "study.journal").write_text("its trials\n")
+        with lock(directory):
+            yield
+
+    def refuse(*args: object) -> None:
+        raise RunError("refused")
+
+    monkeypatch.setattr(runner, "directory_lock", another_sweep_first)
+    monkeypatch.setattr(runner, "_prepare", refuse)
+    path = sweep_file(grid={"train.seed": [0]})
+    assert main(["sweep", str(path), "-o", str(out)]) == 1
+    assert "refused" in capsys.readouterr().err
+    assert (out / "sweep.yaml").read_text() == "another sweep's\n"
+    assert (out / "study.journal").read_text() == "its trials\n"
 
 
 def test_the_hint_after_ctrl_c_repeats_the_whole_command(
