@@ -286,13 +286,20 @@ class Trainer:
             "noise": torch.Generator(device).manual_seed(train.seed + 1),
         }
 
-    @torch.no_grad()
     def _step_flops(self) -> float | None:
         """Floating-point operations of one training step: a forward pass over the first test
         batch, scaled to ``train.batch_size`` rows and tripled for the backward pass.
+
+        Rank 0 counts them and tells the others, so that every rank decides alike, and a rank
+        whose share of the test batches is empty (one batch, two ranks) needs none.
         """
         if self.spec.train.threads != "auto" or self.dist.device.type != "cpu":
             return None  # not needed: skip the forward pass
+        flops = self._count_step_flops() if self.dist.is_main else None
+        return self.dist.broadcast(flops)
+
+    @torch.no_grad()
+    def _count_step_flops(self) -> float | None:
         model = self.model
         x, y = next(iter(self.test_batches.in_order()))
         rows = min(len(x), self.spec.train.batch_size)
