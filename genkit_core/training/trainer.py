@@ -11,6 +11,7 @@ wait for the disk.
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import time
@@ -453,7 +454,7 @@ class Trainer:
         spec, dist = self.spec, self.dist
         sums = dist.all_sum(self.step.sums.clone())
         self.step.sums.zero_()
-        n = max(int(sums[0]), 1)
+        n = int(sums[0])  # 0 when every step was skipped: the mean of nothing is nan, not 0
         names = self.step.names
         row: dict[str, float] = {
             "epoch": epoch + 1,
@@ -462,7 +463,10 @@ class Trainer:
         }
         row["lr"] = spec.train.lr * spec.train.schedule.factor(epoch + 1, spec.train.epochs)
         row.update(
-            {f"train_{k}": float(v) / n for k, v in zip(names, sums[1:].tolist(), strict=True)}
+            {
+                f"train_{k}": float(v) / n if n else math.nan
+                for k, v in zip(names, sums[1:].tolist(), strict=True)
+            }
         )
         if spec.train.on_nonfinite == "skip":
             row["skipped_steps"] = self.step.skipped
@@ -478,10 +482,14 @@ class Trainer:
                 self._save_images()
             self._save_weights(position)
             test = f"  test {row['test_loss']:.3f}" if "test_loss" in row else ""
-            if (epoch + 1) % max(1, spec.train.epochs // 10) == 0 or last or epoch == 0:
+            trained = (
+                f"train {row['train_loss']:.3f}"
+                if n
+                else "train nan (every step was skipped: non-finite)"
+            )
+            if (epoch + 1) % max(1, spec.train.epochs // 10) == 0 or last or epoch == 0 or not n:
                 self._say(
-                    f"epoch {epoch + 1}/{spec.train.epochs}  "
-                    f"train {row['train_loss']:.3f}{test}  ({seconds:.1f} s)"
+                    f"epoch {epoch + 1}/{spec.train.epochs}  {trained}{test}  ({seconds:.1f} s)"
                 )
         return row
 
