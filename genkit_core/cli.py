@@ -92,7 +92,10 @@ def _loss_note(trainer: Any) -> str:
     """How the training objective's test loss relates to genkit eval's negative ELBO."""
     spec, model = trainer.spec, trainer.model
     if spec.objective.type != "elbo":
-        return f" (the {spec.objective.type} objective; genkit eval gives the ELBO beside it)"
+        # genkit eval gives the negative ELBO of a variational model, and of an autoencoder
+        # only its reconstruction term
+        beside = "the negative ELBO" if model.is_variational else "-log p(x|z) at the code"
+        return f" (the {spec.objective.type} objective; genkit eval gives {beside} beside it)"
     if model.divergence is None:
         return " (-log p(x|z) at each test example's code)"
     divergence = spec.divergence
