@@ -643,12 +643,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE
 
 
+_DRAWING = frozenset({"train", "eval", "sample", "reconstruct", "report", "plot", "sweep"})
+"""The commands that run models and may draw images or read data with torchvision."""
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     keep_freed_memory()  # the command owns its process: large CPU tensors reuse freed memory
     command, _ = _COMMANDS[args.command]
     together = False  # whether every torchrun process ends the command here too
     try:
+        if args.command in _DRAWING:
+            from .install import check_torch_pair
+
+            check_torch_pair()  # now, not when the first image is drawn an epoch later
         status = command(args)
         together = True
         return status

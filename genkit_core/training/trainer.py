@@ -41,6 +41,7 @@ from ..devices import check_device
 from ..errors import DataError, NonFiniteError, RunError, SpecError
 from ..files import BackgroundWriter, read_tensors
 from ..images import as_images, save_grid
+from ..install import check_torch_pair
 from ..interfaces import DataBundle, Logger, Split
 from ..model import LatentVariableModel
 from ..registry import Registry, get_registry
@@ -152,6 +153,7 @@ class Trainer:
         Raises:
             DataError, SpecError, RunError: before the first step, for bad data or spec or an
                 unusable run directory.
+            InstallError: torchvision does not work with the installed torch.
             NonFiniteError: training went non-finite (``on_nonfinite: stop``); the last good
                 checkpoint and weights are kept.
             TrainingInterrupted: Ctrl-C; a checkpoint was saved.
@@ -159,6 +161,7 @@ class Trainer:
         done = self._resumed_at
         if done is not None and done.epoch >= self.spec.train.epochs and done.batch == 0:
             return TrainResult(self.run_dir, {}, done.step)  # nothing to train: touch nothing
+        check_torch_pair()  # torchvision draws the first images, after a whole epoch
         self.dist = setup_distributed(check_device(self.spec.train.device, "train.device"))
         threads = torch.get_num_threads()  # train.threads holds for this call only
         try:
