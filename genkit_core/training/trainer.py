@@ -202,12 +202,17 @@ class Trainer:
         self.loggers: list[Logger] = []
         with BackgroundWriter() as self._writer:
             position = self._start()  # a resumed run's spec.yaml changes only once it has loaded
-            if dist.is_main:
+
+            def start_writing() -> None:
                 save_spec(self.run_dir, spec)
                 self.loggers = [
                     build_component("logging", section, self.registry, run_dir=self.run_dir)
                     for section in spec.logging
                 ]
+
+            # rank 0 alone writes; an error it meets (a full disk, a logger's missing package)
+            # stops every rank with one message instead of leaving the others to crash
+            dist.on_main(start_writing)
             try:
                 with _graceful_interrupt(self):
                     return self._loop(position)
@@ -431,18 +436,18 @@ class Trainer:
     def _checkpoint(self, position: Position, epoch_start_state: torch.Tensor) -> None:
         self._check_finite(position.epoch)
         sums = self.dist.all_sum(self.step.sums.clone())  # the partial epoch of every rank
-        if not self.dist.is_main:
-            self.dist.barrier()
-            return
-        perm = torch.Generator()
-        perm.set_state(epoch_start_state)
-        generators = {**self.generators, "permutation_epoch_start": perm}
-        with self._writer.deferring():
-            save_checkpoint(
-                self.run_dir / CHECKPOINT, self.model, self.optimizers.optimizers, generators,
-                position, sums, self._checkpoint_meta,
-            )  # fmt: skip
-        self.dist.barrier()
+
+        def save() -> None:
+            perm = torch.Generator()
+            perm.set_state(epoch_start_state)
+            generators = {**self.generators, "permutation_epoch_start": perm}
+            with self._writer.deferring():  # raises an earlier write's failure
+                save_checkpoint(
+                    self.run_dir / CHECKPOINT, self.model, self.optimizers.optimizers,
+                    generators, position, sums, self._checkpoint_meta,
+                )  # fmt: skip
+
+        self.dist.on_main(save)  # every rank waits for it, and stops if it fails
 
     def _save_weights(self, position: Position) -> None:
         if self.dist.is_main:
@@ -478,23 +483,26 @@ class Trainer:
             self._fit_prior()
         if (epoch + 1) % spec.train.eval_every == 0 or last:
             row.update({f"test_{k}": v for k, v in self._evaluate(position.step).items()})
-        if dist.is_main:
-            for logger in self.loggers:
-                logger.log(row, position.step)
-            with self._writer.deferring():  # drawn now, encoded and written in the background
-                self._save_images()
-            self._save_weights(position)
-            test = f"  test {row['test_loss']:.3f}" if "test_loss" in row else ""
-            trained = (
-                f"train {row['train_loss']:.3f}"
-                if n
-                else "train nan (every step was skipped: non-finite)"
-            )
-            if (epoch + 1) % max(1, spec.train.epochs // 10) == 0 or last or epoch == 0 or not n:
-                self._say(
-                    f"epoch {epoch + 1}/{spec.train.epochs}  {trained}{test}  ({seconds:.1f} s)"
-                )
+        dist.on_main(lambda: self._write_epoch(row, position, seconds))
         return row
+
+    def _write_epoch(self, row: dict[str, float], position: Position, seconds: float) -> None:
+        """Rank 0's part of an epoch's end: log the row, draw the images, save the weights."""
+        for logger in self.loggers:
+            logger.log(row, position.step)
+        with self._writer.deferring():  # drawn now, encoded and written in the background
+            self._save_images()
+        self._save_weights(position)
+        epochs, epoch = self.spec.train.epochs, int(row["epoch"])
+        skipped = math.isnan(row["train_loss"])  # skipping keeps non-finite steps out of it
+        test = f"  test {row['test_loss']:.3f}" if "test_loss" in row else ""
+        trained = (
+            "train nan (every step was skipped: non-finite)"
+            if skipped
+            else f"train {row['train_loss']:.3f}"
+        )
+        if epoch % max(1, epochs // 10) == 0 or epoch in (1, epochs) or skipped:
+            self._say(f"epoch {epoch}/{epochs}  {trained}{test}  ({seconds:.1f} s)")
 
     @torch.no_grad()
     def _evaluate(self, step: int) -> dict[str, float]:

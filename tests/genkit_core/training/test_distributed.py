@@ -328,18 +328,33 @@ from genkit_plugins.data.digits import Digits
 
 class Rigged(Digits):
     """Digits rigged per rank: MODE=spike makes rank 1's first row overflow the loss;
-    MODE=fail makes the data unreadable on rank 1 alone."""
+    MODE=fail makes the data unreadable on rank 1 alone; MODE=full fills rank 0's disk."""
 
     def load(self):
         if os.environ["MODE"] == "fail" and os.environ["RANK"] == "1":
             raise DataError("data 'rigged': /data/digits.npz is missing on this machine")
         bundle = super().load()
+        if os.environ["MODE"] != "spike":
+            return bundle
         order = torch.randperm({n}, generator=torch.Generator().manual_seed(0))
         x = bundle.train.x.clone()
         x[order[shard_rows({g}, 2, 1)[0]]] = 1e25  # squared, beyond float32: inf
         return DataBundle(Split(x, bundle.train.y), bundle.test, bundle.info)
 
 get_registry().add(Component("rigged", Rigged))
+if os.environ["MODE"] == "full":  # rank 0's disk fills after metrics.csv's first row
+    import errno
+    from pathlib import Path
+    import genkit_plugins.loggers.csv_logger as csv_logger
+    from genkit_core.files import append_text, cannot_write
+
+    def append_until_full(path, text, rows=[]):
+        rows.append(text)
+        if len(rows) > 1:
+            raise cannot_write(Path(path), OSError(errno.ENOSPC, "No space left on device"))
+        append_text(path, text)
+
+    csv_logger.append_text = append_until_full
 sys.exit(main(sys.argv[1:]))
 '''
 
@@ -410,3 +425,14 @@ def test_the_docs_torchrun_command_trains_the_example_like_one_process(tmp_path:
     Trainer(ROOT / "examples" / "vae.yaml", alone, overrides=overrides, stream=None).fit()
     _assert_same_metrics(run, alone)
     _assert_same_weights(run, alone)
+
+
+@pytest.mark.slow
+def test_a_write_that_fails_on_rank_0_stops_every_rank_with_its_one_line(tmp_path: Path) -> None:
+    """Rank 0 alone writes; its error (a full disk) must reach the others, which would
+    otherwise wait in a collective for it and die with gloo's traceback."""
+    status, output, run = _rigged(tmp_path, "full")
+    assert status != 0
+    assert output.count("metrics.csv: cannot write it (No space left on device)") == 1, output
+    assert "[rank1]: Traceback" not in output and "Connection closed by peer" not in output
+    assert (run / "metrics.csv").read_text().count("\n") == 2  # the header and epoch 1
