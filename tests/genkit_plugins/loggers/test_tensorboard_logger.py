@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,7 @@ def _section(name: str):
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_full_disk_is_a_run_error_naming_the_event_folder(tmp_path: Path, monkeypatch) -> None:
-    from tensorboard.summary.writer import record_writer
+    from tensorboard.summary.writer import event_file_writer, record_writer
 
     def full(self, data):
         raise OSError(28, "No space left on device")
@@ -116,3 +117,6 @@ def test_a_full_disk_is_a_run_error_naming_the_event_folder(tmp_path: Path, monk
         for step in range(100):  # the writer's thread fails; a later row or the close says so
             logger.log({"train_loss": 1.0}, step)
         logger.close()
+    for thread in threading.enumerate():  # its failure is reported inside this test
+        if isinstance(thread, event_file_writer._AsyncWriterThread):
+            thread.join(timeout=10)
