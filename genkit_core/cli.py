@@ -93,7 +93,10 @@ def _loss_note(trainer: Any) -> str:
     """How the training objective's test loss relates to genkit eval's negative ELBO."""
     spec, model = trainer.spec, trainer.model
     if spec.objective.type != "elbo":
-        return f" (the {spec.objective.type} objective; genkit eval gives the ELBO beside it)"
+        # genkit eval gives the negative ELBO of a variational model, and of an autoencoder
+        # only its reconstruction term
+        beside = "the negative ELBO" if model.is_variational else "-log p(x|z) at the code"
+        return f" (the {spec.objective.type} objective; genkit eval gives {beside} beside it)"
     if model.divergence is None:
         return " (-log p(x|z) at each test example's code)"
     divergence = spec.divergence
@@ -653,6 +656,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE
 
 
+_DRAWING = frozenset({"train", "eval", "sample", "reconstruct", "report", "plot", "sweep"})
+"""The commands that run models and may draw images or read data with torchvision."""
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -661,6 +668,10 @@ def _main(argv: Sequence[str] | None) -> int:
     command, _ = _COMMANDS[args.command]
     together = False  # whether every torchrun process ends the command here too
     try:
+        if args.command in _DRAWING:
+            from .install import check_torch_pair
+
+            check_torch_pair()  # now, not when the first image is drawn an epoch later
         status = command(args)
         together = True
         return status

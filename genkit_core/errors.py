@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "DuplicateComponentError",
     "GenkitError",
+    "InstallError",
     "NonFiniteError",
     "PluginError",
     "RunError",
@@ -82,6 +83,10 @@ class DataError(GenkitError):
 
 class RunError(GenkitError):
     """A run directory or a file in it is missing, corrupt or would be overwritten."""
+
+
+class InstallError(GenkitError):
+    """The installed packages do not work together (a torchvision built for another torch)."""
 
 
 class NonFiniteError(GenkitError):

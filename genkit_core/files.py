@@ -11,14 +11,17 @@ training does not wait for the disk; what is written is fixed when the write is 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import math
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -32,8 +35,10 @@ from .errors import RunError
 __all__ = [
     "SMALL_FILE_LIMIT",
     "BackgroundWriter",
+    "append_text",
     "atomic_write",
     "atomic_write_with",
+    "cannot_write",
     "content_hash",
     "read_metadata",
     "read_small_file",
@@ -48,14 +53,18 @@ kilobytes (a metrics row per epoch), so 16 MiB is far beyond any genkit wrote.""
 
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically and durably (temp file, fsync, rename)."""
-    atomic_write_with(path, lambda tmp: tmp.write_bytes(data))
+    atomic_write_with(path, lambda tmp: tmp.write_bytes(data), need=len(data))
 
 
-def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> None:
+def atomic_write_with(
+    path: str | Path, write: Callable[[Path], Any], need: int | None = None
+) -> None:
     """Let ``write(tmp_path)`` produce the file, then move it onto ``path`` atomically.
 
     Inside :meth:`BackgroundWriter.deferring` this returns at once and the write happens on the
     writer's thread; ``write`` must then use only data that nothing changes afterwards.
+
+    ``need``, the file's size where it is known, goes into the message of a full disk.
 
     Raises:
         RunError: the file cannot be written (a full disk, no permission); ``path`` is intact.
@@ -63,16 +72,16 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> None:
     path = Path(path)
     writer = _DEFERRING.get()
     if writer is not None:
-        writer.submit(path, lambda: _write_now(path, write))
+        writer.submit(path, lambda: _write_now(path, write, need))
     else:
-        _write_now(path, write)
+        _write_now(path, write, need)
 
 
-def _write_now(path: Path, write: Callable[[Path], Any]) -> None:
+def _write_now(path: Path, write: Callable[[Path], Any], need: int | None) -> None:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise _cannot_write(path, exc) from None
+        raise cannot_write(path, exc, need) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -84,17 +93,61 @@ def _write_now(path: Path, write: Callable[[Path], Any]) -> None:
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise _cannot_write(path, exc) from None
+            raise cannot_write(path, exc, need) from None
         raise
     _fsync_dir(path.parent)
 
 
-def _cannot_write(path: Path, exc: OSError) -> RunError:
+def append_text(path: str | Path, text: str) -> None:
+    """Append ``text`` (whole lines) to ``path`` in one write; on failure cut the file back to
+    its length before, so that it never ends in a torn line.
+
+    Raises:
+        RunError: the text cannot be written (a full disk, no permission); the file is as it was.
+    """
+    path, data = Path(path), text.encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise cannot_write(path, exc, len(data)) from None
+    try:
+        size = os.fstat(fd).st_size
+        rest = memoryview(data)
+        while rest:  # a full disk may take part of a write before it refuses the rest
+            rest = rest[os.write(fd, rest) :]
+    except OSError as exc:
+        with suppress(OSError):  # what the OS says about the write is the error to report
+            os.ftruncate(fd, size)
+        raise cannot_write(path, exc, len(data)) from None
+    finally:
+        os.close(fd)
+
+
+def cannot_write(path: Path, exc: OSError, need: int | None = None) -> RunError:
+    """The one-line error for a file that could not be written: what the OS said, whether the
+    previous file is intact, and on a full disk the room left and the ``need`` bytes the file
+    wanted (where known).
+    """
     previous = "the previous file is intact" if path.exists() else "nothing was written"
-    return RunError(
-        f"{path}: cannot write it ({exc.strerror or exc}); {previous}. "
-        "Free some space or fix the permissions"
-    )
+    if exc.errno != errno.ENOSPC:
+        fix = "Free some space or fix the permissions"
+    else:
+        try:
+            free = f"{_size(shutil.disk_usage(path.parent).free)} free"
+        except OSError:
+            free = "no room"
+        wanted = f" and it needs {_size(need)}" if need else ""
+        fix = f"Its disk has {free}{wanted}: free some space"
+    return RunError(f"{path}: cannot write it ({exc.strerror or exc}); {previous}. {fix}")
+
+
+def _size(n: int) -> str:
+    """``n`` bytes for a person: ``512 bytes``, ``3.2 KiB``, ``1.5 GiB``."""
+    if n < 1024:
+        return f"{n} bytes"
+    units = ("KiB", "MiB", "GiB", "TiB")
+    exponent = min(len(units), int(math.log(n, 1024)))
+    return f"{n / 1024**exponent:.1f} {units[exponent - 1]}"
 
 
 def _umask() -> int:
@@ -137,7 +190,7 @@ def write_tensors(
         header = {"genkit": text, _HASH: content_hash(snapshot)}
         tmp.write_bytes(save_safetensors_bytes(snapshot, metadata=header))
 
-    atomic_write_with(path, write)
+    atomic_write_with(path, write, need=sum(t.nbytes for t in snapshot.values()))
 
 
 def read_small_file(path: str | Path, limit: int = SMALL_FILE_LIMIT) -> bytes:

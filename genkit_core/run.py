@@ -131,20 +131,22 @@ def drop_metrics_after(run_dir: Path, epochs_done: int) -> None:
     A run killed after logging an epoch but before its epoch-end checkpoint trains that epoch's
     end again on resuming, and would otherwise log it twice. Rows are matched by epoch, not by
     step: a ``checkpoint_every`` checkpoint on an epoch's last batch has that epoch's step but
-    not its end.
+    not its end. A last row without its line end (torn by a full disk, or by a crash in an older
+    genkit) is dropped too, so that the next row starts on a line of its own.
     """
     path = run_dir / METRICS
     if not path.is_file():
         return
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or "epoch" not in rows[0]:
-        return
-    column = rows[0].index("epoch")
-    kept = [row for row in rows[1:] if not _after(row, column, epochs_done)]
-    if len(kept) < len(rows) - 1:
+    data = path.read_bytes()
+    whole = data[: data.rfind(b"\n") + 1]
+    rows = list(csv.reader(io.StringIO(whole.decode(errors="replace"), newline="")))
+    kept = rows
+    if rows and "epoch" in rows[0]:
+        column = rows[0].index("epoch")
+        kept = [rows[0], *(row for row in rows[1:] if not _after(row, column, epochs_done))]
+    if len(kept) < len(rows) or len(whole) < len(data):
         text = io.StringIO()
-        csv.writer(text).writerows([rows[0], *kept])
+        csv.writer(text).writerows(kept)
         atomic_write(path, text.getvalue().encode())
 
 

@@ -10,6 +10,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from genkit_core import build_model, load_spec
+from genkit_core.install import torchvision_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,13 +34,19 @@ def test_ci_runs_the_readme_install_and_test_commands():
     assert test in ci.splitlines()
 
 
-def test_the_cpu_torch_install_asks_for_the_versions_genkit_requires():
-    """Else pip would replace the CPU build with the default (CUDA) one, or break the pins."""
+def test_the_cpu_torch_install_asks_for_a_matching_pair_genkit_allows():
+    """Else pip would replace the CPU build with the default (CUDA) one, break the pins, or
+    mix a torchvision built for another torch (genkit's start-up check would refuse it)."""
     (command,) = [b for b in _blocks("bash") if "--index-url" in b]
     asked = {r.name: r.specifier for r in map(Requirement, re.findall(r'"([^"]+)"', command))}
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     required = {r.name: r.specifier for r in map(Requirement, project["dependencies"])}
-    assert asked == {name: required[name] for name in ("torch", "torchvision")}
+    assert set(asked) == {"torch", "torchvision"}
+    pins = {name: str(spec).removeprefix("==").removesuffix(".*") for name, spec in asked.items()}
+    assert all(str(asked[name]) == f"=={pins[name]}.*" for name in asked)  # one release each
+    assert torchvision_for(pins["torch"] + ".0") == pins["torchvision"]
+    for name, pin in pins.items():
+        assert required[name].contains(pin + ".0"), f"{name} {pin} is outside {required[name]}"
     assert command.strip().endswith("--index-url https://download.pytorch.org/whl/cpu")
 
 

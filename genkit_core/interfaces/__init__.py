@@ -7,7 +7,7 @@ from .likelihood import Likelihood
 from .logger import Logger
 from .networks import Decoder, Encoder
 from .objective import Objective, ObjectiveOutput, ObjectiveParams
-from .params import Annealing, DataParams, DivergenceParams, Params
+from .params import Annealing, DataParams, DivergenceParams, Params, spec_type
 from .posterior import Draw, PointMass, Posterior
 from .prior import Prior
 
@@ -49,4 +49,5 @@ __all__ = [
     "Posterior",
     "Prior",
     "Split",
+    "spec_type",
 ]

@@ -12,7 +12,7 @@ from torch.distributions import Distribution
 
 from ..errors import SpecError
 from .data import DataInfo
-from .params import DivergenceParams
+from .params import DivergenceParams, spec_type
 
 __all__ = ["Divergence", "Penalty"]
 
@@ -106,7 +106,7 @@ class Divergence(nn.Module, ABC):
             if per_dim is None:
                 raise SpecError(
                     f"free_bits needs a divergence that splits over latent dimensions, and "
-                    f"{type(self).__name__} does not for this posterior and prior; remove "
+                    f"{spec_type(self)} does not for this posterior and prior; remove "
                     "free_bits or use a prior that factorises (standard_normal, gaussian)",
                     field="divergence.free_bits",
                 )

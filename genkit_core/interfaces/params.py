@@ -11,13 +11,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Annealing", "DataParams", "DivergenceParams", "Params"]
+__all__ = ["Annealing", "DataParams", "DivergenceParams", "Params", "spec_type"]
 
 
 class Params(BaseModel):
     """Base of component parameter models: strict (unknown keys are errors) and immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def spec_type(component: object) -> str:
+    """The name a spec gives ``component``, its section's ``type`` (``mc_kl``), which is what
+    messages about it must say; the class name only for one built without a spec section.
+    """
+    name = getattr(getattr(component, "params", None), "type", None)
+    return name if isinstance(name, str) else type(component).__name__
 
 
 class Annealing(Params):

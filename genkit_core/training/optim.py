@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import PluginError, SpecError
+from ..interfaces import spec_type
 from ..model import LatentVariableModel
 from ..spec import TrainSpec
 from ..spec.train import OptimizerSpec
@@ -112,7 +113,7 @@ def parameter_groups(model: LatentVariableModel) -> dict[str, list[nn.Parameter]
             groups it declares.
     """
     groups = model.objective.parameter_groups(model)
-    name = type(model.objective).__name__
+    name = f"'{spec_type(model.objective)}'"
     if tuple(groups) != model.objective.groups:
         raise PluginError(
             f"objective {name} returned the groups {tuple(groups)} but declared "

@@ -11,6 +11,7 @@ wait for the disk.
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import time
@@ -40,6 +41,7 @@ from ..devices import check_device
 from ..errors import DataError, NonFiniteError, RunError, SpecError
 from ..files import BackgroundWriter, read_tensors
 from ..images import as_images, save_grid
+from ..install import check_torch_pair
 from ..interfaces import DataBundle, Logger, Split
 from ..model import LatentVariableModel
 from ..registry import Registry, get_registry
@@ -151,6 +153,7 @@ class Trainer:
         Raises:
             DataError, SpecError, RunError: before the first step, for bad data or spec or an
                 unusable run directory.
+            InstallError: torchvision does not work with the installed torch.
             NonFiniteError: training went non-finite (``on_nonfinite: stop``); the last good
                 checkpoint and weights are kept.
             TrainingInterrupted: Ctrl-C; a checkpoint was saved.
@@ -158,6 +161,7 @@ class Trainer:
         done = self._resumed_at
         if done is not None and done.epoch >= self.spec.train.epochs and done.batch == 0:
             return TrainResult(self.run_dir, {}, done.step)  # nothing to train: touch nothing
+        check_torch_pair()  # torchvision draws the first images, after a whole epoch
         self.dist = setup_distributed(check_device(self.spec.train.device, "train.device"))
         threads = torch.get_num_threads()  # train.threads holds for this call only
         try:
@@ -198,12 +202,17 @@ class Trainer:
         self.loggers: list[Logger] = []
         with BackgroundWriter() as self._writer:
             position = self._start()  # a resumed run's spec.yaml changes only once it has loaded
-            if dist.is_main:
+
+            def start_writing() -> None:
                 save_spec(self.run_dir, spec)
                 self.loggers = [
                     build_component("logging", section, self.registry, run_dir=self.run_dir)
                     for section in spec.logging
                 ]
+
+            # rank 0 alone writes; an error it meets (a full disk, a logger's missing package)
+            # stops every rank with one message instead of leaving the others to crash
+            dist.on_main(start_writing)
             try:
                 with _graceful_interrupt(self):
                     return self._loop(position)
@@ -286,13 +295,20 @@ class Trainer:
             "noise": torch.Generator(device).manual_seed(train.seed + 1),
         }
 
-    @torch.no_grad()
     def _step_flops(self) -> float | None:
         """Floating-point operations of one training step: a forward pass over the first test
         batch, scaled to ``train.batch_size`` rows and tripled for the backward pass.
+
+        Rank 0 counts them and tells the others, so that every rank decides alike, and a rank
+        whose share of the test batches is empty (one batch, two ranks) needs none.
         """
         if self.spec.train.threads != "auto" or self.dist.device.type != "cpu":
             return None  # not needed: skip the forward pass
+        flops = self._count_step_flops() if self.dist.is_main else None
+        return self.dist.broadcast(flops)
+
+    @torch.no_grad()
+    def _count_step_flops(self) -> float | None:
         model = self.model
         x, y = next(iter(self.test_batches.in_order()))
         rows = min(len(x), self.spec.train.batch_size)
@@ -420,18 +436,18 @@ class Trainer:
     def _checkpoint(self, position: Position, epoch_start_state: torch.Tensor) -> None:
         self._check_finite(position.epoch)
         sums = self.dist.all_sum(self.step.sums.clone())  # the partial epoch of every rank
-        if not self.dist.is_main:
-            self.dist.barrier()
-            return
-        perm = torch.Generator()
-        perm.set_state(epoch_start_state)
-        generators = {**self.generators, "permutation_epoch_start": perm}
-        with self._writer.deferring():
-            save_checkpoint(
-                self.run_dir / CHECKPOINT, self.model, self.optimizers.optimizers, generators,
-                position, sums, self._checkpoint_meta,
-            )  # fmt: skip
-        self.dist.barrier()
+
+        def save() -> None:
+            perm = torch.Generator()
+            perm.set_state(epoch_start_state)
+            generators = {**self.generators, "permutation_epoch_start": perm}
+            with self._writer.deferring():  # raises an earlier write's failure
+                save_checkpoint(
+                    self.run_dir / CHECKPOINT, self.model, self.optimizers.optimizers,
+                    generators, position, sums, self._checkpoint_meta,
+                )  # fmt: skip
+
+        self.dist.on_main(save)  # every rank waits for it, and stops if it fails
 
     def _save_weights(self, position: Position) -> None:
         if self.dist.is_main:
@@ -446,7 +462,7 @@ class Trainer:
         spec, dist = self.spec, self.dist
         sums = dist.all_sum(self.step.sums.clone())
         self.step.sums.zero_()
-        n = max(int(sums[0]), 1)
+        n = int(sums[0])  # 0 when every step was skipped: the mean of nothing is nan, not 0
         names = self.step.names
         row: dict[str, float] = {
             "epoch": epoch + 1,
@@ -455,7 +471,10 @@ class Trainer:
         }
         row["lr"] = spec.train.lr * spec.train.schedule.factor(epoch + 1, spec.train.epochs)
         row.update(
-            {f"train_{k}": float(v) / n for k, v in zip(names, sums[1:].tolist(), strict=True)}
+            {
+                f"train_{k}": float(v) / n if n else math.nan
+                for k, v in zip(names, sums[1:].tolist(), strict=True)
+            }
         )
         if spec.train.on_nonfinite == "skip":
             row["skipped_steps"] = self.step.skipped
@@ -464,19 +483,26 @@ class Trainer:
             self._fit_prior()
         if (epoch + 1) % spec.train.eval_every == 0 or last:
             row.update({f"test_{k}": v for k, v in self._evaluate(position.step).items()})
-        if dist.is_main:
-            for logger in self.loggers:
-                logger.log(row, position.step)
-            with self._writer.deferring():  # drawn now, encoded and written in the background
-                self._save_images()
-            self._save_weights(position)
-            test = f"  test {row['test_loss']:.3f}" if "test_loss" in row else ""
-            if (epoch + 1) % max(1, spec.train.epochs // 10) == 0 or last or epoch == 0:
-                self._say(
-                    f"epoch {epoch + 1}/{spec.train.epochs}  "
-                    f"train {row['train_loss']:.3f}{test}  ({seconds:.1f} s)"
-                )
+        dist.on_main(lambda: self._write_epoch(row, position, seconds))
         return row
+
+    def _write_epoch(self, row: dict[str, float], position: Position, seconds: float) -> None:
+        """Rank 0's part of an epoch's end: log the row, draw the images, save the weights."""
+        for logger in self.loggers:
+            logger.log(row, position.step)
+        with self._writer.deferring():  # drawn now, encoded and written in the background
+            self._save_images()
+        self._save_weights(position)
+        epochs, epoch = self.spec.train.epochs, int(row["epoch"])
+        skipped = math.isnan(row["train_loss"])  # skipping keeps non-finite steps out of it
+        test = f"  test {row['test_loss']:.3f}" if "test_loss" in row else ""
+        trained = (
+            "train nan (every step was skipped: non-finite)"
+            if skipped
+            else f"train {row['train_loss']:.3f}"
+        )
+        if epoch % max(1, epochs // 10) == 0 or epoch in (1, epochs) or skipped:
+            self._say(f"epoch {epoch}/{epochs}  {trained}{test}  ({seconds:.1f} s)")
 
     @torch.no_grad()
     def _evaluate(self, step: int) -> dict[str, float]:

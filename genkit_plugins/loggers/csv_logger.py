@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import genkit_core
 from genkit_core import Logger, Params
+from genkit_core.files import append_text
 
 __all__ = ["CSVLogger"]
 
 
 class CSVLogger(Logger):
-    """Appends each row to ``RUN_DIR/metrics.csv``; the first row fixes the columns."""
+    """Appends each row to ``RUN_DIR/metrics.csv``; the first row fixes the columns.
+
+    Each row (with the header, for the first) is written whole in one call, and a write that
+    fails (a full disk) leaves the file as it was: never a torn row.
+    """
 
     Params = Params
 
@@ -25,11 +31,11 @@ class CSVLogger(Logger):
                 self._columns = next(csv.reader(f), None)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
-        new = self._columns is None
+        columns = self._columns if self._columns is not None else list(metrics)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=columns, restval="")
         if self._columns is None:
-            self._columns = list(metrics)
-        with self.path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self._columns, restval="")
-            if new:
-                writer.writeheader()
-            writer.writerow({k: v for k, v in metrics.items() if k in self._columns})
+            writer.writeheader()
+        writer.writerow({k: v for k, v in metrics.items() if k in columns})
+        append_text(self.path, text.getvalue())
+        self._columns = columns

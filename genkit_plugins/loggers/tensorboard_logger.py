@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import Field
 
 from genkit_core import Logger, Params, SpecError
+from genkit_core.files import cannot_write
 
 __all__ = ["TensorBoardLogger", "TensorBoardParams", "tag"]
 
@@ -53,9 +54,15 @@ class TensorBoardLogger(Logger):
         self.writer = SummaryWriter(log_dir=str(self.log_dir), flush_secs=params.flush_secs)
 
     def log(self, metrics: dict[str, float], step: int) -> None:
-        for column, value in metrics.items():
-            if column != "step" and isinstance(value, int | float):
-                self.writer.add_scalar(tag(column), float(value), global_step=step)
+        try:
+            for column, value in metrics.items():
+                if column != "step" and isinstance(value, int | float):
+                    self.writer.add_scalar(tag(column), float(value), global_step=step)
+        except OSError as exc:  # the writer's thread failed (a full disk): it says so here
+            raise cannot_write(self.log_dir, exc) from None
 
     def close(self) -> None:
-        self.writer.close()
+        try:
+            self.writer.close()
+        except OSError as exc:
+            raise cannot_write(self.log_dir, exc) from None

@@ -13,6 +13,7 @@ from torch.distributions import Distribution
 from torch.types import _size  # the sample shape torch's Distribution methods take
 
 from genkit_core import Params, Prior, SpecError
+from genkit_core.interfaces import spec_type
 
 from .gated_pixelcnn import GatedPixelCNN
 
@@ -110,7 +111,7 @@ class CodePixelCNN(Prior):
         if not all(hasattr(posterior, a) for a in ("num_codes", "embed", "indices")):
             raise SpecError(
                 "code_pixelcnn models the indices of a codebook, and the "
-                f"'{type(posterior).__name__}' posterior has none; use posterior: {{type: vq}}",
+                f"'{spec_type(posterior)}' posterior has none; use posterior: {{type: vq}}",
                 field="prior.type",
             )
         codebook = cast(_Codebook, posterior)  # checked just above

@@ -130,3 +130,31 @@ def test_a_healthy_run_has_no_warning(tmp_path: Path, spec_dict):
     train = {**spec_dict()["train"], "epochs": 4, "lr": 0.01}  # units wake up in a few epochs
     result = Trainer(spec_dict(train=train), tmp_path / "run", stream=None).fit()
     assert result.warnings == () and result.new_steps == result.steps > 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "note"),
+    [
+        pytest.param(
+            {"model": "ae", "objective": {"type": "rae"}},
+            "(the rae objective; genkit eval gives -log p(x|z) at the code beside it)",
+            id="rae-no-elbo",
+        ),
+        pytest.param(
+            {"objective": {"type": "iwae", "samples": 4}},
+            "(the iwae objective; genkit eval gives the negative ELBO beside it)",
+            id="iwae",
+        ),
+        pytest.param({"model": "ae"}, "(-log p(x|z) at each test example's code)", id="ae"),
+    ],
+)
+def test_the_test_loss_note_says_only_what_is_true_of_the_model(spec_dict, changes, note):
+    """An autoencoder has no ELBO: genkit eval gives it its reconstruction term alone."""
+    from types import SimpleNamespace
+
+    from genkit_core import build_model, load_spec
+    from genkit_core.cli import _loss_note
+
+    spec = load_spec(spec_dict(**changes))
+    trainer = SimpleNamespace(spec=spec, model=build_model(spec))
+    assert _loss_note(trainer) == f" {note}"

@@ -5,6 +5,7 @@ training, and read back only from safetensors, refusing damaged or foreign files
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections import namedtuple
 from pathlib import Path
@@ -124,8 +125,12 @@ def test_a_failed_write_during_training_is_one_line_and_keeps_the_checkpoint(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "checkpoint.safetensors: cannot write it (No space left on device); the previous" in err
+    assert re.search(r"Its disk has [\d.]+ \w+ free and it needs [\d.]+ KiB: free some", err)
     assert read_tensors(run / "checkpoint.safetensors")[1]["position"]["step"] == 0
     assert not list(run.glob(".*.tmp"))
+    monkeypatch.undo()  # room again: the run continues from the intact checkpoint
+    assert main(["train", "--resume", str(run), "-q"]) == 0
+    assert read_tensors(run / "checkpoint.safetensors")[1]["position"]["step"] == 8
 
 
 def test_metrics_of_epochs_the_checkpoint_had_not_finished_are_dropped(tmp_path: Path) -> None:
@@ -136,6 +141,16 @@ def test_metrics_of_epochs_the_checkpoint_had_not_finished_are_dropped(tmp_path:
         "1,8,3.0",
         "2,16,2.0",
     ]
+
+
+@pytest.mark.parametrize("done", [pytest.param(3, id="kept-rows"), pytest.param(1, id="dropped")])
+def test_a_torn_last_metrics_row_is_dropped_on_resuming(tmp_path: Path, done: int) -> None:
+    """A row cut off by a full disk (before rows were written whole) or a crash: the next row
+    must start on a line of its own, and the torn one must not pass for a row."""
+    (tmp_path / "metrics.csv").write_text("epoch,step,loss\n1,8,3.0\n2,16,2.0\n3,24,1.")
+    drop_metrics_after(tmp_path, done)
+    rows = ["epoch,step,loss", "1,8,3.0", "2,16,2.0"][: 1 + min(done, 2)]
+    assert (tmp_path / "metrics.csv").read_text().splitlines() == rows
 
 
 # --- untrusted files ---------------------------------------------------------------------------

@@ -17,9 +17,9 @@ def test_weights_checkpoints_and_pictures_are_written_off_the_training_thread(
     writes: list[tuple[str, bool]] = []
     write_now = files._write_now
 
-    def recorded(path, write):
+    def recorded(path, write, need):
         writes.append((path.name, threading.current_thread() is threading.main_thread()))
-        write_now(path, write)
+        write_now(path, write, need)
 
     monkeypatch.setattr(files, "_write_now", recorded)
     Trainer(SPEC, tmp_path / "run", stream=None).fit()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -223,10 +225,15 @@ def _write(path: Path, spec: dict[str, Any]) -> Path:
     return path
 
 
-def _torchrun(*args: str, cwd: Path, **env: str) -> subprocess.Popen[str]:
-    """Start ``torchrun --standalone --nproc_per_node=2 ARGS`` (localhost, a free port)."""
+def _torchrun(
+    *args: str,
+    cwd: Path,
+    options: tuple[str, ...] = ("--standalone", "--nproc_per_node=2"),
+    **env: str,
+) -> subprocess.Popen[str]:
+    """Start ``torchrun OPTIONS ARGS`` (by default 2 processes on localhost, a free port)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command = [sys.executable, "-m", "torch.distributed.run", *options]
     return subprocess.Popen(
         [*command, *args], cwd=cwd, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -321,18 +328,33 @@ from genkit_plugins.data.digits import Digits
 
 class Rigged(Digits):
     """Digits rigged per rank: MODE=spike makes rank 1's first row overflow the loss;
-    MODE=fail makes the data unreadable on rank 1 alone."""
+    MODE=fail makes the data unreadable on rank 1 alone; MODE=full fills rank 0's disk."""
 
     def load(self):
         if os.environ["MODE"] == "fail" and os.environ["RANK"] == "1":
             raise DataError("data 'rigged': /data/digits.npz is missing on this machine")
         bundle = super().load()
+        if os.environ["MODE"] != "spike":
+            return bundle
         order = torch.randperm({n}, generator=torch.Generator().manual_seed(0))
         x = bundle.train.x.clone()
         x[order[shard_rows({g}, 2, 1)[0]]] = 1e25  # squared, beyond float32: inf
         return DataBundle(Split(x, bundle.train.y), bundle.test, bundle.info)
 
 get_registry().add(Component("rigged", Rigged))
+if os.environ["MODE"] == "full":  # rank 0's disk fills after metrics.csv's first row
+    import errno
+    from pathlib import Path
+    import genkit_plugins.loggers.csv_logger as csv_logger
+    from genkit_core.files import append_text, cannot_write
+
+    def append_until_full(path, text, rows=[]):
+        rows.append(text)
+        if len(rows) > 1:
+            raise cannot_write(Path(path), OSError(errno.ENOSPC, "No space left on device"))
+        append_text(path, text)
+
+    csv_logger.append_text = append_until_full
 sys.exit(main(sys.argv[1:]))
 '''
 
@@ -368,3 +390,49 @@ def test_a_rank_that_fails_takes_the_others_down_with_its_message(tmp_path: Path
     assert status != 0
     assert "genkit: error: [rank 1] data 'rigged': /data/digits.npz is missing" in output
     assert "rank      : 1" in output  # torchrun names the first failure
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _first_doc_command() -> list[str]:
+    """The first command of docs/distributed.md: torchrun on examples/vae.yaml as it is."""
+    page = (ROOT / "docs" / "distributed.md").read_text()
+    block = re.findall(r"```bash\n(.*?)```", page, flags=re.S)[0]
+    (line,) = [line for line in block.splitlines() if line.startswith("torchrun ")]
+    return shlex.split(line)
+
+
+@pytest.mark.slow
+def test_the_docs_torchrun_command_trains_the_example_like_one_process(tmp_path: Path) -> None:
+    """The page's own command, on 2 CPU processes for one epoch, with the example's defaults
+    (``train.threads: auto``, ``eval_batch_size`` 1000): the 359 test digits are one batch, so
+    rank 1 evaluates nothing, and the test loss must still be the single process's."""
+    words = _first_doc_command()
+    assert words[0] == "torchrun" and "--nproc_per_node=4" in words
+    options = [w.replace("=4", "=2") for w in words[1 : words.index("-m")]]
+    command = words[words.index("-m") :]
+    assert command[:4] == ["-m", "genkit_core", "train", "examples/vae.yaml"]
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    assert not list(eval_batches(359, 1000, 2, 1))  # rank 1's share of the test set is empty
+    run = tmp_path / "runs" / "vae"
+    proc = _torchrun(*command, "--set", "train.epochs=1", cwd=tmp_path, options=tuple(options))
+    status, output = _finish(proc)
+    assert status == 0, output
+    assert "Traceback" not in output and "trained vae in runs/vae" in output
+    alone = tmp_path / "alone"
+    overrides = ["train.epochs=1", "train.batch_size=128"]  # the global batch of 2 x 64
+    Trainer(ROOT / "examples" / "vae.yaml", alone, overrides=overrides, stream=None).fit()
+    _assert_same_metrics(run, alone)
+    _assert_same_weights(run, alone)
+
+
+@pytest.mark.slow
+def test_a_write_that_fails_on_rank_0_stops_every_rank_with_its_one_line(tmp_path: Path) -> None:
+    """Rank 0 alone writes; its error (a full disk) must reach the others, which would
+    otherwise wait in a collective for it and die with gloo's traceback."""
+    status, output, run = _rigged(tmp_path, "full")
+    assert status != 0
+    assert output.count("metrics.csv: cannot write it (No space left on device)") == 1, output
+    assert "[rank1]: Traceback" not in output and "Connection closed by peer" not in output
+    assert (run / "metrics.csv").read_text().count("\n") == 2  # the header and epoch 1

@@ -5,6 +5,7 @@ last good checkpoint is kept and usable, ``on_nonfinite: skip`` skips, clipping 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
@@ -131,3 +132,24 @@ def test_the_specs_clip_reaches_the_step(tmp_path: Path, spec_dict) -> None:
     trainer = Trainer(spec, tmp_path / "run", stream=None)
     trainer.fit()
     assert trainer.step.clip == 0.5
+
+
+def test_an_epoch_whose_every_step_was_skipped_logs_nan_and_says_so(
+    tmp_path: Path, monkeypatch, spec_dict
+) -> None:
+    """Not a loss of 0: the mean over no steps is undefined, and the epoch line says why."""
+    for at in range(8):  # 256 examples / 32: every step of the first epoch
+        _rig(monkeypatch, "reconstruction", at)
+    spec = spec_dict(train={**spec_dict()["train"], "epochs": 2, "on_nonfinite": "skip"})
+    lines = io.StringIO()
+    Trainer(spec, tmp_path / "run", stream=lines).fit()
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert [r["skipped_steps"] for r in rows] == ["8", "8"]
+    assert math.isnan(float(rows[0]["train_loss"])) and math.isnan(
+        float(rows[0]["train_reconstruction"])
+    )
+    assert math.isfinite(float(rows[0]["test_loss"]))  # the untrained model, evaluated
+    assert all(math.isfinite(float(rows[1][k])) for k in ("train_loss", "test_loss"))
+    first, second = lines.getvalue().splitlines()[:2]
+    assert "epoch 1/2  train nan (every step was skipped: non-finite)  test" in first
+    assert second.startswith("epoch 2/2  train ") and "nan" not in second

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import csv
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from genkit_core import Component, Logger, Params, SpecError, hookimpl
+from genkit_core import Component, Logger, Params, RunError, SpecError, hookimpl
 from genkit_core.components import build_component
 from genkit_core.spec import load_spec
 from genkit_core.training import Trainer
@@ -101,3 +102,21 @@ def _section(name: str):
          "decoder": {"type": "mlp"}, "logging": [{"type": name}]}
     )  # fmt: skip
     return spec.logging[0]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_full_disk_is_a_run_error_naming_the_event_folder(tmp_path: Path, monkeypatch) -> None:
+    from tensorboard.summary.writer import event_file_writer, record_writer
+
+    def full(self, data):
+        raise OSError(28, "No space left on device")
+
+    logger = TensorBoardLogger(TensorBoardParams(flush_secs=1), tmp_path)
+    monkeypatch.setattr(record_writer.RecordWriter, "write", full)
+    with pytest.raises(RunError, match=r"tensorboard: cannot write it \(No space left on dev"):
+        for step in range(100):  # the writer's thread fails; a later row or the close says so
+            logger.log({"train_loss": 1.0}, step)
+        logger.close()
+    for thread in threading.enumerate():  # its failure is reported inside this test
+        if isinstance(thread, event_file_writer._AsyncWriterThread):
+            thread.join(timeout=10)
