@@ -26,7 +26,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors_bytes
 
-from .errors import RunError
+from .errors import RunError, shown, with_article
 
 __all__ = [
     "BackgroundWriter",
@@ -111,13 +111,16 @@ def _fsync_dir(directory: Path) -> None:
 
 _HASH = "genkit_sha256"
 """The header key of the content hash (:func:`content_hash`) of the tensors in the file."""
+_METADATA_HASH = "genkit_metadata_sha256"
+"""The header key of the SHA-256 of the metadata's JSON text (since genkit 0.3)."""
 
 
 def write_tensors(
     path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None
 ) -> None:
     """Save tensors to a safetensors file atomically; ``metadata`` is stored as JSON text, and
-    the tensors' :func:`content_hash` beside it, so that damage is found when it is read.
+    the tensors' :func:`content_hash` and the text's SHA-256 beside it, so that damage to
+    either is found when it is read.
 
     Under a :class:`BackgroundWriter` the tensors are copied now and hashed, serialised and
     written on the writer's thread, so training may change them at once.
@@ -127,20 +130,25 @@ def write_tensors(
     text = json.dumps(metadata or {})
 
     def write(tmp: Path) -> None:
-        header = {"genkit": text, _HASH: content_hash(snapshot)}
+        header = {"genkit": text, _HASH: content_hash(snapshot), _METADATA_HASH: _sha256(text)}
         tmp.write_bytes(save_safetensors_bytes(snapshot, metadata=header))
 
     atomic_write_with(path, write)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The metadata of a safetensors file written by :func:`write_tensors`, without reading (or
-    checking) its tensors.
+    """The metadata of a safetensors file written by :func:`write_tensors`, checked against its
+    hash, without reading (or checking) its tensors.
 
     Raises:
-        RunError: the file is missing, or its header is unreadable.
+        RunError: the file is missing, its header is unreadable, or its metadata is not a
+            mapping or does not match its hash.
     """
     return _read(path, tensors=False)[1]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def content_hash(tensors: dict[str, torch.Tensor]) -> str:
@@ -160,8 +168,9 @@ def content_hash(tensors: dict[str, torch.Tensor]) -> str:
 def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a safetensors file written by :func:`write_tensors`: its tensors and metadata.
 
-    The tensors are checked against the hash recorded when the file was written; a file
-    written before genkit recorded one (genkit 0.1.0) has none and is read as it is.
+    The tensors and the metadata are checked against the hashes recorded when the file was
+    written; a file written before genkit recorded them has none (genkit 0.1.0), or only the
+    tensors' (0.2), and is read as it is.
 
     Raises:
         RunError: the file is missing, truncated, corrupt, its tensors do not match their
@@ -177,13 +186,24 @@ def _read(path: str | Path, tensors: bool) -> tuple[dict[str, torch.Tensor], dic
     try:
         with safe_open(path, framework="pt") as f:
             header = f.metadata() or {}
-            metadata = json.loads(header.get("genkit", "{}"))
+            text = header.get("genkit", "{}")
+            metadata = json.loads(text)
             read = {key: f.get_tensor(key) for key in f.keys()} if tensors else {}  # noqa: SIM118
-    except (SafetensorError, ValueError, OSError) as exc:
+    except (SafetensorError, ValueError, OSError, RecursionError) as exc:
         raise RunError(
-            f"{path}: not a readable safetensors file (truncated or corrupt: {exc}); "
+            f"{path}: not a readable safetensors file (truncated or corrupt: {shown(exc)}); "
             "restore it from a backup or train again"
         ) from None
+    if _METADATA_HASH in header and header[_METADATA_HASH] != _sha256(text):
+        raise RunError(
+            f"{path}: its metadata does not match the hash genkit recorded when it wrote the "
+            "file (edited, or damaged on disk); restore it from a backup or train again"
+        )
+    if not isinstance(metadata, dict):
+        raise RunError(
+            f"{path}: its genkit metadata is {with_article(type(metadata).__name__)}, not a "
+            "mapping; the file was edited or not written by genkit"
+        )
     if tensors and _HASH in header and header[_HASH] != content_hash(read):
         raise RunError(
             f"{path}: its tensors do not match the hash genkit recorded when it wrote the file "

@@ -22,6 +22,7 @@ from .build import build_model
 from .errors import RunError, SpecError
 from .files import atomic_write, read_tensors, write_tensors
 from .interfaces import DataInfo
+from .metadata import CheckpointMetadata, WeightsMetadata, checked
 from .model import LatentVariableModel
 from .registry import Registry
 from .spec import ModelSpec, dump_spec, load_spec
@@ -207,13 +208,15 @@ def load_run(
     weights_file = run_dir / WEIGHTS
     if weights_file.is_file():
         tensors, meta = _read_weights(run_dir)
+        data = checked(WeightsMetadata, meta, weights_file).data
     elif (run_dir / CHECKPOINT).is_file():
         weights_file = run_dir / CHECKPOINT
         tensors, meta = read_tensors(weights_file)
         tensors = model_tensors(tensors)
+        data = checked(CheckpointMetadata, meta, weights_file).data
     else:
         raise RunError(f"{run_dir}: no {WEIGHTS} or {CHECKPOINT}; the run never saved weights")
-    info = _data_info(meta.get("data"), weights_file)
+    info = None if data is None else DataInfo(**data.model_dump())
     model = build_model(spec, data=info, registry=registry, device=device)
     load_weights(model, tensors, weights_file)
     return model.eval()
@@ -229,27 +232,11 @@ def _read_weights(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
         if not (run_dir / CHECKPOINT).is_file():
             raise
         try:
-            step = read_tensors(run_dir / CHECKPOINT)[1].get("position", {}).get("step", "?")
+            meta = read_tensors(run_dir / CHECKPOINT)[1]
+            step = checked(CheckpointMetadata, meta, run_dir / CHECKPOINT).position.step
         except RunError:
             raise exc from None
         raise RunError(
             f"{exc}; or use {CHECKPOINT} beside it, which is intact (step {step}): delete "
             f"{run_dir / WEIGHTS} and genkit loads the checkpoint's weights"
         ) from None
-
-
-def _data_info(data: Any, source: Path) -> DataInfo | None:
-    """The data description saved with the weights, checked: the file may have been edited."""
-    if data is None:
-        return None
-    try:
-        info = DataInfo(**{**data, "shape": tuple(data["shape"])})
-        sizes: list[object] = [*info.shape, info.num_classes or 1, info.condition_dim or 1]
-        if not all(isinstance(n, int) and 0 < n < 1 << 31 for n in sizes) or not info.shape:
-            raise ValueError("sizes must be positive integers")
-    except (TypeError, KeyError, ValueError) as exc:
-        raise RunError(
-            f"{source}: its description of the data is damaged ({exc}); "
-            "the file was edited or not written by genkit"
-        ) from None
-    return info
