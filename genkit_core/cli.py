@@ -18,7 +18,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import GenkitError, RunError, one_line, with_article
-from .files import atomic_write
+from .files import atomic_write, path_error
 from .memory import keep_freed_memory
 
 __all__ = ["main"]
@@ -345,7 +345,7 @@ def _schema(args: argparse.Namespace) -> int:
         schema = sweep_schema(schema)
     text = json.dumps(schema, indent=2)
     if args.output:
-        Path(args.output).write_text(text + "\n")
+        atomic_write(args.output, (text + "\n").encode())
         _out(f"wrote {args.output}")
     else:
         print(text)
@@ -662,6 +662,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("genkit: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a path the user gave: too long, below a file, read-only
+        error = path_error(exc)
+        if error is None or args.traceback:
+            raise
+        _report(error, "error: ")
+        return 1
     finally:
         _leave_process_group(together)
 

@@ -11,6 +11,8 @@ training does not wait for the disk; what is written is fixed when the write is 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -33,6 +35,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_with",
     "content_hash",
+    "path_error",
     "read_metadata",
     "read_tensors",
     "write_tensors",
@@ -75,7 +78,8 @@ def _write_now(path: Path, write: Callable[[Path], Any]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the write's own error is the one to report
+            tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise _cannot_write(path, exc) from None
         raise
@@ -83,11 +87,58 @@ def _write_now(path: Path, write: Callable[[Path], Any]) -> None:
 
 
 def _cannot_write(path: Path, exc: OSError) -> RunError:
-    previous = "the previous file is intact" if path.exists() else "nothing was written"
+    previous = "the previous file is intact" if _exists(path) else "nothing was written"
+    fix = "its folder does not exist; create it first" if exc.errno == errno.ENOENT else None
+    fix = fix or _PATH_PROBLEMS.get(exc.errno or -1, "free some space or fix the permissions")
     return RunError(
-        f"{path}: cannot write it ({exc.strerror or exc}); {previous}. "
-        "Free some space or fix the permissions"
+        f"{_shown_path(path)}: cannot write it ({exc.strerror or exc}); {previous}; {fix}"
     )
+
+
+_PATH_PROBLEMS = {
+    errno.ENAMETOOLONG: "a name in it is longer than the file system allows (255 bytes); "
+    "choose a shorter name",
+    errno.ENOTDIR: "a part of it is a file, not a folder; choose another path",
+    errno.EACCES: "permission denied; fix the permissions or choose another path",
+    errno.EPERM: "operation not permitted; fix the permissions or choose another path",
+    errno.EROFS: "it is on a read-only file system; choose another path",
+    errno.ELOOP: "too many levels of symbolic links (a loop?); choose another path",
+    errno.ENOENT: "no such file or folder; check the path",
+}
+"""The errors of a path a user gave that are theirs to fix, and what to do."""
+
+
+def path_error(
+    exc: OSError, path: str | Path | None = None, doing: str | None = None
+) -> RunError | None:
+    """The one-line :class:`RunError` for an ``OSError`` about a path the user gave (a name too
+    long, a parent that is a file, no permission, a read-only file system, a missing folder),
+    naming the path; None for other errors, which are genkit's bugs or the machine's.
+
+    ``path`` defaults to the file the error names; ``doing`` says what failed (``cannot write
+    the run directory``). The command line turns every such error that reaches it into this
+    line, wherever the path was first touched.
+    """
+    hint = _PATH_PROBLEMS.get(exc.errno or -1)
+    where = path if path is not None else exc.filename
+    if hint is None or where is None:
+        return None
+    if doing:
+        return RunError(f"{_shown_path(where)}: {doing} ({exc.strerror}); {hint}")
+    return RunError(f"{_shown_path(where)}: {hint}")
+
+
+def _shown_path(path: str | Path | bytes) -> str:
+    """``path`` for a message: a name of 4,000 bytes is cut in its middle."""
+    text = os.fsdecode(path)
+    return text if len(text) <= 200 else f"{text[:100]}...{text[-97:]}"
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _umask() -> int:

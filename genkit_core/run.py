@@ -20,7 +20,7 @@ import torch
 
 from .build import build_model
 from .errors import RunError, SpecError
-from .files import atomic_write, read_tensors, write_tensors
+from .files import atomic_write, path_error, read_tensors, write_tensors
 from .interfaces import DataInfo
 from .metadata import CheckpointMetadata, WeightsMetadata, checked
 from .model import LatentVariableModel
@@ -84,26 +84,33 @@ def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -
     """
     if path.exists() and not path.is_dir():
         raise RunError(f"{path}: exists and is not a directory; choose another -o")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise RunError(
-                f"{path}: already holds files; pass --overwrite to replace the run, "
-                f"--resume {path} to continue it, or choose another -o"
-            )
-        for name in _OWN_FILES:
-            for own in path.glob(name):
-                own.unlink(missing_ok=True)
-        for name in _OWN_DIRS:
-            shutil.rmtree(path / name, ignore_errors=True)
-    try:
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise RunError(
+            f"{path}: already holds files; pass --overwrite to replace the run, "
+            f"--resume {path} to continue it, or choose another -o"
+        )
+    try:  # tried before anything is removed: an unwritable run is left whole
         path.mkdir(parents=True, exist_ok=True)
         (path / ".genkit-write-test").write_bytes(b"ok")
         (path / ".genkit-write-test").unlink()
+        if overwrite:
+            _remove_own_files(path)
     except OSError as exc:
-        raise RunError(f"{path}: cannot write the run directory ({exc.strerror})") from None
+        raise path_error(exc, path, "cannot write the run directory") or RunError(
+            f"{path}: cannot write the run directory ({exc.strerror}); choose another -o"
+        ) from None
     remove_stale_temporaries(path)
     check_free_space(path, model_bytes)
     return path
+
+
+def _remove_own_files(run_dir: Path) -> None:
+    """Delete genkit's own files of a run directory (``--overwrite``), not the user's."""
+    for name in _OWN_FILES:
+        for own in run_dir.glob(name):
+            own.unlink(missing_ok=True)
+    for name in _OWN_DIRS:
+        shutil.rmtree(run_dir / name, ignore_errors=True)
 
 
 def check_free_space(path: Path, model_bytes: int) -> None:
