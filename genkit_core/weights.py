@@ -41,7 +41,8 @@ def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], sourc
     """Load a state dict, refusing one that does not fit the model, with a readable reason.
 
     Raises:
-        RunError: names the missing, unexpected or mis-shaped tensors.
+        RunError: names the missing, unexpected or mis-shaped tensors, or one holding NaN or
+            inf values.
     """
     expected = model.state_dict()
     weights = _renamed(weights, set(expected))
@@ -64,4 +65,18 @@ def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], sourc
             f"{source}: the weights do not fit the model of spec.yaml ({'; '.join(problems)}); "
             "was the spec edited after training?"
         )
+    _check_finite(weights, source)
     model.load_state_dict(weights)
+
+
+def _check_finite(weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Refuse non-finite weights. genkit never saves them (training stops first): such a file was
+    edited or damaged, and its model would give NaN metrics and fail the report's PCA.
+    """
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise RunError(
+                f"{source}: its tensor {name} holds NaN or inf values, so the model cannot be "
+                "used (genkit never saves such weights: the file was edited or damaged); "
+                "restore it from a backup or train again"
+            )

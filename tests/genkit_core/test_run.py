@@ -156,6 +156,8 @@ def _damage(run: Path, name: str, how: str) -> None:
             del tensors[f"{prefix}posterior.head.weight"]
         elif how == "wrong-shape":
             tensors[f"{prefix}posterior.head.weight"] = torch.zeros(3, 3)
+        elif how == "nan":  # written by genkit's writer, so its hash matches
+            tensors[f"{prefix}posterior.head.weight"][0, 0] = float("nan")
         elif how == "bad-metadata":
             meta = {**meta, "data": {"shape": "not a shape"}, "position": [1, 2]}
         write_tensors(path, tensors, meta)
@@ -171,6 +173,7 @@ _DAMAGES = [
     pytest.param(
         "wrong-shape", r"shape mismatch posterior\.head\.weight \(3, 3\) vs \(6, 32\)", id="shape"
     ),
+    pytest.param("nan", r"its tensor posterior\.head\.weight holds NaN or inf values", id="nan"),
 ]
 
 
@@ -210,6 +213,14 @@ def test_the_cli_reports_a_damaged_run_in_one_line(fresh_run: Path, capsys) -> N
     assert main(["eval", str(fresh_run), "--device", "cpu"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "model.safetensors: not a readable safetensors file" in err
+
+
+def test_genkit_report_on_non_finite_weights_is_one_line(fresh_run: Path, capsys) -> None:
+    # the original report: numpy's LinAlgError from the latent plot's PCA
+    _damage(fresh_run, "model.safetensors", "nan")
+    assert main(["report", str(fresh_run), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model.safetensors: its tensor posterior.head.weight" in err
 
 
 def test_overwrite_clears_the_plots_and_event_files_a_run_owns(tmp_path: Path):
