@@ -9,6 +9,7 @@ a bug and keeps its traceback. ``--traceback`` shows the traceback of any error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -577,6 +578,11 @@ def _parser() -> argparse.ArgumentParser:
         parsers[name].add_argument("--seed", type=int, default=0, help="seed of the noise")
     for name in ("report", "plot"):
         parsers[name].add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    for name in _READS_RUNS:
+        parsers[name].add_argument(
+            "--trust-plugins", action="store_true",
+            help="import the modules a run's spec.yaml names in plugins: (runs their code)",
+        )  # fmt: skip
     return parser
 
 
@@ -646,7 +652,8 @@ def _main(argv: Sequence[str] | None) -> int:
     command, _ = _COMMANDS[args.command]
     together = False  # whether every torchrun process ends the command here too
     try:
-        status = command(args)
+        with _plugin_imports(args):
+            status = command(args)
         together = True
         return status
     except GenkitError as exc:
@@ -670,6 +677,22 @@ def _main(argv: Sequence[str] | None) -> int:
         return 1
     finally:
         _leave_process_group(together)
+
+
+_READS_RUNS = ("eval", "sample", "reconstruct", "report", "plot", "compare")
+"""The verbs that read run directories, which may come from anyone (docs/reliability.md)."""
+
+
+def _plugin_imports(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """For the verbs that read runs: import no module a run's ``plugins:`` names unless the
+    user passed ``--trust-plugins``; installed plugins load as always.
+    """
+    if args.command not in _READS_RUNS or args.trust_plugins:
+        return contextlib.nullcontext()
+    from .registry import get_registry
+
+    fix = "if you trust where the run came from, pass --trust-plugins (or install the plugin)"
+    return get_registry().refusing_imports(fix)
 
 
 def _leave_process_group(together: bool) -> None:

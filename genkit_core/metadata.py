@@ -52,9 +52,12 @@ class PositionMetadata(_Metadata):
 
 
 class WeightsMetadata(_Metadata):
-    """``model.safetensors``: the data, and the step and epoch the weights are from."""
+    """``model.safetensors``: the data, the step and epoch the weights are from, and the
+    resolved spec they were trained with (since genkit 0.3).
+    """
 
     data: DataMetadata | None = None
+    spec: dict[str, Any] | None = None
     step: Count | None = None
     epoch: Count | None = None
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from .build import build_model
-from .errors import RunError, SpecError
+from .errors import RunError, SpecError, shown
 from .files import atomic_write, path_error, read_tensors, write_tensors
 from .interfaces import DataInfo
 from .metadata import CheckpointMetadata, WeightsMetadata, checked
@@ -178,8 +178,11 @@ def save_spec(run_dir: Path, spec: ModelSpec) -> None:
 def save_weights(
     run_dir: Path, model: LatentVariableModel, extra: dict[str, Any] | None = None
 ) -> None:
-    """Write the model's weights and its data description as ``model.safetensors``."""
-    meta = {"data": asdict(model.data_info), **(extra or {})}
+    """Write the model's weights, its data description and the resolved spec it was trained
+    with as ``model.safetensors`` (:func:`load_run` compares that spec with ``spec.yaml``).
+    """
+    spec = None if model.spec is None else resolve(model.spec)
+    meta = {"data": asdict(model.data_info), "spec": spec, **(extra or {})}
     write_tensors(run_dir / WEIGHTS, model.state_dict(), meta)
 
 
@@ -196,6 +199,8 @@ def load_run_spec(run_dir: str | Path, registry: Registry | None = None) -> Mode
     try:
         return load_spec(run_dir / SPEC, registry=registry)
     except SpecError as exc:
+        if exc.field and exc.field.startswith("plugins"):  # refused, not invalid
+            raise RunError(f"{run_dir / SPEC}: {exc.field}: {exc.detail}") from None
         raise RunError(f"{run_dir / SPEC} no longer validates: {exc.detail}") from None
 
 
@@ -215,7 +220,9 @@ def load_run(
     weights_file = run_dir / WEIGHTS
     if weights_file.is_file():
         tensors, meta = _read_weights(run_dir)
-        data = checked(WeightsMetadata, meta, weights_file).data
+        weights_meta = checked(WeightsMetadata, meta, weights_file)
+        data = weights_meta.data
+        _check_spec_unchanged(weights_meta.spec, spec, run_dir)
     elif (run_dir / CHECKPOINT).is_file():
         weights_file = run_dir / CHECKPOINT
         tensors, meta = read_tensors(weights_file)
@@ -227,6 +234,45 @@ def load_run(
     model = build_model(spec, data=info, registry=registry, device=device)
     load_weights(model, tensors, weights_file)
     return model.eval()
+
+
+_MAY_CHANGE = ("train", "data", "plugins")
+"""Sections of ``spec.yaml`` that may change after training: how to train (``--resume --set``
+changes them) and which data to evaluate on. Every other field shapes the model or its loss."""
+
+
+def _check_spec_unchanged(saved: dict[str, Any] | None, spec: ModelSpec, run_dir: Path) -> None:
+    """Refuse a ``spec.yaml`` edited after the weights were saved with their own spec.
+
+    Only fields both specs have are compared: weights of an older genkit lack fields added
+    since (and weights of genkit 0.2 and before carry no spec at all).
+
+    Raises:
+        RunError: a field outside :data:`_MAY_CHANGE` differs; names it and both values.
+    """
+    if saved is None:
+        return
+    changed = [
+        f"{field} ({shown(old, 40)} -> {shown(new, 40)})"
+        for field, (old, new) in _shared_differences(saved, resolve(spec)).items()
+        if field.split(".")[0] not in _MAY_CHANGE
+    ]
+    if changed:
+        raise RunError(
+            f"{run_dir / SPEC}: {', '.join(changed[:5])}{' ...' * (len(changed) > 5)} changed "
+            f"after {WEIGHTS} was trained with the other values, so the model it describes is "
+            f"not the one trained; undo the edit, or train a new run with the new spec"
+        )
+
+
+def _shared_differences(old: Any, new: Any, prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Dotted paths present in both specs whose values differ, with both values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: dict[str, tuple[Any, Any]] = {}
+        for key in (k for k in old if k in new):
+            found.update(_shared_differences(old[key], new[key], f"{prefix}{key}."))
+        return found
+    return {} if old == new else {prefix.rstrip("."): (old, new)}
 
 
 def _read_weights(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

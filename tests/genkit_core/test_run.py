@@ -266,3 +266,49 @@ def test_a_zeroed_checkpoint_is_refused_on_resume(fresh_run: Path):
     _zero_the_end(fresh_run / "checkpoint.safetensors")
     with pytest.raises(RunError, match=r"checkpoint\.safetensors: its tensors do not match"):
         Trainer(None, fresh_run, resume=True, overrides=["train.epochs=3"], stream=None).fit()
+
+
+# --- a spec.yaml edited after training, and the plugins a run names -----------------------------
+
+
+def _edit_spec(run: Path, old: str, new: str) -> None:
+    text = (run / "spec.yaml").read_text()
+    assert old in text
+    (run / "spec.yaml").write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param("latent_dim: 3", "latent_dim: 7", r"latent_dim \(3 -> 7\)", id="shapes"),
+        pytest.param("beta: 1.0", "beta: 4.0", r"divergence\.beta \(1\.0 -> 4\.0\)", id="beta"),
+    ],
+)
+def test_a_spec_edited_after_training_is_refused_naming_the_field(
+    fresh_run: Path, old: str, new: str, message: str
+) -> None:
+    _edit_spec(fresh_run, old, new)
+    with pytest.raises(RunError, match=rf"run/spec\.yaml: {message} changed after model\."):
+        load_run(fresh_run)
+
+
+def test_training_and_data_fields_may_change_after_training(fresh_run: Path) -> None:
+    _edit_spec(fresh_run, "epochs: 2", "epochs: 5")
+    _edit_spec(fresh_run, "max_test: 64", "max_test: 32")  # evaluate on other data
+    assert load_run(fresh_run).spec.train.epochs == 5
+
+
+def test_eval_imports_no_module_a_runs_plugins_names_without_trust_plugins(
+    fresh_run: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    marker = tmp_path / "ran"
+    (tmp_path / "stranger_plugin.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _edit_spec(fresh_run, "plugins: []", "plugins: [stranger_plugin]")
+    for verb in (["eval"], ["report"], ["sample"], ["compare", "--no-page"]):
+        assert main([*verb, str(fresh_run), "--device", "cpu"]) == 1
+        err = capsys.readouterr().err
+        assert "plugins.0: plugin module 'stranger_plugin' is not an installed genkit plugin" in err
+        assert "--trust-plugins" in err and not marker.exists(), verb
+    main(["eval", str(fresh_run), "--device", "cpu", "--trust-plugins"])
+    assert marker.exists()  # the user said so
