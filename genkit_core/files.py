@@ -16,6 +16,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +29,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors_bytes
 
-from .errors import RunError, shown, with_article
+from .errors import RunError, with_article
 
 __all__ = [
     "BackgroundWriter",
@@ -36,6 +37,7 @@ __all__ = [
     "atomic_write_with",
     "content_hash",
     "path_error",
+    "read_bounded",
     "read_metadata",
     "read_tensors",
     "write_tensors",
@@ -126,6 +128,30 @@ def path_error(
     if doing:
         return RunError(f"{_shown_path(where)}: {doing} ({exc.strerror}); {hint}")
     return RunError(f"{_shown_path(where)}: {hint}")
+
+
+def read_bounded(path: str | Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    A run directory from elsewhere may hold a pipe (reading it waits forever), a link to
+    ``/dev/zero`` or a sparse file of 10 GB where genkit expects its small text files.
+
+    Raises:
+        RunError: the file is missing, not a regular file, or larger than ``limit``.
+    """
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise RunError(f"{_shown_path(path)}: not a regular file but a pipe or a device")
+        if info.st_size > limit:
+            raise RunError(
+                f"{_shown_path(path)}: {info.st_size >> 20} MiB, larger than the "
+                f"{limit >> 20} MiB genkit writes there; move it away"
+            )
+        with open(path, "rb") as f:
+            return f.read(limit)
+    except OSError as exc:
+        raise path_error(exc, path) or RunError(f"{_shown_path(path)}: {exc.strerror}") from None
 
 
 def _shown_path(path: str | Path | bytes) -> str:
@@ -241,8 +267,9 @@ def _read(path: str | Path, tensors: bool) -> tuple[dict[str, torch.Tensor], dic
             metadata = json.loads(text)
             read = {key: f.get_tensor(key) for key in f.keys()} if tensors else {}  # noqa: SIM118
     except (SafetensorError, ValueError, OSError, RecursionError) as exc:
+        detail = str(exc) if len(str(exc)) <= 200 else f"{str(exc)[:197]}..."
         raise RunError(
-            f"{path}: not a readable safetensors file (truncated or corrupt: {shown(exc)}); "
+            f"{path}: not a readable safetensors file (truncated or corrupt: {detail}); "
             "restore it from a backup or train again"
         ) from None
     if _METADATA_HASH in header and header[_METADATA_HASH] != _sha256(text):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 
 from .build import build_model
 from .errors import RunError, SpecError, shown
-from .files import atomic_write, path_error, read_tensors, write_tensors
+from .files import atomic_write, path_error, read_bounded, read_tensors, write_tensors
 from .interfaces import DataInfo
 from .metadata import CheckpointMetadata, WeightsMetadata, checked
 from .model import LatentVariableModel
@@ -53,6 +54,8 @@ SPEC = "spec.yaml"
 WEIGHTS = "model.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.csv"
+MAX_METRICS_BYTES = 64 << 20
+"""The most of ``metrics.csv`` genkit reads: a row an epoch is far less, even for 100k epochs."""
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 EVAL = "eval.json"  # the final test metrics, cached by genkit sweep and genkit compare
@@ -144,16 +147,16 @@ def drop_metrics_after(run_dir: Path, epochs_done: int) -> None:
     path = run_dir / METRICS
     if not path.is_file():
         return
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
+    text = read_bounded(path, MAX_METRICS_BYTES).decode("utf-8", errors="replace")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows or "epoch" not in rows[0]:
         return
     column = rows[0].index("epoch")
     kept = [row for row in rows[1:] if not _after(row, column, epochs_done)]
     if len(kept) < len(rows) - 1:
-        text = io.StringIO()
-        csv.writer(text).writerows([rows[0], *kept])
-        atomic_write(path, text.getvalue().encode())
+        out = io.StringIO()
+        csv.writer(out).writerows([rows[0], *kept])
+        atomic_write(path, out.getvalue().encode())
 
 
 def _after(row: list[str], column: int, epochs_done: int) -> bool:
@@ -195,6 +198,8 @@ def load_run_spec(run_dir: str | Path, registry: Registry | None = None) -> Mode
     run_dir = Path(run_dir)
     if not (run_dir / SPEC).is_file():
         what = "no such directory" if not run_dir.is_dir() else f"no {SPEC} in it"
+        if os.path.lexists(run_dir / SPEC):
+            what = f"its {SPEC} is not a regular file but a pipe, a device or a broken link"
         raise RunError(f"{run_dir}: not a genkit run ({what}); pass a directory genkit train wrote")
     try:
         return load_spec(run_dir / SPEC, registry=registry)

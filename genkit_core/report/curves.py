@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..errors import RunError
+from ..files import read_bounded
+from ..run import MAX_METRICS_BYTES
 from . import render  # noqa: F401 - selects the Agg backend before pyplot draws
 
 __all__ = ["plot_curves", "read_metrics", "terms"]
@@ -18,15 +21,16 @@ def read_metrics(path: Path) -> dict[str, list[float | None]]:
     """The columns of a metrics CSV; blank cells (epochs without a test pass) are None.
 
     Raises:
-        RunError: the file is missing or has no rows.
+        RunError: the file is missing, has no rows, or is not a regular file of at most
+            :data:`MAX_METRICS_BYTES`.
     """
     if not path.is_file():
         raise RunError(
             f"{path}: no such file; the run was trained without the csv logger "
             "(add logging: [{type: csv}] to the spec)"
         )
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    text = read_bounded(path, MAX_METRICS_BYTES).decode("utf-8", errors="replace")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     if not rows:
         raise RunError(f"{path}: no rows yet; train at least one epoch")
     return {key: [_number(row.get(key)) for row in rows] for key in rows[0]}

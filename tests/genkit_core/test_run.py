@@ -156,6 +156,8 @@ def _damage(run: Path, name: str, how: str) -> None:
             del tensors[f"{prefix}posterior.head.weight"]
         elif how == "wrong-shape":
             tensors[f"{prefix}posterior.head.weight"] = torch.zeros(3, 3)
+        elif how == "integers":
+            tensors[f"{prefix}posterior.head.weight"] = torch.ones(6, 32, dtype=torch.int64)
         elif how == "nan":  # written by genkit's writer, so its hash matches
             tensors[f"{prefix}posterior.head.weight"][0, 0] = float("nan")
         elif how == "bad-metadata":
@@ -172,6 +174,9 @@ _DAMAGES = [
     ),
     pytest.param(
         "wrong-shape", r"shape mismatch posterior\.head\.weight \(3, 3\) vs \(6, 32\)", id="shape"
+    ),
+    pytest.param(
+        "integers", r"dtype mismatch posterior\.head\.weight int64 vs float32", id="integers"
     ),
     pytest.param("nan", r"its tensor posterior\.head\.weight holds NaN or inf values", id="nan"),
 ]
