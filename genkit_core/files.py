@@ -67,6 +67,7 @@ def atomic_write_with(path: str | Path, write: Callable[[Path], Any]) -> None:
 
 
 def _write_now(path: Path, write: Callable[[Path], Any]) -> None:
+    _refuse_special(path)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
@@ -88,9 +89,27 @@ def _write_now(path: Path, write: Callable[[Path], Any]) -> None:
     _fsync_dir(path.parent)
 
 
+def _refuse_special(path: Path) -> None:
+    """Refuse to replace a device, a pipe or a directory: the rename would succeed (as root,
+    ``-o /dev/full`` replaced the device with a PNG).
+    """
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):  # -o /dev/stdout: a link to a device would be replaced
+            mode = os.stat(path).st_mode
+    except OSError:
+        return  # nothing there yet, or unreachable: the write itself says why
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a device or a pipe"
+        raise RunError(
+            f"{_shown_path(path)}: exists and is {kind}, not a file; choose another path"
+        )
+
+
 def _cannot_write(path: Path, exc: OSError) -> RunError:
     previous = "the previous file is intact" if _exists(path) else "nothing was written"
-    fix = "its folder does not exist; create it first" if exc.errno == errno.ENOENT else None
+    missing = exc.errno == errno.ENOENT and not path.parent.is_dir()
+    fix = "its folder does not exist; create it first" if missing else None
     fix = fix or _PATH_PROBLEMS.get(exc.errno or -1, "free some space or fix the permissions")
     return RunError(
         f"{_shown_path(path)}: cannot write it ({exc.strerror or exc}); {previous}; {fix}"

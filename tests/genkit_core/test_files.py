@@ -244,3 +244,18 @@ def test_read_bounded_refuses_pipes_devices_and_huge_files_without_reading_them(
     message = "larger than the 1 MiB" if kind.startswith("sparse") else "not a regular file"
     with pytest.raises(RunError, match=rf"metrics\.csv: .*{message}"):
         read_bounded(path, 1 << 20)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "link-to-a-device"])
+def test_a_write_never_replaces_a_device_a_pipe_or_a_directory(tmp_path: Path, kind: str) -> None:
+    # found by attacking: as root, genkit sample -o /dev/full replaced the device with a PNG
+    path = tmp_path / "out.png"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:  # -o /dev/stdout, a link to a device: the rename would replace the link
+        path.symlink_to("/dev/null")
+    with pytest.raises(RunError, match=r"out\.png: exists and is a (device or a pipe|directory)"):
+        atomic_write(path, b"png")
+    assert not path.is_file() and [p.name for p in tmp_path.iterdir()] == ["out.png"]
