@@ -208,7 +208,7 @@ def _fsync_dir(directory: Path) -> None:
 _HASH = "genkit_sha256"
 """The header key of the content hash (:func:`content_hash`) of the tensors in the file."""
 _METADATA_HASH = "genkit_metadata_sha256"
-"""The header key of the SHA-256 of the metadata's JSON text (since genkit 0.3)."""
+"""The header key of the SHA-256 of the metadata's JSON text (older files have none)."""
 
 
 def write_tensors(
@@ -265,8 +265,8 @@ def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     """Read a safetensors file written by :func:`write_tensors`: its tensors and metadata.
 
     The tensors and the metadata are checked against the hashes recorded when the file was
-    written; a file written before genkit recorded them has none (genkit 0.1.0), or only the
-    tensors' (0.2), and is read as it is.
+    written; a file written before genkit recorded them has none (the legacy runs of genkit
+    0.1.0), or only the tensors' (before the metadata was hashed), and is read as it is.
 
     Raises:
         RunError: the file is missing, truncated, corrupt, its tensors do not match their

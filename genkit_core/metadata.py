@@ -53,7 +53,7 @@ class PositionMetadata(_Metadata):
 
 class WeightsMetadata(_Metadata):
     """``model.safetensors``: the data, the step and epoch the weights are from, and the
-    resolved spec they were trained with (since genkit 0.3).
+    resolved spec they were trained with (older files have none).
     """
 
     data: DataMetadata | None = None
