@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections import namedtuple
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from genkit_core import RunError
 from genkit_core.cli import main
 from genkit_core.files import read_tensors, write_tensors
 from genkit_core.run import drop_metrics_after, load_run, prepare_run_dir
+from genkit_core.testing import fresh_registry
 from genkit_core.training import Trainer
 
 # --- output safety ----------------------------------------------------------------------------
@@ -306,6 +308,7 @@ def test_training_and_data_fields_may_change_after_training(fresh_run: Path) -> 
 def test_eval_imports_no_module_a_runs_plugins_names_without_trust_plugins(
     fresh_run: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
+    monkeypatch.setattr("genkit_core.registry._default", fresh_registry())  # left as it was
     marker = tmp_path / "ran"
     (tmp_path / "stranger_plugin.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -316,4 +319,5 @@ def test_eval_imports_no_module_a_runs_plugins_names_without_trust_plugins(
         assert "plugins.0: plugin module 'stranger_plugin' is not an installed genkit plugin" in err
         assert "--trust-plugins" in err and not marker.exists(), verb
     main(["eval", str(fresh_run), "--device", "cpu", "--trust-plugins"])
+    sys.modules.pop("stranger_plugin", None)
     assert marker.exists()  # the user said so
