@@ -156,6 +156,8 @@ def _check_fit(model: LatentVariableModel, spec: ModelSpec) -> None:
             "prior fitted after training (code_gaussian) or add a divergence (mmd)",
             field="prior.type",
         )
+    if prior is not None:
+        prior.check(model)
     model.objective.check(model)
 
 

@@ -9,6 +9,7 @@ a bug and keeps its traceback. ``--traceback`` shows the traceback of any error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -19,7 +20,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import GenkitError, RunError, one_line, with_article
-from .files import atomic_write
+from .files import atomic_write, path_error
 from .memory import keep_freed_memory
 
 __all__ = ["main"]
@@ -349,7 +350,7 @@ def _schema(args: argparse.Namespace) -> int:
         schema = sweep_schema(schema)
     text = json.dumps(schema, indent=2)
     if args.output:
-        Path(args.output).write_text(text + "\n")
+        atomic_write(args.output, (text + "\n").encode())
         _out(f"wrote {args.output}")
     else:
         print(text)
@@ -593,6 +594,11 @@ def _parser() -> argparse.ArgumentParser:
         parsers[name].add_argument("--seed", type=int, default=0, help="seed of the noise")
     for name in ("report", "plot"):
         parsers[name].add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    for name in _READS_RUNS:
+        parsers[name].add_argument(
+            "--trust-plugins", action="store_true",
+            help="import the modules a run's spec.yaml names in plugins: (runs their code)",
+        )  # fmt: skip
     return parser
 
 
@@ -672,7 +678,8 @@ def _main(argv: Sequence[str] | None) -> int:
             from .install import check_torch_pair
 
             check_torch_pair()  # now, not when the first image is drawn an epoch later
-        status = command(args)
+        with _plugin_imports(args):
+            status = command(args)
         together = True
         return status
     except GenkitError as exc:
@@ -688,8 +695,30 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("genkit: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a path the user gave: too long, below a file, read-only
+        error = path_error(exc)
+        if error is None or args.traceback:
+            raise
+        _report(error, "error: ")
+        return 1
     finally:
         _leave_process_group(together)
+
+
+_READS_RUNS = ("eval", "sample", "reconstruct", "report", "plot", "compare")
+"""The verbs that read run directories, which may come from anyone (docs/reliability.md)."""
+
+
+def _plugin_imports(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """For the verbs that read runs: import no module a run's ``plugins:`` names unless the
+    user passed ``--trust-plugins``; installed plugins load as always.
+    """
+    if args.command not in _READS_RUNS or args.trust_plugins:
+        return contextlib.nullcontext()
+    from .registry import get_registry
+
+    fix = "if you trust where the run came from, pass --trust-plugins (or install the plugin)"
+    return get_registry().refusing_imports(fix)
 
 
 def _leave_process_group(together: bool) -> None:

@@ -7,6 +7,8 @@ is a bug in genkit or a plugin and keeps its traceback.
 from __future__ import annotations
 
 import re
+import reprlib
+from typing import Any
 
 __all__ = [
     "DataError",
@@ -19,6 +21,7 @@ __all__ = [
     "SpecError",
     "UnknownComponentError",
     "one_line",
+    "shown",
     "with_article",
 ]
 
@@ -40,6 +43,21 @@ def one_line(text: str) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def shown(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` for a message, at most ``limit`` characters (cut with ``...``).
+
+    A user's value may be huge (a list of a million numbers, a YAML alias expanded), so it is
+    never ``repr``-ed whole: :mod:`reprlib` stops after a few items and levels.
+    """
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 4, 200, 200
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 12
 
 
 def with_article(word: str) -> str:

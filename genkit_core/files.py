@@ -11,6 +11,7 @@ training does not wait for the disk; what is written is fixed when the write is 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -30,7 +31,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors_bytes
 
-from .errors import RunError
+from .errors import RunError, with_article
 
 __all__ = [
     "SMALL_FILE_LIMIT",
@@ -40,6 +41,7 @@ __all__ = [
     "atomic_write_with",
     "cannot_write",
     "content_hash",
+    "path_error",
     "read_metadata",
     "read_small_file",
     "read_tensors",
@@ -78,6 +80,7 @@ def atomic_write_with(
 
 
 def _write_now(path: Path, write: Callable[[Path], Any], need: int | None) -> None:
+    _refuse_special(path)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
@@ -91,7 +94,8 @@ def _write_now(path: Path, write: Callable[[Path], Any], need: int | None) -> No
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the write's own error is the one to report
+            tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise cannot_write(path, exc, need) from None
         raise
@@ -125,20 +129,24 @@ def append_text(path: str | Path, text: str) -> None:
 
 def cannot_write(path: Path, exc: OSError, need: int | None = None) -> RunError:
     """The one-line error for a file that could not be written: what the OS said, whether the
-    previous file is intact, and on a full disk the room left and the ``need`` bytes the file
-    wanted (where known).
+    previous file is intact, and what to do: on a full disk the room left and the ``need``
+    bytes the file wanted (where known), for a path the user gave what is wrong with it.
     """
-    previous = "the previous file is intact" if path.exists() else "nothing was written"
-    if exc.errno != errno.ENOSPC:
-        fix = "Free some space or fix the permissions"
-    else:
+    previous = "the previous file is intact" if _exists(path) else "nothing was written"
+    if exc.errno == errno.ENOSPC:
         try:
             free = f"{_size(shutil.disk_usage(path.parent).free)} free"
         except OSError:
             free = "no room"
         wanted = f" and it needs {_size(need)}" if need else ""
-        fix = f"Its disk has {free}{wanted}: free some space"
-    return RunError(f"{path}: cannot write it ({exc.strerror or exc}); {previous}. {fix}")
+        fix = f". Its disk has {free}{wanted}: free some space"
+    elif exc.errno == errno.ENOENT and not path.parent.is_dir():
+        fix = "; its folder does not exist; create it first"
+    else:
+        fix = "; " + _PATH_PROBLEMS.get(exc.errno or -1, "free some space or fix the permissions")
+    return RunError(
+        f"{_shown_path(path)}: cannot write it ({exc.strerror or exc}); {previous}{fix}"
+    )
 
 
 def _size(n: int) -> str:
@@ -148,6 +156,69 @@ def _size(n: int) -> str:
     units = ("KiB", "MiB", "GiB", "TiB")
     exponent = min(len(units), int(math.log(n, 1024)))
     return f"{n / 1024**exponent:.1f} {units[exponent - 1]}"
+
+
+def _refuse_special(path: Path) -> None:
+    """Refuse to replace a device, a pipe or a directory: the rename would succeed (as root,
+    ``-o /dev/full`` replaced the device with a PNG).
+    """
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):  # -o /dev/stdout: a link to a device would be replaced
+            mode = os.stat(path).st_mode
+    except OSError:
+        return  # nothing there yet, or unreachable: the write itself says why
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a device or a pipe"
+        raise RunError(
+            f"{_shown_path(path)}: exists and is {kind}, not a file; choose another path"
+        )
+
+
+_PATH_PROBLEMS = {
+    errno.ENAMETOOLONG: "a name in it is longer than the file system allows (255 bytes); "
+    "choose a shorter name",
+    errno.ENOTDIR: "a part of it is a file, not a folder; choose another path",
+    errno.EACCES: "permission denied; fix the permissions or choose another path",
+    errno.EPERM: "operation not permitted; fix the permissions or choose another path",
+    errno.EROFS: "it is on a read-only file system; choose another path",
+    errno.ELOOP: "too many levels of symbolic links (a loop?); choose another path",
+    errno.ENOENT: "no such file or folder; check the path",
+}
+"""The errors of a path a user gave that are theirs to fix, and what to do."""
+
+
+def path_error(
+    exc: OSError, path: str | Path | None = None, doing: str | None = None
+) -> RunError | None:
+    """The one-line :class:`RunError` for an ``OSError`` about a path the user gave (a name too
+    long, a parent that is a file, no permission, a read-only file system, a missing folder),
+    naming the path; None for other errors, which are genkit's bugs or the machine's.
+
+    ``path`` defaults to the file the error names; ``doing`` says what failed (``cannot write
+    the run directory``). The command line turns every such error that reaches it into this
+    line, wherever the path was first touched.
+    """
+    hint = _PATH_PROBLEMS.get(exc.errno or -1)
+    where = path if path is not None else exc.filename
+    if hint is None or where is None:
+        return None
+    if doing:
+        return RunError(f"{_shown_path(where)}: {doing} ({exc.strerror}); {hint}")
+    return RunError(f"{_shown_path(where)}: {hint}")
+
+
+def _shown_path(path: str | Path | bytes) -> str:
+    """``path`` for a message: a name of 4,000 bytes is cut in its middle."""
+    text = os.fsdecode(path)
+    return text if len(text) <= 200 else f"{text[:100]}...{text[-97:]}"
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _umask() -> int:
@@ -171,13 +242,16 @@ def _fsync_dir(directory: Path) -> None:
 
 _HASH = "genkit_sha256"
 """The header key of the content hash (:func:`content_hash`) of the tensors in the file."""
+_METADATA_HASH = "genkit_metadata_sha256"
+"""The header key of the SHA-256 of the metadata's JSON text (older files have none)."""
 
 
 def write_tensors(
     path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None
 ) -> None:
     """Save tensors to a safetensors file atomically; ``metadata`` is stored as JSON text, and
-    the tensors' :func:`content_hash` beside it, so that damage is found when it is read.
+    the tensors' :func:`content_hash` and the text's SHA-256 beside it, so that damage to
+    either is found when it is read.
 
     Under a :class:`BackgroundWriter` the tensors are copied now and hashed, serialised and
     written on the writer's thread, so training may change them at once.
@@ -187,7 +261,7 @@ def write_tensors(
     text = json.dumps(metadata or {})
 
     def write(tmp: Path) -> None:
-        header = {"genkit": text, _HASH: content_hash(snapshot)}
+        header = {"genkit": text, _HASH: content_hash(snapshot), _METADATA_HASH: _sha256(text)}
         tmp.write_bytes(save_safetensors_bytes(snapshot, metadata=header))
 
     atomic_write_with(path, write, need=sum(t.nbytes for t in snapshot.values()))
@@ -207,18 +281,24 @@ def read_small_file(path: str | Path, limit: int = SMALL_FILE_LIMIT) -> bytes:
     try:  # without O_NONBLOCK, opening a FIFO waits for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise RunError(f"{path}: cannot read it ({exc.strerror})") from None
+        error = path_error(exc, path, "cannot read it")
+        raise error or RunError(f"{_shown_path(path)}: cannot read it ({exc.strerror})") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise RunError(f"{path}: not a regular file (a {_file_kind(info.st_mode)}); not read")
+            kind = _file_kind(info.st_mode)
+            raise RunError(f"{_shown_path(path)}: not a regular file (a {kind}); not read")
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(limit + 1) if info.st_size <= limit else b""
     finally:
         os.close(fd)
     if info.st_size > limit or len(data) > limit:
+        size, most = _size(max(info.st_size, len(data))), _size(limit)
+        if size == most:  # just over the limit: say it in bytes
+            size, most = f"{max(info.st_size, len(data)):,} bytes", f"{limit:,} bytes"
         raise RunError(
-            f"{path}: larger than {limit >> 20} MiB, beyond what genkit writes; not read"
+            f"{_shown_path(path)}: {size}, larger than the {most} genkit writes there; not read "
+            "(move it away)"
         )
     return data
 
@@ -230,13 +310,18 @@ def _file_kind(mode: int) -> str:
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The metadata of a safetensors file written by :func:`write_tensors`, without reading (or
-    checking) its tensors.
+    """The metadata of a safetensors file written by :func:`write_tensors`, checked against its
+    hash, without reading (or checking) its tensors.
 
     Raises:
-        RunError: the file is missing, or its header is unreadable.
+        RunError: the file is missing, its header is unreadable, or its metadata is not a
+            mapping or does not match its hash.
     """
     return _read(path, tensors=False)[1]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def content_hash(tensors: dict[str, torch.Tensor]) -> str:
@@ -256,8 +341,9 @@ def content_hash(tensors: dict[str, torch.Tensor]) -> str:
 def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a safetensors file written by :func:`write_tensors`: its tensors and metadata.
 
-    The tensors are checked against the hash recorded when the file was written; a file
-    written before genkit recorded one (genkit 0.1.0) has none and is read as it is.
+    The tensors and the metadata are checked against the hashes recorded when the file was
+    written; a file written before genkit recorded them has none (the legacy runs of genkit
+    0.1.0), or only the tensors' (before the metadata was hashed), and is read as it is.
 
     Raises:
         RunError: the file is missing, truncated, corrupt, its tensors do not match their
@@ -273,13 +359,25 @@ def _read(path: str | Path, tensors: bool) -> tuple[dict[str, torch.Tensor], dic
     try:
         with safe_open(path, framework="pt") as f:
             header = f.metadata() or {}
-            metadata = json.loads(header.get("genkit", "{}"))
+            text = header.get("genkit", "{}")
+            metadata = json.loads(text)
             read = {key: f.get_tensor(key) for key in f.keys()} if tensors else {}  # noqa: SIM118
-    except (SafetensorError, ValueError, OSError) as exc:
+    except (SafetensorError, ValueError, OSError, RecursionError) as exc:
+        detail = str(exc) if len(str(exc)) <= 200 else f"{str(exc)[:197]}..."
         raise RunError(
-            f"{path}: not a readable safetensors file (truncated or corrupt: {exc}); "
+            f"{path}: not a readable safetensors file (truncated or corrupt: {detail}); "
             "restore it from a backup or train again"
         ) from None
+    if _METADATA_HASH in header and header[_METADATA_HASH] != _sha256(text):
+        raise RunError(
+            f"{path}: its metadata does not match the hash genkit recorded when it wrote the "
+            "file (edited, or damaged on disk); restore it from a backup or train again"
+        )
+    if not isinstance(metadata, dict):
+        raise RunError(
+            f"{path}: its genkit metadata is {with_article(type(metadata).__name__)}, not a "
+            "mapping; the file was edited or not written by genkit"
+        )
     if tensors and _HASH in header and header[_HASH] != content_hash(read):
         raise RunError(
             f"{path}: its tensors do not match the hash genkit recorded when it wrote the file "

@@ -12,6 +12,9 @@ import difflib
 import importlib
 import inspect
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, EntryPoint, entry_points
 from types import ModuleType
@@ -95,6 +98,7 @@ class Registry:
     _components: dict[tuple[str, str], Component] = field(default_factory=dict)
     _spec_models: dict[tuple[str, str], type[BaseModel]] = field(default_factory=dict)
     _plugins: dict[str, str] = field(default_factory=dict)  # plugin name -> its package
+    _imports_refused: str | None = None  # why load_module may not import code now
     version: int = 0
     derived: dict[str, tuple[int, Any]] = field(default_factory=dict)
     """Objects built from the components (the spec model), with the ``version`` they were built
@@ -130,14 +134,35 @@ class Registry:
                 continue
             self.register_plugin(plugin, name=ep.name, package=package)
 
+    @contextmanager
+    def refusing_imports(self, fix: str) -> Iterator[None]:
+        """Inside the block, :meth:`load_module` imports no module that is not imported yet.
+
+        Commands that read files from elsewhere (``genkit eval`` of a run someone sent) use it:
+        a run's ``spec.yaml`` may name any module in ``plugins:``, and importing one runs its
+        code. Installed plugins (entry points) are imported already, so they still work.
+        ``fix`` ends the refusal's message (``pass --trust-plugins``).
+        """
+        before, self._imports_refused = self._imports_refused, fix
+        try:
+            yield
+        finally:
+            self._imports_refused = before
+
     def load_module(self, module_name: str) -> None:
         """Import a module named in a spec's ``plugins:`` list and register its components.
 
         Raises:
-            PluginError: the module cannot be imported or registers nothing valid.
+            PluginError: the module cannot be imported or registers nothing valid, or it is not
+                imported yet inside :meth:`refusing_imports`.
         """
         if module_name in self._plugins:
             return
+        if self._imports_refused is not None and module_name not in sys.modules:
+            raise PluginError(
+                f"plugin module '{module_name}' is not an installed genkit plugin, and importing "
+                f"it would run its code; {self._imports_refused}"
+            )
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:

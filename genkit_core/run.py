@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -19,9 +20,10 @@ from typing import Any
 import torch
 
 from .build import build_model
-from .errors import RunError, SpecError
-from .files import atomic_write, read_tensors, write_tensors
+from .errors import RunError, SpecError, shown
+from .files import atomic_write, path_error, read_small_file, read_tensors, write_tensors
 from .interfaces import DataInfo
+from .metadata import CheckpointMetadata, WeightsMetadata, checked
 from .model import LatentVariableModel
 from .registry import Registry
 from .spec import ModelSpec, dump_spec, load_spec
@@ -52,6 +54,8 @@ SPEC = "spec.yaml"
 WEIGHTS = "model.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.csv"
+MAX_METRICS_BYTES = 64 << 20
+"""The most of ``metrics.csv`` genkit reads: a row an epoch is far less, even for 100k epochs."""
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 EVAL = "eval.json"  # the final test metrics, cached by genkit sweep and genkit compare
@@ -83,26 +87,33 @@ def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -
     """
     if path.exists() and not path.is_dir():
         raise RunError(f"{path}: exists and is not a directory; choose another -o")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise RunError(
-                f"{path}: already holds files; pass --overwrite to replace the run, "
-                f"--resume {path} to continue it, or choose another -o"
-            )
-        for name in _OWN_FILES:
-            for own in path.glob(name):
-                own.unlink(missing_ok=True)
-        for name in _OWN_DIRS:
-            shutil.rmtree(path / name, ignore_errors=True)
-    try:
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise RunError(
+            f"{path}: already holds files; pass --overwrite to replace the run, "
+            f"--resume {path} to continue it, or choose another -o"
+        )
+    try:  # tried before anything is removed: an unwritable run is left whole
         path.mkdir(parents=True, exist_ok=True)
         (path / ".genkit-write-test").write_bytes(b"ok")
         (path / ".genkit-write-test").unlink()
+        if overwrite:
+            _remove_own_files(path)
     except OSError as exc:
-        raise RunError(f"{path}: cannot write the run directory ({exc.strerror})") from None
+        raise path_error(exc, path, "cannot write the run directory") or RunError(
+            f"{path}: cannot write the run directory ({exc.strerror}); choose another -o"
+        ) from None
     remove_stale_temporaries(path)
     check_free_space(path, model_bytes)
     return path
+
+
+def _remove_own_files(run_dir: Path) -> None:
+    """Delete genkit's own files of a run directory (``--overwrite``), not the user's."""
+    for name in _OWN_FILES:
+        for own in run_dir.glob(name):
+            own.unlink(missing_ok=True)
+    for name in _OWN_DIRS:
+        shutil.rmtree(run_dir / name, ignore_errors=True)
 
 
 def check_free_space(path: Path, model_bytes: int) -> None:
@@ -137,7 +148,7 @@ def drop_metrics_after(run_dir: Path, epochs_done: int) -> None:
     path = run_dir / METRICS
     if not path.is_file():
         return
-    data = path.read_bytes()
+    data = read_small_file(path, MAX_METRICS_BYTES)
     whole = data[: data.rfind(b"\n") + 1]
     rows = list(csv.reader(io.StringIO(whole.decode(errors="replace"), newline="")))
     kept = rows
@@ -172,8 +183,11 @@ def save_spec(run_dir: Path, spec: ModelSpec) -> None:
 def save_weights(
     run_dir: Path, model: LatentVariableModel, extra: dict[str, Any] | None = None
 ) -> None:
-    """Write the model's weights and its data description as ``model.safetensors``."""
-    meta = {"data": asdict(model.data_info), **(extra or {})}
+    """Write the model's weights, its data description and the resolved spec it was trained
+    with as ``model.safetensors`` (:func:`load_run` compares that spec with ``spec.yaml``).
+    """
+    spec = None if model.spec is None else resolve(model.spec)
+    meta = {"data": asdict(model.data_info), "spec": spec, **(extra or {})}
     write_tensors(run_dir / WEIGHTS, model.state_dict(), meta)
 
 
@@ -186,10 +200,14 @@ def load_run_spec(run_dir: str | Path, registry: Registry | None = None) -> Mode
     run_dir = Path(run_dir)
     if not (run_dir / SPEC).is_file():
         what = "no such directory" if not run_dir.is_dir() else f"no {SPEC} in it"
+        if os.path.lexists(run_dir / SPEC):
+            what = f"its {SPEC} is not a regular file but a pipe, a device or a broken link"
         raise RunError(f"{run_dir}: not a genkit run ({what}); pass a directory genkit train wrote")
     try:
         return load_spec(run_dir / SPEC, registry=registry)
     except SpecError as exc:
+        if exc.field and exc.field.startswith("plugins"):  # refused, not invalid
+            raise RunError(f"{run_dir / SPEC}: {exc.field}: {exc.detail}") from None
         raise RunError(f"{run_dir / SPEC} no longer validates: {exc.detail}") from None
 
 
@@ -209,16 +227,59 @@ def load_run(
     weights_file = run_dir / WEIGHTS
     if weights_file.is_file():
         tensors, meta = _read_weights(run_dir)
+        weights_meta = checked(WeightsMetadata, meta, weights_file)
+        data = weights_meta.data
+        _check_spec_unchanged(weights_meta.spec, spec, run_dir)
     elif (run_dir / CHECKPOINT).is_file():
         weights_file = run_dir / CHECKPOINT
         tensors, meta = read_tensors(weights_file)
         tensors = model_tensors(tensors)
+        data = checked(CheckpointMetadata, meta, weights_file).data
     else:
         raise RunError(f"{run_dir}: no {WEIGHTS} or {CHECKPOINT}; the run never saved weights")
-    info = _data_info(meta.get("data"), weights_file)
+    info = None if data is None else DataInfo(**data.model_dump())
     model = build_model(spec, data=info, registry=registry, device=device)
     load_weights(model, tensors, weights_file)
     return model.eval()
+
+
+_MAY_CHANGE = ("train", "data", "plugins")
+"""Sections of ``spec.yaml`` that may change after training: how to train (``--resume --set``
+changes them) and which data to evaluate on. Every other field shapes the model or its loss."""
+
+
+def _check_spec_unchanged(saved: dict[str, Any] | None, spec: ModelSpec, run_dir: Path) -> None:
+    """Refuse a ``spec.yaml`` edited after the weights were saved with their own spec.
+
+    Only fields both specs have are compared: weights of an older genkit lack fields added
+    since (and weights of genkit 0.2 and before carry no spec at all).
+
+    Raises:
+        RunError: a field outside :data:`_MAY_CHANGE` differs; names it and both values.
+    """
+    if saved is None:
+        return
+    changed = [
+        f"{field} ({shown(old, 40)} -> {shown(new, 40)})"
+        for field, (old, new) in _shared_differences(saved, resolve(spec)).items()
+        if field.split(".")[0] not in _MAY_CHANGE
+    ]
+    if changed:
+        raise RunError(
+            f"{run_dir / SPEC}: {', '.join(changed[:5])}{' ...' * (len(changed) > 5)} changed "
+            f"after {WEIGHTS} was trained with the other values, so the model it describes is "
+            f"not the one trained; undo the edit, or train a new run with the new spec"
+        )
+
+
+def _shared_differences(old: Any, new: Any, prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Dotted paths present in both specs whose values differ, with both values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: dict[str, tuple[Any, Any]] = {}
+        for key in (k for k in old if k in new):
+            found.update(_shared_differences(old[key], new[key], f"{prefix}{key}."))
+        return found
+    return {} if old == new else {prefix.rstrip("."): (old, new)}
 
 
 def _read_weights(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -231,27 +292,11 @@ def _read_weights(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
         if not (run_dir / CHECKPOINT).is_file():
             raise
         try:
-            step = read_tensors(run_dir / CHECKPOINT)[1].get("position", {}).get("step", "?")
+            meta = read_tensors(run_dir / CHECKPOINT)[1]
+            step = checked(CheckpointMetadata, meta, run_dir / CHECKPOINT).position.step
         except RunError:
             raise exc from None
         raise RunError(
             f"{exc}; or use {CHECKPOINT} beside it, which is intact (step {step}): delete "
             f"{run_dir / WEIGHTS} and genkit loads the checkpoint's weights"
         ) from None
-
-
-def _data_info(data: Any, source: Path) -> DataInfo | None:
-    """The data description saved with the weights, checked: the file may have been edited."""
-    if data is None:
-        return None
-    try:
-        info = DataInfo(**{**data, "shape": tuple(data["shape"])})
-        sizes: list[object] = [*info.shape, info.num_classes or 1, info.condition_dim or 1]
-        if not all(isinstance(n, int) and 0 < n < 1 << 31 for n in sizes) or not info.shape:
-            raise ValueError("sizes must be positive integers")
-    except (TypeError, KeyError, ValueError) as exc:
-        raise RunError(
-            f"{source}: its description of the data is damaged ({exc}); "
-            "the file was edited or not written by genkit"
-        ) from None
-    return info

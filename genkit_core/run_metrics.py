@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import GenkitError, RunError
 from .files import atomic_write, read_metadata, read_small_file
+from .metadata import CheckpointMetadata, WeightsMetadata, checked
 from .run import CHECKPOINT, EVAL, METRICS, SPEC, WEIGHTS
 
 if TYPE_CHECKING:
@@ -42,12 +43,17 @@ def trained_position(run_dir: str | Path) -> dict[str, int]:
     """
     run_dir = Path(run_dir)
     if (run_dir / WEIGHTS).is_file():
-        meta = read_metadata(run_dir / WEIGHTS)
-        return {"step": int(meta.get("step", -1)), "epoch": int(meta.get("epoch", -1))}
+        weights = checked(WeightsMetadata, read_metadata(run_dir / WEIGHTS), run_dir / WEIGHTS)
+        return {"step": _or_unknown(weights.step), "epoch": _or_unknown(weights.epoch)}
     if (run_dir / CHECKPOINT).is_file():
-        position = read_metadata(run_dir / CHECKPOINT).get("position", {})
-        return {"step": int(position.get("step", -1)), "epoch": int(position.get("epoch", -1))}
+        meta = read_metadata(run_dir / CHECKPOINT)
+        position = checked(CheckpointMetadata, meta, run_dir / CHECKPOINT).position
+        return {"step": position.step, "epoch": position.epoch}
     raise RunError(f"{run_dir}: no {WEIGHTS} or {CHECKPOINT}; the run never saved weights")
+
+
+def _or_unknown(count: int | None) -> int:
+    return -1 if count is None else count
 
 
 def read_cached(

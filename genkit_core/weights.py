@@ -41,7 +41,8 @@ def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], sourc
     """Load a state dict, refusing one that does not fit the model, with a readable reason.
 
     Raises:
-        RunError: names the missing, unexpected or mis-shaped tensors.
+        RunError: names the missing, unexpected or mis-shaped tensors, integers or booleans
+            where the model holds floats (or the reverse), or a tensor holding NaN or inf.
     """
     expected = model.state_dict()
     weights = _renamed(weights, set(expected))
@@ -52,6 +53,13 @@ def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], sourc
         for k, v in expected.items()
         if k in weights and weights[k].shape != v.shape
     ]
+    kinds = [
+        f"{k} {weights[k].dtype} vs {v.dtype}".replace("torch.", "")
+        for k, v in expected.items()
+        if k in weights
+        and weights[k].dtype != v.dtype  # a float for a float is cast, as ever
+        and not (weights[k].is_floating_point() and v.is_floating_point())
+    ]
     problems = []
     if missing:
         problems.append(f"missing {', '.join(missing[:5])}{' ...' * (len(missing) > 5)}")
@@ -59,9 +67,25 @@ def load_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], sourc
         problems.append(f"unexpected {', '.join(unexpected[:5])}{' ...' * (len(unexpected) > 5)}")
     if shapes:
         problems.append(f"shape mismatch {', '.join(shapes[:5])}")
+    if kinds:
+        problems.append(f"dtype mismatch {', '.join(kinds[:5])}")
     if problems:
         raise RunError(
             f"{source}: the weights do not fit the model of spec.yaml ({'; '.join(problems)}); "
             "was the spec edited after training?"
         )
+    _check_finite(weights, source)
     model.load_state_dict(weights)
+
+
+def _check_finite(weights: dict[str, torch.Tensor], source: Path) -> None:
+    """Refuse non-finite weights. genkit never saves them (training stops first): such a file was
+    edited or damaged, and its model would give NaN metrics and fail the report's PCA.
+    """
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise RunError(
+                f"{source}: its tensor {name} holds NaN or inf values, so the model cannot be "
+                "used (genkit never saves such weights: the file was edited or damaged); "
+                "restore it from a backup or train again"
+            )

@@ -62,6 +62,15 @@ class Prior(nn.Module, ABC):
         sizes, never the model itself (it would become a submodule of its own prior).
         """
 
+    def check(self, model: LatentVariableModel) -> None:
+        """Refuse a model, or data, this prior cannot serve (raise ``SpecError`` naming the
+        field), when the model is built and before any step is taken.
+
+        ``model.data_info.train_size`` is the number of training examples when the data is
+        loaded (None when it is only described): a prior fitted after training that needs a
+        number of codes says so here, instead of failing when training ends.
+        """
+
     def fit(self, codes: Tensor) -> None:
         """Fit the prior to ``(N, *latent_shape)`` training codes (``fitted_after_training``)."""
         raise NotImplementedError(f"{type(self).__name__} is not fitted after training")

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from ..errors import RunError
 from ..files import read_small_file
+from ..run import MAX_METRICS_BYTES
 from . import render  # noqa: F401 - selects the Agg backend before pyplot draws
 
 __all__ = ["plot_curves", "read_metrics", "terms"]
@@ -24,15 +25,15 @@ def read_metrics(path: Path) -> dict[str, list[float | None]]:
     damaged row costs its values, not the file.
 
     Raises:
-        RunError: the file is missing, not a regular file of at most 16 MiB, not CSV, or has
-            no rows.
+        RunError: the file is missing, not CSV, has no rows, or is not a regular file of at
+            most :data:`MAX_METRICS_BYTES`.
     """
     if not os.path.lexists(path):
         raise RunError(
             f"{path}: no such file; the run was trained without the csv logger "
             "(add logging: [{type: csv}] to the spec)"
         )
-    text = read_small_file(path).decode("utf-8", errors="replace")
+    text = read_small_file(path, MAX_METRICS_BYTES).decode("utf-8", errors="replace")
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = list(reader)

@@ -54,13 +54,72 @@ _SpecLoader.add_implicit_resolver(
 )
 
 
+class _AliasBombError(yaml.YAMLError):
+    """A document whose aliases expand to far more values than its text holds."""
+
+    def __init__(self, chars: int, limit: int):
+        super().__init__(
+            f"its aliases (*name) expand to more than {limit:,} values, from {chars:,} "
+            "characters (an alias bomb?); write the repeated parts out, or nest fewer aliases"
+        )
+
+
 def _load_yaml(text: str) -> Any:
-    """``text`` read by :class:`_SpecLoader`, a ``SafeLoader``: what ``yaml.safe_load`` does."""
+    """``text`` read by :class:`_SpecLoader`, a ``SafeLoader``: what ``yaml.safe_load`` does,
+    except that a document whose aliases expand to far more values than it writes out
+    (:func:`_check_expansion`) is refused before it is built.
+    """
     loader = _SpecLoader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, len(text))
+        return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def _max_values(chars: int) -> int:
+    """How many values (scalars, lists, mappings) a YAML text of ``chars`` may expand to.
+
+    Written out, a value takes at least two characters (``1,``), so a text without aliases
+    holds fewer than ``chars / 2``. Aliases that reuse a section a few times stay far below
+    this bound; a 500-byte alias bomb expands to a billion values.
+    """
+    return 100_000 + 4 * chars
+
+
+def _check_expansion(root: yaml.Node, chars: int) -> None:
+    """Refuse a composed document, of ``chars`` characters, that expands to more values than
+    :func:`_max_values` allows.
+
+    The composer shares one node among all the aliases of an anchor, so counting each node's
+    expanded size once (memoised by identity) takes time in the size of the text, not of its
+    expansion. A node that contains itself (a recursive alias) counts once.
+
+    Raises:
+        _AliasBombError: the expansion is too large.
+    """
+    limit = _max_values(chars)
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        sizes[key] = 1  # while being counted: a recursive alias adds one
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        sizes[key] = total
+        if total > limit:
+            raise _AliasBombError(chars, limit)
+        return total
+
+    size(root)
 
 
 def is_stdin(path: str | Path) -> bool:
@@ -125,6 +184,8 @@ def _parse(text: str, fmt: str, source: str) -> Any:
         if fmt == "TOML":
             return tomllib.loads(text)
         return _load_yaml(text)
+    except _AliasBombError as exc:
+        raise SpecError(f"not accepted as YAML: {exc}", source=source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import PluginError, SpecError
+from ..errors import PluginError, SpecError, shown
 from ..registry import Registry, get_registry
 from .files import STDIN_NAME, Override, apply_overrides, read_spec_file
 from .model_spec import LIST_SECTIONS, SECTIONS, ModelSpec, spec_model
@@ -207,6 +207,5 @@ def _indexable(node: Any, part: Any) -> bool:
     return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _short(value: Any) -> str:
+    return shown(value, limit=60)

@@ -17,14 +17,15 @@ import torch
 
 from ..errors import RunError
 from ..files import read_tensors, write_tensors
+from ..metadata import CheckpointMetadata, checked
 from ..weights import load_weights, model_tensors
 from .state import flatten, unflatten
 
 __all__ = ["Position", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = 2
-"""2: one optimiser state per group (``optimizers``); 1 (genkit 0.1): one ``optimizer``."""
-_READABLE = (1, 2)
+"""2: one optimiser state per group (``optimizers``); 1 (genkit 0.1): one ``optimizer``.
+The formats read are :class:`~genkit_core.metadata.CheckpointMetadata`'s."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,9 @@ def load_checkpoint(
         RunError: the file is unreadable, of another format, or does not fit this model.
     """
     tensors, meta = read_tensors(path)
-    if meta.get("format") not in _READABLE:
-        raise RunError(f"{path}: not a genkit checkpoint (formats {_READABLE})")
+    position = Position(**checked(CheckpointMetadata, meta, path).position.model_dump())
     load_weights(model, model_tensors(tensors), path)
     try:
-        position = Position(**meta["position"])
         state = unflatten(meta["state"], tensors)
         saved = state["optimizers"] if "optimizers" in state else {"model": state["optimizer"]}
         if set(saved) != set(optimizers):

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import RunError
 from ..files import read_metadata
+from ..metadata import CheckpointMetadata, checked
 from ..run import CHECKPOINT
 from ..spec import ModelSpec, resolve
 from .checkpoint import Position
@@ -54,10 +55,7 @@ def checkpoint_position(run_dir: Path) -> Position:
     path = run_dir / CHECKPOINT
     if not path.is_file():
         raise RunError(f"{run_dir}: no {CHECKPOINT} to resume from")
-    try:
-        return Position(**read_metadata(path)["position"])
-    except (KeyError, TypeError) as exc:
-        raise RunError(f"{path}: not a genkit checkpoint (no position: {exc})") from None
+    return Position(**checked(CheckpointMetadata, read_metadata(path), path).position.model_dump())
 
 
 def check_resume(saved: ModelSpec, new: ModelSpec, position: Position, run_dir: Path) -> None:

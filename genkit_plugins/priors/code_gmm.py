@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import torch
@@ -11,7 +11,10 @@ from pydantic import Field
 from torch import Tensor
 from torch.distributions import Categorical, Distribution, MixtureSameFamily, MultivariateNormal
 
-from genkit_core import Params, Prior
+from genkit_core import Params, Prior, SpecError
+
+if TYPE_CHECKING:
+    from genkit_core.model import LatentVariableModel
 
 __all__ = ["CodeGMM", "CodeGMMParams"]
 
@@ -55,6 +58,17 @@ class CodeGMM(Prior):
         self.register_buffer("weights", torch.full((k,), 1.0 / k))
         self.register_buffer("means", torch.zeros(k, latent_dim))
         self.register_buffer("scale_tril", torch.eye(latent_dim).repeat(k, 1, 1))
+
+    def check(self, model: LatentVariableModel) -> None:
+        """EM needs at least one training code per component."""
+        examples, k = model.data_info.train_size, self.params.components
+        if examples is not None and examples < k:
+            raise SpecError(
+                f"the code_gmm prior fits {k} components to the codes of the {examples} "
+                f"training examples of '{model.data_info.name}', and needs at least one "
+                f"example per component; set prior.components to {examples} or fewer",
+                field="prior.components",
+            )
 
     def fit(self, codes: Tensor) -> None:
         from sklearn.mixture import GaussianMixture  # only when fitting

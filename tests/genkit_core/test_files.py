@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
@@ -19,6 +20,8 @@ from genkit_core.files import (
     atomic_write,
     atomic_write_with,
     content_hash,
+    read_metadata,
+    read_small_file,
     read_tensors,
     write_tensors,
 )
@@ -214,3 +217,45 @@ def test_a_failed_background_write_is_a_run_error_when_the_block_ends(tmp_path):
     with pytest.raises(RunError, match=nothing), BackgroundWriter() as writer, writer.deferring():
         atomic_write_with(tmp_path / "f.bin", _disk_full)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_metadata_nested_past_the_json_parsers_depth_is_a_run_error(tmp_path: Path) -> None:
+    # found by attacking: RecursionError escaped as a traceback
+    path = tmp_path / "t.safetensors"
+    header = {"__metadata__": {"genkit": "[" * 100_000 + "]" * 100_000}}
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text)
+    with pytest.raises(RunError, match=r"t\.safetensors: not a readable safetensors file"):
+        read_metadata(path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "sparse-10-GB"])
+def test_read_small_file_refuses_pipes_devices_and_huge_files_without_reading_them(
+    tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / "metrics.csv"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would wait for a writer forever
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        with path.open("wb") as f:
+            f.truncate(10 << 30)
+    message = "larger than the 1.0 MiB" if kind.startswith("sparse") else "not a regular file"
+    with pytest.raises(RunError, match=rf"metrics\.csv: .*{message}"):
+        read_small_file(path, 1 << 20)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "link-to-a-device"])
+def test_a_write_never_replaces_a_device_a_pipe_or_a_directory(tmp_path: Path, kind: str) -> None:
+    # found by attacking: as root, genkit sample -o /dev/full replaced the device with a PNG
+    path = tmp_path / "out.png"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:  # -o /dev/stdout, a link to a device: the rename would replace the link
+        path.symlink_to("/dev/null")
+    with pytest.raises(RunError, match=r"out\.png: exists and is a (device or a pipe|directory)"):
+        atomic_write(path, b"png")
+    assert not path.is_file() and [p.name for p in tmp_path.iterdir()] == ["out.png"]

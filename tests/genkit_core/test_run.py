@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from collections import namedtuple
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from genkit_core import RunError
 from genkit_core.cli import main
 from genkit_core.files import read_tensors, write_tensors
 from genkit_core.run import drop_metrics_after, load_run, prepare_run_dir
+from genkit_core.testing import fresh_registry
 from genkit_core.training import Trainer
 
 # --- output safety ----------------------------------------------------------------------------
@@ -171,6 +173,10 @@ def _damage(run: Path, name: str, how: str) -> None:
             del tensors[f"{prefix}posterior.head.weight"]
         elif how == "wrong-shape":
             tensors[f"{prefix}posterior.head.weight"] = torch.zeros(3, 3)
+        elif how == "integers":
+            tensors[f"{prefix}posterior.head.weight"] = torch.ones(6, 32, dtype=torch.int64)
+        elif how == "nan":  # written by genkit's writer, so its hash matches
+            tensors[f"{prefix}posterior.head.weight"][0, 0] = float("nan")
         elif how == "bad-metadata":
             meta = {**meta, "data": {"shape": "not a shape"}, "position": [1, 2]}
         write_tensors(path, tensors, meta)
@@ -186,6 +192,10 @@ _DAMAGES = [
     pytest.param(
         "wrong-shape", r"shape mismatch posterior\.head\.weight \(3, 3\) vs \(6, 32\)", id="shape"
     ),
+    pytest.param(
+        "integers", r"dtype mismatch posterior\.head\.weight int64 vs float32", id="integers"
+    ),
+    pytest.param("nan", r"its tensor posterior\.head\.weight holds NaN or inf values", id="nan"),
 ]
 
 
@@ -225,6 +235,14 @@ def test_the_cli_reports_a_damaged_run_in_one_line(fresh_run: Path, capsys) -> N
     assert main(["eval", str(fresh_run), "--device", "cpu"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "model.safetensors: not a readable safetensors file" in err
+
+
+def test_genkit_report_on_non_finite_weights_is_one_line(fresh_run: Path, capsys) -> None:
+    # the original report: numpy's LinAlgError from the latent plot's PCA
+    _damage(fresh_run, "model.safetensors", "nan")
+    assert main(["report", str(fresh_run), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model.safetensors: its tensor posterior.head.weight" in err
 
 
 def test_overwrite_clears_the_plots_and_event_files_a_run_owns(tmp_path: Path):
@@ -270,3 +288,51 @@ def test_a_zeroed_checkpoint_is_refused_on_resume(fresh_run: Path):
     _zero_the_end(fresh_run / "checkpoint.safetensors")
     with pytest.raises(RunError, match=r"checkpoint\.safetensors: its tensors do not match"):
         Trainer(None, fresh_run, resume=True, overrides=["train.epochs=3"], stream=None).fit()
+
+
+# --- a spec.yaml edited after training, and the plugins a run names -----------------------------
+
+
+def _edit_spec(run: Path, old: str, new: str) -> None:
+    text = (run / "spec.yaml").read_text()
+    assert old in text
+    (run / "spec.yaml").write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param("latent_dim: 3", "latent_dim: 7", r"latent_dim \(3 -> 7\)", id="shapes"),
+        pytest.param("beta: 1.0", "beta: 4.0", r"divergence\.beta \(1\.0 -> 4\.0\)", id="beta"),
+    ],
+)
+def test_a_spec_edited_after_training_is_refused_naming_the_field(
+    fresh_run: Path, old: str, new: str, message: str
+) -> None:
+    _edit_spec(fresh_run, old, new)
+    with pytest.raises(RunError, match=rf"run/spec\.yaml: {message} changed after model\."):
+        load_run(fresh_run)
+
+
+def test_training_and_data_fields_may_change_after_training(fresh_run: Path) -> None:
+    _edit_spec(fresh_run, "epochs: 2", "epochs: 5")
+    _edit_spec(fresh_run, "max_test: 64", "max_test: 32")  # evaluate on other data
+    assert load_run(fresh_run).spec.train.epochs == 5
+
+
+def test_eval_imports_no_module_a_runs_plugins_names_without_trust_plugins(
+    fresh_run: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setattr("genkit_core.registry._default", fresh_registry())  # left as it was
+    marker = tmp_path / "ran"
+    (tmp_path / "stranger_plugin.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _edit_spec(fresh_run, "plugins: []", "plugins: [stranger_plugin]")
+    for verb in (["eval"], ["report"], ["sample"], ["compare", "--no-page"]):
+        assert main([*verb, str(fresh_run), "--device", "cpu"]) == 1
+        err = capsys.readouterr().err
+        assert "plugins.0: plugin module 'stranger_plugin' is not an installed genkit plugin" in err
+        assert "--trust-plugins" in err and not marker.exists(), verb
+    main(["eval", str(fresh_run), "--device", "cpu", "--trust-plugins"])
+    sys.modules.pop("stranger_plugin", None)
+    assert marker.exists()  # the user said so

@@ -50,3 +50,12 @@ def test_unreadable_metrics_are_run_errors(tmp_path: Path, text, match):
         (tmp_path / "metrics.csv").write_text(text)
     with pytest.raises(RunError, match=match):
         read_metrics(tmp_path / "metrics.csv")
+
+
+def test_a_metrics_file_of_10_gb_is_refused_without_reading_it(tmp_path: Path) -> None:
+    # found by attacking: genkit report read a sparse 10 GB metrics.csv until it was killed
+    path = tmp_path / "metrics.csv"
+    with path.open("wb") as f:
+        f.truncate(10 << 30)
+    with pytest.raises(RunError, match=r"metrics\.csv: 10\.0 GiB, larger than the 64\.0 MiB"):
+        read_metrics(path)

@@ -244,3 +244,45 @@ def test_the_schema_lists_every_registered_component(builtins_registry):
     schema = json.dumps(spec_model(builtins_registry).model_json_schema())
     for component in builtins_registry.components():
         assert f'"const": "{component.name}"' in schema or f'"enum": ["{component.name}"]' in schema
+
+
+def _alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """YAML of about 500 bytes whose aliases expand to ``width ** levels`` values."""
+    lines = [f"a0: &a0 [{', '.join(['x'] * width)}]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\nmodel: vae\nlatent_dim: *a{levels - 1}\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_is_built(tmp_path: Path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb())
+    assert path.stat().st_size < 1024
+    with pytest.raises(SpecError, match=r"bomb\.yaml: .*expand to more than .*alias bomb"):
+        load_spec(path)
+
+
+def test_a_few_aliases_that_reuse_a_section_are_fine(tmp_path: Path, spec_dict):
+    net = {k: v for k, v in spec_dict().items() if k != "decoder"}
+    text = yaml.safe_dump(net, sort_keys=False).replace("encoder:", "encoder: &net", 1)
+    path = tmp_path / "s.yaml"
+    path.write_text(text + "decoder: *net\n")
+    assert load_spec(path).decoder.hidden == load_spec(path).encoder.hidden
+
+
+def test_an_error_shows_a_bounded_part_of_a_huge_value():
+    huge: object = list(range(10))
+    for _ in range(8):  # shared, as YAML aliases are: 1e9 numbers in a few hundred lists
+        huge = [huge] * 10
+    message = str(_errors({"model": "vae", "latent_dim": huge}))
+    assert "latent_dim" in message and "..." in message and len(message) < 2000
+
+
+def test_genkit_validate_refuses_a_sweep_file_alias_bomb_in_one_line(tmp_path: Path, capsys):
+    from genkit_core.cli import main
+
+    path = tmp_path / "sweep.yaml"
+    bomb = _alias_bomb().replace("model: vae\nlatent_dim:", "name: s\nbase: {model: vae}\ngrid:")
+    path.write_text(bomb.replace("grid: *a8", "grid: {train.seed: *a8}"))
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sweep.yaml" in err and "alias bomb" in err

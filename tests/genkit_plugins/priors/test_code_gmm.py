@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 import torch
 from sklearn.mixture import GaussianMixture
 
@@ -48,3 +51,18 @@ def test_unfitted_it_is_the_standard_normal():
     z = torch.randn(6, 2)
     expected = torch.distributions.Normal(0, 1).log_prob(z).sum(1)
     assert torch.allclose(prior.log_prob(z), expected, atol=1e-5)
+
+
+def test_more_components_than_training_examples_is_refused_before_the_first_step():
+    # the original report: scikit-learn's ValueError as a traceback after every epoch trained.
+    # The trainer builds its model from the loaded data, whose train_size is known
+    from genkit_core import DataInfo, SpecError, build_model, load_spec
+    from genkit_core.testing import tiny_spec
+
+    spec = load_spec(tiny_spec(model="ae", prior={"type": "code_gmm", "components": 50}))
+    data = DataInfo((1, 8, 8), num_classes=10, name="digits", train_size=20)
+    message = r"prior\.components: .*fits 50 components to the codes of the 20 training examples"
+    with pytest.raises(SpecError, match=message):
+        build_model(spec, data, device="meta")
+    build_model(spec, replace(data, train_size=50), device="meta")
+    build_model(spec, replace(data, train_size=None), device="meta")  # described, not loaded
