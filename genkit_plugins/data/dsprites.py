@@ -92,7 +92,8 @@ class DSpritesParams(DataParams):
     path: str | None = Field(
         None,
         description="DeepMind's dsprites_ndarray_*.npz (arrays imgs, latents_classes, "
-        "latents_values) to read instead of generating the images.",
+        "latents_values) to read instead of generating the images (root and cache are then "
+        "unused).",
         examples=["data/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"],
     )
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
@@ -240,6 +241,11 @@ class DSprites(DataSource):
         n = math.prod(self._file.sizes)
         order = np.random.default_rng(p.split_seed).permutation(n)
         n_test = round(n * p.test_fraction)
+        if not 0 < n_test < n:
+            raise DataError(
+                f"data.test_fraction: {p.test_fraction} holds out {n_test} of the {n} images, "
+                "leaving a split empty; choose a fraction that keeps at least one image in each"
+            )
         test, train = order[:n_test], order[n_test:]
         return np.sort(train[: p.max_train]), np.sort(test[: p.max_test])
 
@@ -286,6 +292,11 @@ class _Images:
     def from_cache(cls, cache: Path, values: list[np.ndarray]) -> _Images:
         """The images of every combination of ``values``, generated into ``cache`` if not there."""
         sizes = tuple(len(v) for v in values)
+        if cache.exists() and not cache.is_file():
+            raise DataError(
+                f"data.cache: {cache} is a directory, not a file; name the file to keep the "
+                f"images in, e.g. {cache / 'dsprites.npy'}"
+            )
         packed = _read_cache(cache, math.prod(sizes))
         if packed is None:
             try:
@@ -311,6 +322,13 @@ class _Images:
                 "null to generate the images"
             )
         names = ("imgs", "latents_classes", "latents_values")
+        with path.open("rb") as f:
+            start = f.read(4)
+        if not start.startswith(b"PK"):  # numpy would suggest allow_pickle, which is no fix
+            raise DataError(
+                f"{where} is not a .npz file (a zip archive of arrays; this one starts with "
+                f"{start!r}); point it at DeepMind's dsprites_ndarray_*.npz"
+            )
         try:  # metadata, a pickled dict, is never read: nothing is unpickled
             npz = np.load(path, allow_pickle=False)
             missing = [k for k in names if k not in npz.files]

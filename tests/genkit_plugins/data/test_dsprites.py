@@ -249,3 +249,22 @@ def test_repeated_factor_classes_are_a_data_error(tmp_path):
     _deepmind_layout(path, np.r_[0, np.arange(107)])
     with pytest.raises(DataError, match="latents_classes repeat a combination"):
         DSprites(DSpritesParams(path=str(path))).load()
+
+
+def test_a_cache_that_is_a_directory_is_a_data_error(tiny, tmp_path):
+    with pytest.raises(DataError, match=r"data.cache: .* is a directory, not a file; name the"):
+        tiny(cache=str(tmp_path)).load()
+
+
+def test_a_path_that_is_not_a_zip_is_a_data_error_without_pickle_advice(tmp_path):
+    path = tmp_path / "dsprites.npz"
+    path.write_text("not an archive")
+    with pytest.raises(DataError, match=r"is not a .npz file .*starts with b'not '") as caught:
+        DSprites(DSpritesParams(path=str(path))).load()
+    assert "pickle" not in str(caught.value)
+
+
+@pytest.mark.parametrize("fraction", [1e-9, 1 - 1e-9], ids=["no-test", "no-train"])
+def test_a_test_fraction_that_empties_a_split_is_a_data_error(tiny, fraction):
+    with pytest.raises(DataError, match=r"data.test_fraction: .* leaving a split empty"):
+        tiny(test_fraction=fraction).load()
