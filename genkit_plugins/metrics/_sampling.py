@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import mutual_info_score
 
-from genkit_core import GroundTruthData
+from genkit_core import GenkitError, GroundTruthData
 
 __all__ = [
     "Representation",
@@ -16,6 +16,7 @@ __all__ = [
     "discrete_mutual_info",
     "factor_codes",
     "histogram_discretize",
+    "need_two_dimensions",
     "represent",
 ]
 
@@ -25,11 +26,38 @@ an encoder's posterior."""
 
 
 def represent(representation: Representation, observations: Any) -> np.ndarray:
-    """The codes of ``observations`` as a ``(B, D)`` float64 array."""
+    """The codes of ``observations`` as a ``(B, D)`` float64 array.
+
+    Raises:
+        GenkitError: the representation returned another number of codes, or non-finite ones.
+    """
     codes = representation(observations)
     if hasattr(codes, "detach"):
         codes = codes.detach().cpu().numpy()
-    return np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim == 0 or len(codes) != len(observations):
+        raise GenkitError(
+            f"the representation returned codes of shape {codes.shape} for "
+            f"{len(observations)} observations; it must return one code per observation, (B, D)"
+        )
+    if not np.isfinite(codes).all():
+        raise GenkitError(
+            "the representation returned non-finite codes (NaN or inf); check the model"
+        )
+    return codes.reshape(len(codes), -1)
+
+
+def need_two_dimensions(codes: np.ndarray, metric: str) -> None:
+    """Refuse codes of one dimension: ``metric`` compares the best dimension with the next.
+
+    Raises:
+        GenkitError: the codes have fewer than two dimensions.
+    """
+    if codes.shape[1] < 2:
+        raise GenkitError(
+            f"{metric} compares each factor's best code dimension with the second best, and "
+            f"the representation has {codes.shape[1]}; it needs at least 2"
+        )
 
 
 def factor_codes(

@@ -25,6 +25,7 @@ from ._sampling import (
     discrete_mutual_info,
     factor_codes,
     histogram_discretize,
+    need_two_dimensions,
 )
 
 __all__ = ["mig"]
@@ -52,6 +53,7 @@ def mig(
         ``{"discrete_mig": ...}``, in [0, 1].
     """
     codes, factors = factor_codes(data, representation, num_train, random_state, batch_size)
+    need_two_dimensions(codes, "MIG")
     info = discrete_mutual_info(histogram_discretize(codes, num_bins), factors)  # (D, K)
     top = np.sort(info, axis=0)[::-1]
     return {"discrete_mig": float(np.mean((top[0] - top[1]) / discrete_entropy(factors)))}

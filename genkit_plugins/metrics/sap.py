@@ -15,7 +15,7 @@ from sklearn.svm import LinearSVC
 
 from genkit_core import GroundTruthData
 
-from ._sampling import Representation, factor_codes
+from ._sampling import Representation, factor_codes, need_two_dimensions
 
 __all__ = ["sap", "score_matrix"]
 
@@ -44,6 +44,7 @@ def sap(
         ``{"sap_score": ...}``, in [0, 1].
     """
     codes, factors = factor_codes(data, representation, num_train, random_state, batch_size)
+    need_two_dimensions(codes, "SAP")
     test = factor_codes(data, representation, num_test, random_state, batch_size)
     top = np.sort(score_matrix(codes, factors, *test, continuous_factors), axis=0)
     return {"sap_score": float(np.mean(top[-1] - top[-2]))}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import entropy  # type: ignore[import-untyped]
 
+from genkit_core import GenkitError
 from genkit_plugins.metrics import (
     beta_vae_score,
     dci,
@@ -97,6 +98,19 @@ def test_a_representation_may_return_tensors(data):
     as_numpy = mig(data, lambda x: x, _rng(), num_train=200)
     as_tensor = mig(data, lambda x: torch.from_numpy(x).float(), _rng(), num_train=200)
     assert as_tensor == pytest.approx(as_numpy, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("representation", "message"),
+    [
+        pytest.param(lambda x: x[:, :1], r"MIG compares .* has 1; it needs at least 2", id="1-d"),
+        pytest.param(lambda x: x * np.nan, r"non-finite codes", id="nan"),
+        pytest.param(lambda x: x[:-1], r"codes of shape \(15, 3\) for 16 observations", id="short"),
+    ],
+)
+def test_a_bad_representation_is_a_genkit_error_naming_the_problem(data, representation, message):
+    with pytest.raises(GenkitError, match=message):
+        mig(data, representation, _rng(), num_train=40)
 
 
 def test_discrete_mutual_information_matches_the_entropy_formula():
