@@ -64,7 +64,8 @@ def test_beta_vae_score_is_one_for_the_factors_and_chance_for_noise(data, codes)
     assert s["noise"] < 0.45
 
 
-@pytest.mark.parametrize("data", [ProductFactors((2, 3, 2))], ids=["2x3x2"])  # few trees: fast
+@pytest.mark.slow  # 9 fits of 100-stage boosted trees: 2 to 8 s on 2 busy cores
+@pytest.mark.parametrize("data", [ProductFactors((2, 3, 2))], ids=["2x3x2"])  # few classes
 def test_dci_separates_the_factors_from_their_rotation_and_from_noise(data, codes):
     s = {
         name: dci(data, f, _rng(), num_train=200, num_test=100)
@@ -154,3 +155,30 @@ def test_disentanglement_and_completeness_match_scipys_entropy():
     per_factor = 1 - entropy(r + 1e-11, base=4)
     assert disentanglement(r) == pytest.approx(np.sum(per_code * r.sum(1) / r.sum()))
     assert completeness(r) == pytest.approx(np.sum(per_factor * r.sum(0) / r.sum()))
+
+
+def test_the_metrics_read_dsprites_factors(monkeypatch, tmp_path):
+    import torch
+
+    from genkit_plugins.data import dsprites
+
+    grid = [np.array([1.0]), np.array([1.0, 2.0, 3.0]), np.array([0.6, 1.0]), np.array([0.0])]
+    grid += [np.linspace(0, 1, 4), np.linspace(0, 1, 4)]  # 96 images, 4 factors vary
+    monkeypatch.setattr(dsprites, "latents_values_table", lambda: grid)
+    data = dsprites.DSprites(dsprites.DSpritesParams(root=str(tmp_path)))
+
+    def centroid_and_area(images: torch.Tensor) -> np.ndarray:
+        x = images[:, 0].double() / 255
+        area = x.sum((1, 2))
+        pixels = torch.arange(64.0, dtype=torch.float64)
+        col = (x.sum(1) * pixels).sum(1) / area
+        row = (x.sum(2) * pixels).sum(1) / area
+        return torch.stack([area, col, row], 1).numpy()
+
+    info = discrete_mutual_info(
+        histogram_discretize(centroid_and_area(data.images(np.arange(96)))),
+        data.latents_classes(np.arange(96))[:, [2, 4, 5]],
+    )
+    assert info.argmax(axis=0).tolist() == [0, 1, 2]  # area ~ scale, column ~ posX, row ~ posY
+    score = mig(data, centroid_and_area, _rng(), num_train=500)["discrete_mig"]
+    assert 0.3 < score < 1  # posX and posY have their own code; shape and scale share the area
