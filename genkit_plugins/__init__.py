@@ -10,6 +10,7 @@ from genkit_core import Component, hookimpl
 from .conditioners.label_concat import LabelConcat
 from .conditioners.label_embedding import LabelEmbedding
 from .data.digits import Digits
+from .data.dsprites import DSprites
 from .data.image_folder import ImageFolder
 from .data.tensor_file import TensorFile
 from .data.torchvision_sets import CIFAR10, MNIST, FashionMNIST
@@ -84,6 +85,7 @@ def genkit_components() -> list[Component]:
         Component("label_concat", LabelConcat),
         Component("label_embedding", LabelEmbedding),
         Component("digits", Digits),
+        Component("dsprites", DSprites),
         Component("tensor_file", TensorFile),
         Component("mnist", MNIST),
         Component("fashion_mnist", FashionMNIST),

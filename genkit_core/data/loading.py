@@ -151,7 +151,9 @@ def _limit(split: Split, n: int) -> Split:
 
 def _flatten(split: Split) -> Split:
     if isinstance(split.x, Tensor | np.ndarray):
-        return Split(split.x.reshape(len(split.x), -1), split.y)
+        # the size, not -1: an empty split must reach check_split's "it is empty", and -1 is
+        # ambiguous with no rows
+        return Split(split.x.reshape(len(split.x), math.prod(split.x.shape[1:])), split.y)
     return Split(_FlatDataset(split.x), None)
 
 

@@ -1,7 +1,7 @@
 """The component interfaces that plugins implement, one kind each."""
 
 from .conditioner import Conditioner
-from .data import DataBundle, DataInfo, DataSource, Split
+from .data import DataBundle, DataInfo, DataSource, GroundTruthData, Split
 from .divergence import Divergence, Penalty
 from .likelihood import Likelihood
 from .logger import Logger
@@ -38,6 +38,7 @@ __all__ = [
     "DivergenceParams",
     "Draw",
     "Encoder",
+    "GroundTruthData",
     "Likelihood",
     "Logger",
     "Objective",

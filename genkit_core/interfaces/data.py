@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from .params import DataParams
 
-__all__ = ["DataBundle", "DataInfo", "DataSource", "Split"]
+__all__ = ["DataBundle", "DataInfo", "DataSource", "GroundTruthData", "Split"]
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -114,3 +114,34 @@ class DataSource(ABC):
     def __repr__(self) -> str:
         fields: dict[str, Any] = self.params.model_dump(exclude_defaults=True)
         return f"{type(self).__name__}({fields})"
+
+
+@runtime_checkable
+class GroundTruthData(Protocol):
+    """Data whose examples are drawn from known discrete factors (dSprites, 3D shapes).
+
+    What disentanglement metrics need besides the examples: the factors' names and sizes, a way
+    to draw factor classes, and a way to draw examples with given classes (a data source that
+    has its factors implements these; a metric receives it and an encoder's representation).
+    The shape of disentanglement_lib's ``GroundTruthData``.
+
+    Attributes:
+        factor_names: the ``K`` factors that vary, e.g. ``("shape", "scale", ...)``.
+        factor_sizes: how many classes each factor has, ``(K,)``.
+    """
+
+    @property
+    def factor_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def factor_sizes(self) -> tuple[int, ...]: ...
+
+    def sample_factors(self, num: int, random_state: np.random.Generator) -> np.ndarray:
+        """``(num, K)`` int factor classes, each factor drawn uniformly."""
+        ...
+
+    def sample_observations_from_factors(
+        self, factors: np.ndarray, random_state: np.random.Generator
+    ) -> ArrayLike:
+        """``(num, *shape)`` examples with the ``(num, K)`` factor classes ``factors``."""
+        ...

@@ -174,3 +174,10 @@ def test_a_conv_encoder_on_flat_data_is_refused_before_loading(spec_dict, tmp_pa
     with pytest.raises(SpecError, match=r"encoder\.type: conv needs image data"):
         Trainer(spec, tmp_path / "run", stream=None).fit()
     assert not (tmp_path / "run").exists()
+
+
+def test_an_empty_split_with_flatten_is_the_empty_split_error(given):
+    spec, registry = given(_bundle(test=Split(_images(0), _labels(0))))
+    spec["data"]["flatten"] = True
+    with pytest.raises(DataError, match=r"data 'given', test split: it is empty"):
+        load_data(load_spec(spec, registry=registry), registry)
