@@ -285,26 +285,27 @@ def _plot(args: argparse.Namespace) -> int:
 
 @_command("plugins", "list every registered component and the package providing it")
 def _plugins(args: argparse.Namespace) -> int:
+    from .docstrings import one_line_summary
     from .registry import get_registry
 
     registry = get_registry()
-    rows = [(c.kind, c.name, c.package or c.plugin, c.summary) for c in registry.components()]
+    components = registry.components()
     if args.json:
         problems = [
             {"plugin": p.plugin, "package": p.package, "problem": p.message}
             for p in registry.problems
         ]
-        keys = ("kind", "name", "package", "summary")
-        print(
-            json.dumps(
-                {
-                    "components": [dict(zip(keys, r, strict=True)) for r in rows],
-                    "problems": problems,
-                },
-                indent=2,
-            )
-        )
+        listed = [
+            {"kind": c.kind, "name": c.name, "package": c.package or c.plugin, "summary": c.summary}
+            for c in components
+        ]
+        print(json.dumps({"components": listed, "problems": problems}, indent=2))
         return 0
+    # the table's summaries stop at 100 characters, between words, never inside a formula
+    rows = [
+        (c.kind, c.name, c.package or c.plugin, one_line_summary(c.cls, width=100))
+        for c in components
+    ]
     widths = [max(len(r[i]) for r in [("kind", "name", "package", ""), *rows]) for i in range(3)]
     header = ("KIND", "NAME", "PACKAGE", "DESCRIPTION")
     for row in [header, *rows]:
