@@ -86,7 +86,10 @@ def one_line_summary(cls: type, width: int | None = None) -> str:
     ``.`` instead of ``:``. Longer than ``width``, it is cut between words with `` …``, never
     inside a formula or literal.
     """
-    words = _WORD.findall(split_docstring(cls)[0])
+    first = split_docstring(cls)[0]
+    if first.startswith(".. math::"):  # a docstring that opens with a display formula
+        first = f":math:`{first.removeprefix('.. math::').strip()}`"
+    words = _WORD.findall(first)
     for end, word in enumerate(words[:-1]):
         tail = _ROLE.sub("", _LITERAL.sub("", word))
         starts_sentence = words[end + 1][0].isupper() or words[end + 1][0] in ":`"
