@@ -290,26 +290,27 @@ def _plot(args: argparse.Namespace) -> int:
 
 @_command("plugins", "list every registered component and the package providing it")
 def _plugins(args: argparse.Namespace) -> int:
+    from .docstrings import one_line_summary
     from .registry import get_registry
 
     registry = get_registry()
-    rows = [(c.kind, c.name, c.package or c.plugin, c.summary) for c in registry.components()]
+    components = registry.components()
     if args.json:
         problems = [
             {"plugin": p.plugin, "package": p.package, "problem": p.message}
             for p in registry.problems
         ]
-        keys = ("kind", "name", "package", "summary")
-        print(
-            json.dumps(
-                {
-                    "components": [dict(zip(keys, r, strict=True)) for r in rows],
-                    "problems": problems,
-                },
-                indent=2,
-            )
-        )
+        listed = [
+            {"kind": c.kind, "name": c.name, "package": c.package or c.plugin, "summary": c.summary}
+            for c in components
+        ]
+        print(json.dumps({"components": listed, "problems": problems}, indent=2))
         return 0
+    # the table's summaries stop at 100 characters, between words, never inside a formula
+    rows = [
+        (c.kind, c.name, c.package or c.plugin, one_line_summary(c.cls, width=100))
+        for c in components
+    ]
     widths = [max(len(r[i]) for r in [("kind", "name", "package", ""), *rows]) for i in range(3)]
     header = ("KIND", "NAME", "PACKAGE", "DESCRIPTION")
     for row in [header, *rows]:
@@ -374,10 +375,21 @@ def _validate(args: argparse.Namespace) -> int:
             line = f"{origin}: {field + ': ' if field else ''}{message}"
             print(one_line(line), file=sys.stderr)
         return 1
-    model = build_model(spec, device="meta")
+    if args.data:
+        from .data import load_resolved_data
+        from .training.trainer import _check_support
+
+        # what training does before its first step: load, check the splits, build, check support
+        spec, data = load_resolved_data(spec)
+        model = build_model(spec, data.info, device="meta")
+        _check_support(model, data)
+        looked = f"data loaded and checked: {len(data.train):,} train, {len(data.test):,} test"
+    else:
+        model = build_model(spec, device="meta")
+        looked = "data not loaded; --data loads and checks it as training would"
     count = sum(p.numel() for p in model.parameters())
     name = STDIN_NAME if args.spec == "-" else args.spec
-    _out(f"{name}: ok ({spec.model}, latent_dim {spec.latent_dim}, {count:,} parameters)")
+    _out(f"{name}: ok ({spec.model}, latent_dim {spec.latent_dim}, {count:,} parameters; {looked})")
     return 0
 
 
@@ -386,6 +398,8 @@ def _validate_sweep(args: argparse.Namespace) -> int:
 
     if args.set:
         raise RunError(f"{args.spec} is a sweep file; --set changes specs, so edit its base")
+    if args.data:
+        raise RunError(f"{args.spec} is a sweep file; --data loads a spec's data, not a sweep's")
     sweep = load_sweep(args.spec)
     trials = sum(plan.budget for plan in sweep.studies())
     base = f"{sweep.defaults['model']} on {sweep.defaults['data']['type']}"
@@ -588,6 +602,9 @@ def _parser() -> argparse.ArgumentParser:
     p = parsers["validate"]
     p.add_argument("spec", help="spec file (YAML, JSON or TOML); - reads it from standard input")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--data", action="store_true",
+                   help="also load the data (downloading it if the spec says download: true) "
+                   "and check it as training does before its first step")  # fmt: skip
 
     for name in ("eval", "sample", "reconstruct"):
         parsers[name].add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,7 @@ def describe(component: Component) -> ComponentDoc:
         details=rst_to_markdown(rest),
         parameters=parameters(params_model, skip=frozenset(common)),
         common=[p for p in parameters(params_model) if p.name.split(".")[0] in common],
-        example=_example(component, params_model, frozenset(common)),
+        example=_example(component, params_model, common_model),
     )
 
 
@@ -85,21 +86,23 @@ def _common_model(kind: str) -> type[BaseModel] | None:
     return None
 
 
-def _example(component: Component, params: type[BaseModel], common: frozenset[str]) -> str:
+def _example(component: Component, params: type[BaseModel], common: type[BaseModel] | None) -> str:
     """``encoder: {type: mlp, hidden: [512], activation: relu}``: its own keys, defaults filled.
 
-    A required key shows the first of its ``examples``, or ``<type>`` when it has none.
+    A required key shows the first of its ``examples``, or ``<type>`` when it has none; an option
+    of every component of the kind shows only where this one's default differs (``beta: 6.0``).
     """
     values: dict[str, Any] = {"type": component.name}
+    shared = common.model_fields if common is not None else {}
     for name, info in params.model_fields.items():
-        if name in common:
-            continue
         if info.is_required():
             values[name] = info.examples[0] if info.examples else f"<{type_name(info.annotation)}>"
-        else:
-            default = info.get_default(call_default_factory=True)
-            if default is not None:
-                values[name] = default
+            continue
+        default = info.get_default(call_default_factory=True)
+        if name in shared and default == shared[name].get_default(call_default_factory=True):
+            continue
+        if default is not None:
+            values[name] = default
     section, listed = _section(component.kind)
     body = yaml_value(values)
     return f"{section}: [{body}]" if listed else f"{section}: {body}"
@@ -125,13 +128,27 @@ def _table(rows: list[ParameterDoc]) -> str:
     lines = ["| key | type | default | constraints | description |", "|---|---|---|---|---|"]
     for p in rows:
         cells = [f"`{p.name}`", f"`{p.type}`", f"`{p.default}`", p.constraints, p.description]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(_cell(_literal(c)) for c in cells) + " |")
     return "\n".join(lines)
+
+
+_SPANS = re.compile(r"(`[^`]*`|\$[^$]*\$)")  # code and formulas, which Markdown leaves alone
+
+
+def _literal(text: str) -> str:
+    """Plain text (a field's description) as Markdown that shows it as written.
+
+    ``(C*H*W,)`` would otherwise lose its asterisks to emphasis, ``<type>`` vanish as a tag.
+    """
+    pieces = _SPANS.split(text)
+    for i in range(0, len(pieces), 2):
+        pieces[i] = re.sub(r"([\\*_<])", r"\\\1", pieces[i])
+    return "".join(pieces)
 
 
 def _cell(text: str) -> str:
     """Text for a table cell: a bare ``|`` would end the cell (code spans are safe)."""
-    pieces = re.split(r"(`[^`]*`|\$[^$]*\$)", text)
+    pieces = _SPANS.split(text)
     for i, piece in enumerate(pieces):
         if piece.startswith("$"):
             pieces[i] = re.sub(r"(?<!\\)\|", r"\\vert ", piece)
@@ -140,24 +157,31 @@ def _cell(text: str) -> str:
     return "".join(pieces)
 
 
-def component_markdown(doc: ComponentDoc, common_anchor: str | None = None) -> str:
+def component_markdown(
+    doc: ComponentDoc, common_anchor: str | None = None, listed: Sequence[ParameterDoc] = ()
+) -> str:
     """A component's section of its kind's page (``## name``).
 
     Args:
         doc: the component.
         common_anchor: a link to where the kind's common options are listed; without it they
             are listed here.
+        listed: the rows listed at ``common_anchor``. A common option of this component that
+            differs from its row there (``beta_tc``'s ``beta`` defaults to 6.0, not 1.0) is
+            listed here, with the component's own default and description.
     """
     parts = [f"## {doc.name}", f"*{doc.kind}, provided by {doc.package}*", doc.summary]
     if doc.details:
         parts.append(doc.details)
     parts.append(f"```yaml\n{doc.example}\n```")
-    if doc.parameters:
-        parts.append(_table(doc.parameters))
+    own = [*doc.parameters, *(p for p in doc.common if common_anchor and p not in listed)]
+    if own:
+        parts.append(_table(own))
     else:
         parts.append("No parameters of its own.")
     if doc.common and common_anchor:
-        parts.append(f"It also takes [the options of every {doc.kind}]({common_anchor}).")
+        which = "the other options" if len(own) > len(doc.parameters) else "the options"
+        parts.append(f"It also takes [{which} of every {doc.kind}]({common_anchor}).")
     elif doc.common:
         parts.append(f"**The options of every {doc.kind}**\n\n{_table(doc.common)}")
     return "\n\n".join(parts) + "\n"
@@ -175,10 +199,11 @@ def reference_pages(registry: Registry) -> list[ReferencePage]:
         if not components:
             parts.append(f"No {kind} is registered.")
         common = _common_model(kind)
+        listed = parameters(common) if common is not None else []
         if common is not None:
-            parts.append(f"## The options of every {kind}\n\n{_table(parameters(common))}")
+            parts.append(f"## The options of every {kind}\n\n{_table(listed)}")
         anchor = f"#the-options-of-every-{kind}" if common is not None else None
-        parts.extend(component_markdown(describe(c), anchor) for c in components)
+        parts.extend(component_markdown(describe(c), anchor, listed) for c in components)
         pages.append(ReferencePage(f"{kind}.md", kind, "\n\n".join(parts)))
     return pages
 

@@ -1,7 +1,8 @@
 """genkit's docstrings, reST as written for a terminal and for Sphinx-style readers, as Markdown.
 
 The component reference (:mod:`genkit_core.describe`) and the documentation site's API pages
-(the griffe extension ``docs/hooks/rst_roles.py``) render them through :func:`rst_to_markdown`.
+(the griffe extension ``docs/hooks/rst_roles.py``) render them through :func:`rst_to_markdown`;
+``genkit plugins`` prints :func:`one_line_summary`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import inspect
 import re
 import textwrap
 
-__all__ = ["rst_to_markdown", "split_docstring"]
+__all__ = ["one_line_summary", "rst_to_markdown", "split_docstring"]
 
 _ROLE = re.compile(r":(math|class|func|meth|attr|mod|data|obj|exc):`([^`]*)`", re.S)
 _LITERAL = re.compile(r"``(.+?)``", re.S)
@@ -70,3 +71,37 @@ def split_docstring(cls: type) -> tuple[str, str]:
     doc = _SECTION.split(inspect.getdoc(cls) or "", maxsplit=1)[0]
     first, _, rest = doc.partition("\n\n")
     return " ".join(first.split()), rest.strip()
+
+
+# A word: roles and literals whole (their spaces included), then anything up to a space.
+_WORD = re.compile(r"(?::\w+:`[^`]*`|``.+?``|\S)+", re.S)
+_ABBREVIATIONS = frozenset({"al.", "e.g.", "i.e.", "cf.", "etc.", "vs.", "eq.", "fig."})
+
+
+def one_line_summary(cls: type, width: int | None = None) -> str:
+    """The first sentence of a class docstring as plain text, for a terminal.
+
+    Formulas keep their TeX without delimiters and literals lose their backticks, as
+    ``genkit describe`` prints them; a sentence that introduces a display formula ends in
+    ``.`` instead of ``:``. Longer than ``width``, it is cut between words with `` …``, never
+    inside a formula or literal.
+    """
+    first = split_docstring(cls)[0]
+    if first.startswith(".. math::"):  # a docstring that opens with a display formula
+        first = f":math:`{first.removeprefix('.. math::').strip()}`"
+    words = _WORD.findall(first)
+    for end, word in enumerate(words[:-1]):
+        tail = _ROLE.sub("", _LITERAL.sub("", word))
+        starts_sentence = words[end + 1][0].isupper() or words[end + 1][0] in ":`"
+        if tail.endswith(".") and word.lower() not in _ABBREVIATIONS and starts_sentence:
+            words = words[: end + 1]
+            break
+    plain = [re.sub(r"\$+|`", "", rst_to_markdown(word)) for word in words]
+    if plain and plain[-1].endswith(":"):
+        plain[-1] = plain[-1][:-1] + "."
+    kept: list[str] = []
+    for word in plain:
+        if width is not None and kept and len(" ".join([*kept, word])) > width - 2:
+            return " ".join(kept) + " …"
+        kept.append(word)
+    return " ".join(kept)

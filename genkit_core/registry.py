@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from . import hookspecs
 from ._version import DISTRIBUTION, __version__
+from .docstrings import one_line_summary
 from .errors import DuplicateComponentError, PluginError, UnknownComponentError
 from .interfaces import (
     KINDS,
@@ -71,9 +72,8 @@ class Component:
 
     @property
     def summary(self) -> str:
-        """The first line of the class docstring."""
-        doc = inspect.getdoc(self.cls) or ""
-        return doc.splitlines()[0] if doc else ""
+        """The docstring's first sentence as plain text (:func:`~.docstrings.one_line_summary`)."""
+        return one_line_summary(self.cls)
 
 
 @dataclass(frozen=True)

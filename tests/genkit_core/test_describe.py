@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from typing import Annotated, ClassVar, Literal
 
@@ -15,6 +16,7 @@ from genkit_core import KINDS, Component, Likelihood, Params
 from genkit_core.cli import main
 from genkit_core.describe import component_markdown, component_text, describe, reference_pages
 from genkit_core.fields import ParameterDoc, parameters
+from genkit_core.registry import get_registry
 from genkit_core.spec import TrainSpec, spec_model
 
 
@@ -215,3 +217,58 @@ def test_genkit_describe_unknown(argv, message, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def _sections(page: str) -> dict[str, str]:
+    """A generated page's ``## `` sections by their titles."""
+    return {part.split("\n", 1)[0]: part for part in page.split("\n## ")[1:]}
+
+
+def _table_defaults(markdown: str) -> dict[str, str]:
+    """The parameter tables of some Markdown: each key's default, as the reader sees it."""
+    rows = re.finditer(r"^\| `([^`]+)` \| `[^`]*` \| `([^`]*)` \|", markdown, re.M)
+    return {row[1]: row[2] for row in rows}
+
+
+def _text_defaults(text: str) -> dict[str, str]:
+    """What ``genkit describe`` prints as each key's default (``beta  float; default 6.0; ...``)."""
+    rows = re.finditer(r"^  (\S+) +[^;\n]+; (?:default )?(.+?)(?:; |$)", text, re.M)
+    return {row[1]: row[2] for row in rows if not row[1].endswith(":")}
+
+
+def test_every_components_page_gives_each_field_the_default_genkit_describe_gives(
+    builtins_registry,
+):
+    """A reader of a component's section (then its kind's common options) sees its defaults.
+
+    beta_tc's ``beta`` is 6.0, the weight of the total correlation; the page of every divergence
+    says 1.0, and the site once sent beta_tc's reader there.
+    """
+    pages = {page.path: page.text for page in reference_pages(builtins_registry)}
+    for component in builtins_registry.components():
+        sections = _sections(pages[f"{component.kind}.md"])
+        common = sections.get(f"The options of every {component.kind}", "")
+        shown = {**_table_defaults(common), **_table_defaults(sections[component.name])}
+        printed = _text_defaults(component_text(describe(component)))
+        doc = describe(component)
+        assert set(printed) == {p.name for p in [*doc.parameters, *doc.common]}, component.name
+        assert {key: shown.get(key) for key in printed} == printed, component.name
+
+
+def test_beta_tc_shows_its_own_beta_in_the_reference_and_in_genkit_describe(capsys):
+    assert main(["describe", "divergence", "beta_tc"]) == 0
+    assert _text_defaults(capsys.readouterr().out)["beta"] == "6.0"
+    page = next(p for p in reference_pages(get_registry()) if p.path == "divergence.md")
+    section = _sections(page.text)["beta_tc"]
+    assert "| `beta` | `float` | `6.0` |" in section
+    assert "divergence: {type: beta_tc, beta: 6.0," in section  # the example line too
+    assert "the other options of every divergence" in section
+
+
+def test_descriptions_show_as_written_in_the_site(builtins_registry):
+    """``(C*H*W,)`` once rendered as "(CHW,)": Markdown read the asterisks as emphasis."""
+    markdown = pytest.importorskip("markdown")
+    text = component_markdown(describe(builtins_registry.get("data", "digits")))
+    html = markdown.markdown(text, extensions=["tables"])
+    assert "Make every example a vector (C*H*W,), for MLP encoders." in html
+    assert "<em>" not in html.split("<table>", 1)[1]
