@@ -33,7 +33,14 @@ from ..files import atomic_write
 from ..spec import dump_spec
 from .loading import load_sweep
 from .plan import Sweep
-from .storage import JOURNAL, open_storage, own_file_errors, repair_journal, show_url
+from .storage import (
+    JOURNAL,
+    check_shared,
+    open_storage,
+    own_file_errors,
+    repair_journal,
+    show_url,
+)
 from .study import (
     LOCKS,
     RETRIABLE,
@@ -109,16 +116,19 @@ def run_sweep(
     if directory.exists() and not directory.is_dir():
         raise RunError(f"{directory}: exists and is not a directory; choose another -o")
     say = _sayer(stream)
-    store = open_storage(storage, directory) if storage is not None else None  # before any file
+    if storage is not None:
+        check_shared(storage)  # before DIR is touched
     with own_file_errors(directory):
-        # sweeps started at once on several machines agree through DIR's lock
+        # Sweeps started at once on several machines agree through DIR's lock. It also keeps
+        # them from creating a new database's tables at once, which PostgreSQL refuses
+        # (UniqueViolation); what a refused sweep wrote in DIR is removed again.
         with _set_up(directory):
             fresh = _prepare(sweep, directory)
-            if store is None:
+            if storage is None:
                 dropped = repair_journal(directory / JOURNAL)
                 if dropped:
                     say(f"sweep {sweep.name}: {dropped}")
-                store = open_storage(storage, directory)
+            store = open_storage(storage, directory)
             _bind(store, sweep, directory, fresh)
             retried = retry_failed(sweep, store)
         say(f"sweep {sweep.name}: {_size(sweep)} into {directory}")

@@ -17,7 +17,15 @@ from optuna.storages import BaseStorage
 
 from ..errors import RunError
 
-__all__ = ["JOURNAL", "disk_error", "open_storage", "own_file_errors", "repair_journal", "show_url"]
+__all__ = [
+    "JOURNAL",
+    "check_shared",
+    "disk_error",
+    "open_storage",
+    "own_file_errors",
+    "repair_journal",
+    "show_url",
+]
 
 JOURNAL = "study.journal"
 """The default storage: Optuna's journal file in DIR (process-safe through file locks)."""
@@ -36,7 +44,7 @@ def open_storage(url: str | None, directory: Path) -> BaseStorage:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # genkit reports progress itself
     if url is None:
         return JournalStorage(JournalFileBackend(str(directory / JOURNAL)))
-    _check_shared(url)
+    check_shared(url)
     try:
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     except ImportError as exc:  # Optuna's, from SQLAlchemy's import of the driver
@@ -51,7 +59,7 @@ def open_storage(url: str | None, directory: Path) -> BaseStorage:
         raise RunError(f"--storage {show_url(url)}: cannot open it ({reason})") from None
 
 
-def _check_shared(url: str) -> None:
+def check_shared(url: str) -> None:
     """Refuse a database only one process can see: an in-memory SQLite database lives in the
     process that opens it, so each worker would run the whole sweep into its own.
 
