@@ -5,6 +5,7 @@ class, the one trainer and the CLI. It imports nothing from ``genkit_plugins``: 
 arrive through the ``genkit`` entry point like any third-party plugin.
 """
 
+from . import _interrupts  # first: a Ctrl-C while torch imports is kept, not lost
 from ._version import __version__
 from .build import build_model
 from .components import build_component
@@ -100,3 +101,5 @@ __all__ = [
     "load_spec",
     "spec_model",
 ]
+
+_interrupts.release()  # every import above is done: Python answers Ctrl-C again
