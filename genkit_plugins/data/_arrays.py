@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from pathlib import Path
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -107,3 +108,21 @@ def label_info(
         f"{where}: labels must be integer classes of shape (N,) or float conditions of shape "
         f"(N, C), got {y.dtype} of shape {tuple(y_train.shape)}"
     )
+
+
+def open_npz(path: Path, shown: object, fix: str) -> Any:
+    """``np.load`` of a ``.npz`` without pickles, after checking that it is one: numpy's own
+    error for a text file suggests ``allow_pickle``, the one fix genkit must never take.
+
+    Raises:
+        DataError: ``path`` is not a zip archive (``shown`` names it; ``fix`` ends the message).
+        OSError: it cannot be read.
+    """
+    with path.open("rb") as f:
+        start = f.read(16)
+    if not start.startswith(b"PK"):
+        raise DataError(
+            f"{shown} is not a .npz file (a .npz is a zip archive of arrays, written by "
+            f"np.savez; this one starts with {start!r}); {fix}"
+        )
+    return np.load(path, allow_pickle=False)

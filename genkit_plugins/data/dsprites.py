@@ -45,6 +45,8 @@ from torch import Tensor
 from genkit_core import DataBundle, DataError, DataInfo, DataParams, DataSource, Split
 from genkit_core.files import atomic_write_with
 
+from ._arrays import open_npz
+
 __all__ = [
     "FACTOR_NAMES",
     "FACTOR_SIZES",
@@ -322,15 +324,8 @@ class _Images:
                 "null to generate the images"
             )
         names = ("imgs", "latents_classes", "latents_values")
-        with path.open("rb") as f:
-            start = f.read(4)
-        if not start.startswith(b"PK"):  # numpy would suggest allow_pickle, which is no fix
-            raise DataError(
-                f"{where} is not a .npz file (a zip archive of arrays; this one starts with "
-                f"{start!r}); point it at DeepMind's dsprites_ndarray_*.npz"
-            )
         try:  # metadata, a pickled dict, is never read: nothing is unpickled
-            npz = np.load(path, allow_pickle=False)
+            npz = open_npz(path, where, "point it at DeepMind's dsprites_ndarray_*.npz")
             missing = [k for k in names if k not in npz.files]
             if missing:
                 raise DataError(

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from genkit_core import DataBundle, DataError, DataInfo, DataParams, DataSource, Split
 
-from ._arrays import Array, Layout, channels_first, example_shape, label_info
+from ._arrays import Array, Layout, channels_first, example_shape, label_info, open_npz
 
 __all__ = ["TensorFile", "TensorFileParams"]
 
@@ -93,15 +93,7 @@ class _Npz(_Reader):
                 f"{path}: data.mmap needs uncompressed .npy files, and a .npz is a zip archive; "
                 "save each array as DIR/<key>.npy (np.save) and set data.path: DIR"
             )
-        with path.open("rb") as f:
-            start = f.read(16)
-        if not start.startswith(b"PK"):  # numpy would suggest allow_pickle, which is no fix
-            raise DataError(
-                f"{path} is not a .npz file (a .npz is a zip archive of arrays, written by "
-                f"np.savez; this one starts with {start!r}); write it with "
-                "np.savez(path, x_train=..., x_test=...)"
-            )
-        self.npz = np.load(path, allow_pickle=False)
+        self.npz = open_npz(path, path, "write it with np.savez(path, x_train=..., x_test=...)")
 
     def keys(self) -> list[str]:
         return list(self.npz.files)
