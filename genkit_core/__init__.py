@@ -24,6 +24,7 @@ from .hookspecs import hookimpl, hookspec
 from .interfaces import (
     KINDS,
     Annealing,
+    Callback,
     Conditioner,
     DataBundle,
     DataInfo,
@@ -46,6 +47,7 @@ from .interfaces import (
     Posterior,
     Prior,
     Split,
+    TrainingRun,
 )
 from .model import LatentVariableModel, ModelOutput
 from .registry import Component, PluginProblem, Registry, get_registry
@@ -54,6 +56,7 @@ from .spec import ModelSpec, TrainSpec, load_spec, spec_model
 __all__ = [
     "KINDS",
     "Annealing",
+    "Callback",
     "Component",
     "Conditioner",
     "DataBundle",
@@ -90,6 +93,7 @@ __all__ = [
     "SpecError",
     "Split",
     "TrainSpec",
+    "TrainingRun",
     "UnknownComponentError",
     "__version__",
     "build_component",

@@ -1,10 +1,11 @@
 """The component interfaces that plugins implement, one kind each."""
 
+from .callback import Callback, TrainingRun
 from .conditioner import Conditioner
 from .data import DataBundle, DataInfo, DataSource, GroundTruthData, Split
 from .divergence import Divergence, Penalty
 from .likelihood import Likelihood
-from .logger import Logger
+from .logger import Logger, RunStatus
 from .networks import Decoder, Encoder
 from .objective import Objective, ObjectiveOutput, ObjectiveParams
 from .params import Annealing, DataParams, DivergenceParams, Params, spec_type
@@ -22,12 +23,14 @@ KINDS: dict[str, type] = {
     "conditioner": Conditioner,
     "data": DataSource,
     "logger": Logger,
+    "callback": Callback,
 }
 """Every component kind and the interface its classes subclass."""
 
 __all__ = [
     "KINDS",
     "Annealing",
+    "Callback",
     "Conditioner",
     "DataBundle",
     "DataInfo",
@@ -47,8 +50,10 @@ __all__ = [
     "Params",
     "Penalty",
     "PointMass",
+    "RunStatus",
     "Posterior",
     "Prior",
     "Split",
+    "TrainingRun",
     "spec_type",
 ]

@@ -31,7 +31,7 @@ SECTIONS: dict[str, str] = {
 }
 """Spec section -> component kind, for the sections holding one component."""
 
-LIST_SECTIONS: dict[str, str] = {"logging": "logger"}
+LIST_SECTIONS: dict[str, str] = {"logging": "logger", "callbacks": "callback"}
 """Spec section -> component kind, for the sections holding a list of components."""
 
 _REQUIRED = ("data", "encoder", "decoder")
@@ -64,6 +64,7 @@ class ModelSpec(BaseModel):
     conditioner: Any = None
     train: TrainSpec = Field(default_factory=TrainSpec)
     logging: list[Any] = Field(default_factory=list, max_length=16)
+    callbacks: list[Any] = Field(default_factory=list, max_length=16)
     plugins: list[Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*$")]] = Field(
         default_factory=list, max_length=64
     )
@@ -108,7 +109,8 @@ def spec_model(registry: Registry | None = None) -> type[ModelSpec]:
     for section, kind in SECTIONS.items():
         union = _union(registry, kind)
         fields[section] = union if section in _REQUIRED else union | None
-    fields["logging"] = list[_union(registry, "logger")]  # type: ignore[misc]  # built at runtime
+    for section, kind in LIST_SECTIONS.items():
+        fields[section] = list[_union(registry, kind)]  # type: ignore[misc]  # built at runtime
     namespace: dict[str, Any] = {
         "__annotations__": fields,
         "__module__": __name__,
