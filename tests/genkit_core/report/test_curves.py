@@ -2,9 +2,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from genkit_core.errors import RunError
 from genkit_core.record import read_history
 from genkit_core.report.curves import plot_curves, terms
 from genkit_core.report.render import figure_png
