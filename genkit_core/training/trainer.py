@@ -130,8 +130,6 @@ class Trainer:
     def test_batches(self) -> Iterator[Any]:
         return self.parts.test.in_order()
 
-    # --- setup ---------------------------------------------------------------------------
-
     def fit(self) -> TrainResult:
         """Train to the end of ``train.epochs`` (or a callback's stop); return the run
         directory and final metrics.
@@ -147,7 +145,7 @@ class Trainer:
         done = self._resumed_at
         finished = done is not None and done.epoch >= self.spec.train.epochs and done.batch == 0
         if done is not None and (finished or done.stopped):
-            return TrainResult(self.run_dir, {}, done.step)  # nothing to train: touch nothing
+            return TrainResult(self.run_dir, {}, done.step, stopped=done.stopped)  # touch nothing
         check_torch_pair()  # torchvision draws the first images, after a whole epoch
         self.dist = setup_distributed(check_device(self.spec.train.device, "train.device"))
         self.device, self.is_main = self.dist.device, self.dist.is_main
@@ -214,8 +212,6 @@ class Trainer:
         self.events.fit_start(self)
         return self.position
 
-    # --- the loop ------------------------------------------------------------------------
-
     def _loop(self) -> TrainResult:
         train, dist, parts, start = self.spec.train, self.dist, self.parts, self.position
         gens, step, batches = parts.generators, parts.step, parts.train
@@ -267,8 +263,10 @@ class Trainer:
             if self.position.stopped:
                 break
         stop_vote.settle()
-        steps_now = self.position.step - start.step
-        return TrainResult(self.run_dir, metrics, self.position.step, steps_now, (*self.warnings,))
+        at = self.position
+        return TrainResult(
+            self.run_dir, metrics, at.step, at.step - start.step, (*self.warnings,), at.stopped
+        )
 
     def _end_epoch(self, epoch: int, seconds: float) -> dict[str, float]:
         """Measure, record and log the epoch; its callbacks' events; save the weights."""
