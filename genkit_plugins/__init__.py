@@ -25,6 +25,7 @@ from .likelihoods.gaussian import Gaussian
 from .likelihoods.laplace import Laplace
 from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
+from .loggers.mlflow_logger import MLflowLogger
 from .loggers.tensorboard_logger import TensorBoardLogger
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
@@ -93,4 +94,5 @@ def genkit_components() -> list[Component]:
         Component("image_folder", ImageFolder),
         Component("csv", CSVLogger),
         Component("tensorboard", TensorBoardLogger),
+        Component("mlflow", MLflowLogger),
     ]
