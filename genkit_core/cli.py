@@ -377,12 +377,11 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     if args.data:
         from .data import load_resolved_data
-        from .training.trainer import _check_support
 
         # what training does before its first step: load, check the splits, build, check support
         spec, data = load_resolved_data(spec)
         model = build_model(spec, data.info, device="meta")
-        _check_support(model, data)
+        model.check_support(data)
         looked = f"data loaded and checked: {len(data.train):,} train, {len(data.test):,} test"
     else:
         model = build_model(spec, device="meta")
