@@ -28,6 +28,7 @@ from genkit_core import Logger, Params, RunError, SpecError
 from genkit_core.errors import GenkitError, shown
 from genkit_core.files import atomic_write, read_small_file
 from genkit_core.interfaces.logger import RunStatus
+from genkit_core.record import has_history, read_history
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -149,6 +150,7 @@ class MLflowLogger(Logger):
             raise
         except Exception as exc:  # the tracker's errors come from many libraries
             self._end("FAILED", quiet=True)
+            self.run_id = None  # ended: the trainer's close has nothing left to do
             where = shown(uri) if uri else "(MLflow's default)"
             raise SpecError(
                 f"the mlflow logger cannot use tracking URI {where}: {_reason(exc)}; start "
@@ -216,6 +218,9 @@ class MLflowLogger(Logger):
         self._log_params(flat_params(spec))
         record = {"run_id": self.run_id, "tracking_uri": self.client.tracking_uri}
         atomic_write(self.run_dir / RUN_FILE, json.dumps(record).encode())
+        if resumed_epoch is not None and has_history(self.run_dir):
+            for row in _rows(read_history(self.run_dir)):  # the epochs before this logger
+                self.log(row, int(row["step"]))
 
     def _continue(self, run_id: str, spec: dict[str, Any], resumed_epoch: int | None) -> None:
         """The same MLflow run again, RUNNING; params that changed keep their first value."""
@@ -291,6 +296,16 @@ class MLflowLogger(Logger):
                 RuntimeWarning,
                 stacklevel=3,
             )
+
+
+def _rows(columns: dict[str, list[float | None]]) -> list[dict[str, float]]:
+    """The rows of a run's record, read as columns."""
+    rows: list[dict[str, float]] = []
+    for i in range(len(next(iter(columns.values()), []))):
+        row = {k: value for k, v in columns.items() if (value := v[i]) is not None}
+        if "step" in row:
+            rows.append(row)
+    return rows
 
 
 def _is_number(value: object) -> bool:

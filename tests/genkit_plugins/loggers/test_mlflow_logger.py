@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import socket
 import sys
 import warnings
@@ -14,8 +15,11 @@ from typing import Any
 import pytest
 
 from genkit_core import RunError, SpecError
+from genkit_core.cli import main
 from genkit_core.components import build_component
 from genkit_core.spec import load_spec
+from genkit_core.testing import TINY_SPEC, tiny_spec
+from genkit_core.training import Trainer
 from genkit_plugins.loggers.mlflow_logger import RUN_FILE, MLflowLogger, MLflowParams, flat_params
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow-skinny is in the dev extra")
@@ -270,3 +274,71 @@ def test_a_resume_whose_mlflow_run_is_elsewhere_names_the_file(tmp_path, store):
     (tmp_path / "run" / RUN_FILE).write_text("[1, 2")
     with pytest.raises(RunError, match=r"mlflow_run.json: not the mlflow logger's record"):
         _logger(tmp_path / "run", store).start(SPEC, 2)
+
+
+def _record(run: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def trained(store: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two epochs of the tiny VAE with the csv and mlflow loggers."""
+    run = tmp_path_factory.mktemp("trained") / "run"
+    logging = [{"type": "csv"}, {"type": "mlflow", "tracking_uri": store, "experiment": "tests"}]
+    spec = tiny_spec(train={**TINY_SPEC["train"], "epochs": 2}, logging=logging)
+    Trainer(spec, run, stream=None).fit()
+    return run
+
+
+def test_a_trained_run_reads_back_as_its_record_step_by_step(trained, store):
+    client = MlflowClient(store)
+    run_id = json.loads((trained / RUN_FILE).read_text())["run_id"]
+    rows = _record(trained)
+    assert len(rows) == 2
+    for key in {k for row in rows for k in row} - {"step"}:
+        expected = [(row["step"], pytest.approx(row[key])) for row in rows if key in row]
+        assert _history(client, run_id, key) == expected, key
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "run"
+    assert run.data.params["model"] == "vae" and run.data.params["train.epochs"] == "2"
+    assert run.data.params["logging.1.tracking_uri"] == store
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert artifacts == {
+        "spec.yaml", "model.safetensors", "samples.png", "reconstructions.png", "metrics.csv",
+        "history.jsonl",
+    }  # fmt: skip
+
+
+def test_resuming_a_trained_run_goes_on_in_its_mlflow_run(trained, store, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    Trainer(None, run, resume=True, overrides=["train.epochs=3"], stream=None).fit()
+    client = MlflowClient(store)
+    run_id = json.loads((run / RUN_FILE).read_text())["run_id"]
+    assert run_id == json.loads((trained / RUN_FILE).read_text())["run_id"]
+    got = _history(client, run_id, "test_loss")
+    assert got == [(row["step"], pytest.approx(row["test_loss"])) for row in _record(run)]
+    tags = client.get_run(run_id).data.tags
+    assert tags["genkit.resumed_at_epoch"] == "2"
+    assert tags["genkit.changed_on_resume"] == "train.epochs: 2 -> 3"
+
+
+def test_a_logger_added_on_resume_starts_a_run_with_the_earlier_epochs(trained, store, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / RUN_FILE).unlink()
+    Trainer(None, run, resume=True, overrides=["train.epochs=3"], stream=None).fit()
+    run_id = json.loads((run / RUN_FILE).read_text())["run_id"]
+    assert run_id != json.loads((trained / RUN_FILE).read_text())["run_id"]
+    got = _history(MlflowClient(store), run_id, "train_loss")
+    assert got == [(row["step"], pytest.approx(row["train_loss"])) for row in _record(run)]
+
+
+def test_an_unusable_tracking_uri_stops_genkit_train_in_one_line(tmp_path, write_spec, capsys):
+    logging = [{"type": "mlflow", "tracking_uri": f"http://127.0.0.1:{_closed_port()}"}]
+    spec = write_spec(tiny_spec(logging=logging))
+    assert main(["train", str(spec), "-o", str(tmp_path / "run"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "logging.tracking_uri: the mlflow logger cannot use tracking URI 'http://127.0" in err
+    assert "no MLflow server answers" in err
