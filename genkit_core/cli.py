@@ -72,6 +72,13 @@ def _train(args: argparse.Namespace) -> int:
         overrides=args.set, stream=None if args.quiet else sys.stderr,
     )  # fmt: skip
     result = trainer.fit()
+    if result.new_steps == 0 and args.resume is not None and result.stopped:
+        _out(
+            f"nothing to train: a callback stopped {result.run_dir} before the end of its "
+            f"{trainer.spec.train.epochs} epochs (early stopping, or a sweep's pruner), and a "
+            "stopped run trains no more; train a new run to go on"
+        )
+        return 0
     if result.new_steps == 0 and args.resume is not None:
         _out(
             f"nothing to train: {result.run_dir} has trained all {trainer.spec.train.epochs} "

@@ -43,7 +43,7 @@ class EMA(Callback):
         self._raw: list[torch.Tensor] = []
 
     def on_fit_start(self, run: TrainingRun) -> None:
-        fn = get_ema_multi_avg_fn(self.params.decay)
+        fn = get_ema_multi_avg_fn(self.params.decay)  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         self.average = AveragedModel(run.model, multi_avg_fn=fn)
         if self._saved is not None:
             self.average.load_state_dict(self._saved)

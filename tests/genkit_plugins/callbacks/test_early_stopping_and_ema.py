@@ -135,3 +135,42 @@ def test_ctrl_c_and_resume_with_early_stopping_and_ema_end_as_an_uninterrupted_r
     assert rows[0] == rows[1]
     for name in ("early_stopping.json",):
         assert (run / name).read_text() == (reference / name).read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        pytest.param("ema", {"decay": 0.9}, id="ema"),
+        pytest.param("early_stopping", {"patience": 1, "min_delta": 1.0}, id="early_stopping"),
+        pytest.param("pictures", {}, id="pictures"),
+    ],
+)
+def test_the_built_in_callbacks_keep_the_contract(name: str, params: dict[str, Any]) -> None:
+    from genkit_core import get_registry
+    from genkit_core.testing import check_component
+
+    check_component(get_registry().get("callback", name).cls, params, name=name)
+
+
+def test_the_contract_catches_a_callback_that_forgets_its_state() -> None:
+    from genkit_core import PluginError
+    from genkit_core.testing import check_component
+
+    class Forgetful(Callback):
+        """Counts steps, but saves nothing: a resumed run counts from 0 again."""
+
+        def __init__(self, params: Any):
+            super().__init__(params)
+            self.steps = 0
+
+        def on_step_end(self, run: TrainingRun, step: int) -> None:
+            self.steps += 1
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"steps": self.steps}
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            pass  # forgets
+
+    with pytest.raises(PluginError, match=r"state_dict\(\) after a resumed run differs"):
+        check_component(Forgetful)
