@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 import genkit_core
 from genkit_core import Logger, Params, RunError, SpecError
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["ARTIFACTS", "RUN_FILE", "MLflowLogger", "MLflowParams", "flat_params"]
 
 RUN_FILE = "mlflow_run.json"
-"""The logger's own file in the run directory: the MLflow run a resumed run continues."""
+"""The logger's own file in the run directory: the MLflow run that a resumed run continues, one
+for each mlflow logger of the spec (told apart by their ``tracking_uri`` and ``experiment``)."""
 
 ARTIFACTS = (
     "spec.yaml", "model.safetensors", "samples.png", "reconstructions.png", "metrics.csv",
@@ -69,6 +70,17 @@ class MLflowParams(Params):
         Annotated[str, Field(max_length=_MAX_KEY, pattern=_KEY_PATTERN)],
         Annotated[str, Field(max_length=_MAX_TAG)],
     ] = Field(default_factory=dict, description="Tags set on the MLflow run.")
+
+    @field_validator("tags")
+    @classmethod
+    def _not_mlflows(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key in tags:
+            if key.startswith("mlflow."):
+                raise ValueError(
+                    f"tag {key!r}: tags named mlflow.* are MLflow's own (run_name names the run)"
+                )
+        return tags
+
     log_artifacts: bool = Field(
         True, description="Upload spec.yaml, the weights, pictures and metrics once finished."
     )
@@ -132,13 +144,14 @@ class MLflowLogger(Logger):
         self._lost: str | None = None  # why the tracker stopped answering, once it has
 
     def start(self, spec: dict[str, Any], resumed_epoch: int | None) -> None:
+        import mlflow
         from mlflow import MlflowClient
 
         p: MLflowParams = self.params  # type: ignore[assignment]
         saved = self._saved() if resumed_epoch is not None else None
-        uri = p.tracking_uri or (saved or {}).get("tracking_uri")
+        uri = p.tracking_uri or (saved or {}).get("tracking_uri") or mlflow.get_tracking_uri()
         try:
-            if uri and uri.startswith(("http://", "https://")):
+            if uri.startswith(("http://", "https://")):
                 _check_reachable(uri)
             self.client = MlflowClient(uri)
             uri = self.client.tracking_uri
@@ -151,9 +164,8 @@ class MLflowLogger(Logger):
         except Exception as exc:  # the tracker's errors come from many libraries
             self._end("FAILED", quiet=True)
             self.run_id = None  # ended: the trainer's close has nothing left to do
-            where = shown(uri) if uri else "(MLflow's default)"
             raise SpecError(
-                f"the mlflow logger cannot use tracking URI {where}: {_reason(exc)}; start "
+                f"the mlflow logger cannot use tracking URI {shown(uri)}: {_reason(exc)}; start "
                 "or fix that store, set logging's tracking_uri to one that works (e.g. "
                 "sqlite:///mlflow.db), or remove the mlflow logger",
                 field="logging.tracking_uri",
@@ -216,8 +228,7 @@ class MLflowLogger(Logger):
         )
         self.run_id = run.info.run_id
         self._log_params(flat_params(spec))
-        record = {"run_id": self.run_id, "tracking_uri": self.client.tracking_uri}
-        atomic_write(self.run_dir / RUN_FILE, json.dumps(record).encode())
+        self._remember(self.run_id, self.client.tracking_uri)
         if resumed_epoch is not None and has_history(self.run_dir):
             for row in _rows(read_history(self.run_dir)):  # the epochs before this logger
                 self.log(row, int(row["step"]))
@@ -258,20 +269,34 @@ class MLflowLogger(Logger):
             self.client.log_batch(self.run_id, params=items[i : i + _BATCH], synchronous=True)
 
     def _saved(self) -> dict[str, str] | None:
-        """What ``mlflow_run.json`` says, or None where this logger has not logged the run."""
+        """This logger's entry in ``mlflow_run.json``: None where it has not logged the run.
+
+        Raises:
+            RunError: the file is not the logger's record.
+        """
         path = self.run_dir / RUN_FILE
         if not path.exists():
             return None
-        try:
-            saved = json.loads(read_small_file(path))
-            if isinstance(saved, dict) and isinstance(saved.get("run_id"), str):
-                return {k: v for k, v in saved.items() if isinstance(v, str)}
-        except ValueError:
-            pass
-        raise RunError(
-            f"{path}: not the mlflow logger's record of its MLflow run (a JSON object with a "
-            "run_id); delete it to log the resumed run as a new MLflow run"
-        )
+        entries = _entries(read_small_file(path))
+        if entries is None:
+            raise RunError(
+                f"{path}: not the mlflow logger's record of its MLflow runs; delete it to log "
+                "the resumed run as a new MLflow run"
+            )
+        return next((e for e in entries if e["logger"] == self._identity()), None)
+
+    def _remember(self, run_id: str, tracking_uri: str) -> None:
+        """Put this logger's MLflow run into ``mlflow_run.json``, beside other mlflow loggers'."""
+        path = self.run_dir / RUN_FILE
+        old = _entries(read_small_file(path)) if path.is_file() else None
+        entries = [e for e in old or [] if e["logger"] != self._identity()]
+        entries.append({"logger": self._identity(), "tracking_uri": tracking_uri, "run_id": run_id})
+        atomic_write(path, json.dumps({"runs": entries}, indent=1).encode())
+
+    def _identity(self) -> str:
+        """Which of a spec's mlflow loggers this is: where it logs, as the spec says."""
+        p: MLflowParams = self.params  # type: ignore[assignment]
+        return f"{p.tracking_uri or '(default)'} {p.experiment or '(default)'}"
 
     def _end(self, status: str, quiet: bool = False) -> None:
         """End the MLflow run with ``status`` (and say in a tag if rows went missing)."""
@@ -296,6 +321,20 @@ class MLflowLogger(Logger):
                 RuntimeWarning,
                 stacklevel=3,
             )
+
+
+def _entries(data: bytes) -> list[dict[str, str]] | None:
+    """The entries of an ``mlflow_run.json``, or None for a file that is not one."""
+    try:
+        runs = json.loads(data).get("runs")
+    except (ValueError, AttributeError):
+        return None
+    keys = ("logger", "tracking_uri", "run_id")
+    if not isinstance(runs, list) or not all(
+        isinstance(e, dict) and all(isinstance(e.get(k), str) for k in keys) for e in runs
+    ):
+        return None
+    return runs
 
 
 def _rows(columns: dict[str, list[float | None]]) -> list[dict[str, float]]:

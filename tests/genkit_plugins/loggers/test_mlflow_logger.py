@@ -150,7 +150,8 @@ def test_the_run_has_the_spec_tags_files_and_finished(logged, store):
     found = client.search_runs([run.info.experiment_id], "tags.team = 'vision'")
     assert [r.info.run_id for r in found] == [logger.run_id]
     saved = json.loads((run_dir / RUN_FILE).read_text())
-    assert saved == {"run_id": logger.run_id, "tracking_uri": store}
+    entry = {"logger": f"{store} (default)", "tracking_uri": store, "run_id": logger.run_id}
+    assert saved == {"runs": [entry]}
 
 
 def test_a_resumed_run_goes_on_in_the_same_mlflow_run(tmp_path, store):
@@ -184,6 +185,26 @@ def test_a_resumed_run_goes_on_in_the_same_mlflow_run(tmp_path, store):
     assert run.data.metrics["train_loss"] == 5.5
 
 
+def test_two_mlflow_loggers_of_a_run_each_go_on_in_their_own_run(tmp_path, store):
+    def pair() -> list[MLflowLogger]:
+        return [_logger(tmp_path / "run", store, experiment=name) for name in ("tests", "tiny")]
+
+    first = pair()
+    for logger in first:
+        logger.start(SPEC, None)
+        logger.log(ROWS[0], 4)
+        logger.close("interrupted")
+    again = pair()
+    for logger in again:
+        logger.start(SPEC, 1)
+        logger.log(ROWS[1], 8)
+        logger.close("finished")
+    assert [a.run_id for a in again] == [f.run_id for f in first]
+    client = MlflowClient(store)
+    for logger in again:
+        assert _history(client, logger.run_id, "epoch") == [(4, 1.0), (8, 2.0)]
+
+
 def test_a_failed_run_is_failed_without_artifacts(tmp_path, store):
     logger = _logger(tmp_path / "run", store, experiment="tests")
     logger.start(SPEC, None)
@@ -213,6 +234,12 @@ def test_without_mlflow_the_spec_error_says_what_to_install(tmp_path, monkeypatc
     spec = load_spec({**SPEC, "logging": [{"type": "mlflow"}]})
     with pytest.raises(SpecError, match=r"logging\.type: .*pip install 'genkit-lvm\[mlflow\]'"):
         build_component("logging", spec.logging[0], run_dir=tmp_path)
+
+
+def test_a_tag_of_mlflows_own_is_refused_with_the_spec():
+    spec = {**SPEC, "logging": [{"type": "mlflow", "tags": {"mlflow.runName": "mine"}}]}
+    with pytest.raises(SpecError, match=r"logging\.0\.tags.*'mlflow\.runName': tags named mlf"):
+        load_spec(spec)
 
 
 def _closed_port() -> int:
@@ -268,12 +295,18 @@ def test_a_tracker_failing_mid_run_warns_once_and_training_goes_on(tmp_path, sto
 
 def test_a_resume_whose_mlflow_run_is_elsewhere_names_the_file(tmp_path, store):
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / RUN_FILE).write_text('{"run_id": "0123456789abcdef"}')
+    entry = {"logger": f"{store} (default)", "tracking_uri": store, "run_id": "0123456789abcdef"}
+    (tmp_path / "run" / RUN_FILE).write_text(json.dumps({"runs": [entry]}))
     with pytest.raises(RunError, match=r"mlflow_run.json: MLflow run 0123456789abcdef is not in"):
         _logger(tmp_path / "run", store).start(SPEC, 2)
     (tmp_path / "run" / RUN_FILE).write_text("[1, 2")
-    with pytest.raises(RunError, match=r"mlflow_run.json: not the mlflow logger's record"):
+    with pytest.raises(RunError, match=r"mlflow_run.json: not the mlflow logger's record of"):
         _logger(tmp_path / "run", store).start(SPEC, 2)
+
+
+def _run_id(run: Path) -> str:
+    (entry,) = json.loads((run / RUN_FILE).read_text())["runs"]
+    return str(entry["run_id"])
 
 
 def _record(run: Path) -> list[dict[str, Any]]:
@@ -292,7 +325,7 @@ def trained(store: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_trained_run_reads_back_as_its_record_step_by_step(trained, store):
     client = MlflowClient(store)
-    run_id = json.loads((trained / RUN_FILE).read_text())["run_id"]
+    run_id = _run_id(trained)
     rows = _record(trained)
     assert len(rows) == 2
     for key in {k for row in rows for k in row} - {"step"}:
@@ -314,8 +347,8 @@ def test_resuming_a_trained_run_goes_on_in_its_mlflow_run(trained, store, tmp_pa
     shutil.copytree(trained, run)
     Trainer(None, run, resume=True, overrides=["train.epochs=3"], stream=None).fit()
     client = MlflowClient(store)
-    run_id = json.loads((run / RUN_FILE).read_text())["run_id"]
-    assert run_id == json.loads((trained / RUN_FILE).read_text())["run_id"]
+    run_id = _run_id(run)
+    assert run_id == _run_id(trained)
     got = _history(client, run_id, "test_loss")
     assert got == [(row["step"], pytest.approx(row["test_loss"])) for row in _record(run)]
     tags = client.get_run(run_id).data.tags
@@ -328,8 +361,8 @@ def test_a_logger_added_on_resume_starts_a_run_with_the_earlier_epochs(trained, 
     shutil.copytree(trained, run)
     (run / RUN_FILE).unlink()
     Trainer(None, run, resume=True, overrides=["train.epochs=3"], stream=None).fit()
-    run_id = json.loads((run / RUN_FILE).read_text())["run_id"]
-    assert run_id != json.loads((trained / RUN_FILE).read_text())["run_id"]
+    run_id = _run_id(run)
+    assert run_id != _run_id(trained)
     got = _history(MlflowClient(store), run_id, "train_loss")
     assert got == [(row["step"], pytest.approx(row["train_loss"])) for row in _record(run)]
 
