@@ -316,8 +316,8 @@ class MLflowLogger(Logger):
             self._lost = _reason(exc)
             warnings.warn(
                 f"mlflow: cannot log {what} to MLflow run {self.run_id} at "
-                f"{self.client and self.client.tracking_uri} ({self._lost}); training goes on "
-                f"without it, and {self.run_dir} keeps every epoch's numbers and files",
+                f"{self.client and self.client.tracking_uri} ({self._lost}); nothing more goes to "
+                f"MLflow for this run, and {self.run_dir} keeps every epoch's numbers and files",
                 RuntimeWarning,
                 stacklevel=3,
             )
