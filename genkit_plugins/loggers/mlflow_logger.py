@@ -120,7 +120,9 @@ def _key(name: str) -> str:
 
 
 class MLflowLogger(Logger):
-    """Logs each row to one MLflow run through ``MlflowClient`` (see the module's docstring).
+    """Logs to one MLflow run: the resolved spec as params, each row's numbers as metrics at
+    its step, and, once training finishes, ``spec.yaml``, the weights and pictures as artifacts.
+    A resumed run goes on in the same MLflow run (``RUN_DIR/mlflow_run.json`` names it).
 
     A tracker that fails during training (a server gone, a full disk under the store) does not
     stop training: the logger warns once and sends nothing more, and the run directory keeps
@@ -229,8 +231,8 @@ class MLflowLogger(Logger):
         self.run_id = run.info.run_id
         self._log_params(flat_params(spec))
         self._remember(self.run_id, self.client.tracking_uri)
-        if resumed_epoch is not None and has_history(self.run_dir):
-            for row in _rows(read_history(self.run_dir)):  # the epochs before this logger
+        if resumed_epoch and has_history(self.run_dir):  # the epochs before this logger
+            for row in _rows(read_history(self.run_dir)):
                 self.log(row, int(row["step"]))
 
     def _continue(self, run_id: str, spec: dict[str, Any], resumed_epoch: int | None) -> None:
