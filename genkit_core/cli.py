@@ -88,7 +88,9 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     _out(f"trained {trainer.spec.model} in {result.run_dir} ({result.steps} steps)")
     if "test_loss" in result.metrics:
-        _out(f"test loss {result.metrics['test_loss']:.4f} nats per example{_loss_note(trainer)}")
+        at = f" at epoch {int(result.metrics['epoch'])}" if result.stopped else ""
+        loss = result.metrics["test_loss"]
+        _out(f"test loss {loss:.4f} nats per example{at}{_loss_note(trainer)}")
         if trainer.model.is_variational:
             _out(f"  genkit eval {result.run_dir} gives the negative ELBO and -log p(x)")
     if args.quiet:  # the trainer printed them on its stream otherwise
