@@ -33,7 +33,7 @@ from genkit_core.record import has_history, read_history
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["ARTIFACTS", "RUN_FILE", "MLflowLogger", "MLflowParams", "flat_params"]
+__all__ = ["ARTIFACTS", "RUN_FILE", "MLflowLogger", "MLflowParams", "flat_params", "redacted"]
 
 RUN_FILE = "mlflow_run.json"
 """The logger's own file in the run directory: the MLflow run that a resumed run continues, one
@@ -104,6 +104,7 @@ def flat_params(spec: dict[str, Any]) -> dict[str, str]:
                 visit(f"{prefix}.{i}", v)
         else:
             text = value if isinstance(value, str) else json.dumps(value, default=str)
+            text = redacted(text)
             key = _key(prefix)
             while key in flat:  # two keys that differed only in refused characters
                 key += "_"
@@ -111,6 +112,16 @@ def flat_params(spec: dict[str, Any]) -> dict[str, str]:
 
     visit("", spec)
     return flat
+
+
+def redacted(text: str) -> str:
+    """``text`` with the password of any URI in it masked (``postgresql://u:***@db/mlflow``),
+    for params that everyone who can read the experiment sees, and for messages.
+    """
+    return _PASSWORD.sub(r"\1***@", text)
+
+
+_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^/@\s]+@")
 
 
 def _key(name: str) -> str:
@@ -167,9 +178,9 @@ class MLflowLogger(Logger):
             self._end("FAILED", quiet=True)
             self.run_id = None  # ended: the trainer's close has nothing left to do
             raise SpecError(
-                f"the mlflow logger cannot use tracking URI {shown(uri)}: {_reason(exc)}; start "
-                "or fix that store, set logging's tracking_uri to one that works (e.g. "
-                "sqlite:///mlflow.db), or remove the mlflow logger",
+                f"the mlflow logger cannot use tracking URI {shown(redacted(uri))}: "
+                f"{_reason(exc)}; start or fix that store, set logging's tracking_uri to one "
+                "that works (e.g. sqlite:///mlflow.db), or remove the mlflow logger",
                 field="logging.tracking_uri",
             ) from None
 
@@ -247,8 +258,9 @@ class MLflowLogger(Logger):
                 raise
             raise RunError(
                 f"{self.run_dir / RUN_FILE}: MLflow run {run_id} is not in tracking URI "
-                f"{self.client.tracking_uri}: set logging's tracking_uri to the store that has "
-                "it, or delete that file to log the resumed run as a new MLflow run"
+                f"{redacted(self.client.tracking_uri)}: set logging's tracking_uri to the "
+                "store that has it, or delete that file to log the resumed run as a new MLflow "
+                "run"
             ) from None
         self.run_id = run_id
         self.client.update_run(run_id, status="RUNNING")
@@ -316,10 +328,11 @@ class MLflowLogger(Logger):
         """Warn, once, that the tracker failed: training goes on, the run directory has it all."""
         if self._lost is None:
             self._lost = _reason(exc)
+            uri = redacted(self.client.tracking_uri if self.client else "?")
             warnings.warn(
-                f"mlflow: cannot log {what} to MLflow run {self.run_id} at "
-                f"{self.client and self.client.tracking_uri} ({self._lost}); nothing more goes to "
-                f"MLflow for this run, and {self.run_dir} keeps every epoch's numbers and files",
+                f"mlflow: cannot log {what} to MLflow run {self.run_id} at {uri} "
+                f"({self._lost}); nothing more goes to MLflow for this run, and "
+                f"{self.run_dir} keeps every epoch's numbers and files",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -373,4 +386,4 @@ def _reason(exc: Exception) -> str:
     text = str(exc).strip().split("\n")[0]
     first = re.split(r"(?<=[a-z0-9)'\"])\. ", text, maxsplit=1)[0]
     first = first if len(first) <= 300 else first[:297] + "..."
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return redacted(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)

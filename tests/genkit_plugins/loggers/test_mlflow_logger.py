@@ -100,6 +100,9 @@ def _files(run_dir: Path) -> None:
                      id="refused-characters"),
         pytest.param({".hidden": 1}, {"hidden": "1"}, id="leading-dot"),
         pytest.param({"long": "v" * 7000}, {"long": "v" * 5997 + "..."}, id="over-6000-chars"),
+        pytest.param({"uri": "postgresql://ml:pa:ss@db:5432/ml", "web": "http://db:5000/x"},
+                     {"uri": "postgresql://ml:***@db:5432/ml", "web": "http://db:5000/x"},
+                     id="passwords-masked"),
     ],
 )  # fmt: skip
 def test_the_spec_becomes_params_mlflow_accepts(spec, expected):
@@ -255,6 +258,7 @@ def _closed_port() -> int:
         pytest.param("foo://bar", "unsupported URI 'foo://bar'", id="unknown-scheme"),
         pytest.param("http://127.0.0.1:{port}", "no MLflow server answers", id="no-server"),
         pytest.param("{tmp}/mlruns", "filesystem tracking backend", id="file-store"),
+        pytest.param("mysql://root:hunter2@127.0.0.1:{port}/db", "", id="password-masked"),
     ],
 )
 def test_a_tracking_uri_that_cannot_be_used_is_one_line_at_the_start(tmp_path, uri, why):
@@ -264,9 +268,9 @@ def test_a_tracking_uri_that_cannot_be_used_is_one_line_at_the_start(tmp_path, u
     with pytest.raises(SpecError) as caught:
         logger.start(SPEC, None)
     message = str(caught.value)
-    assert message.startswith(
-        f"logging.tracking_uri: the mlflow logger cannot use tracking URI '{uri}'"
-    )
+    shown = uri.replace(":hunter2@", ":***@")
+    start = f"logging.tracking_uri: the mlflow logger cannot use tracking URI '{shown}': "
+    assert message.startswith(start) and "hunter2" not in message
     assert why in message and "\n" not in message and len(message) < 700
     logger.close("failed")  # the trainer closes every logger: nothing to end
 
