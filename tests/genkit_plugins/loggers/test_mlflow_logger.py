@@ -208,14 +208,21 @@ def test_two_mlflow_loggers_of_a_run_each_go_on_in_their_own_run(tmp_path, store
         assert _history(client, logger.run_id, "epoch") == [(4, 1.0), (8, 2.0)]
 
 
-def test_a_failed_run_is_failed_without_artifacts(tmp_path, store):
-    logger = _logger(tmp_path / "run", store, experiment="tests")
+@pytest.mark.parametrize(
+    ("status", "log_artifacts", "expected"),
+    [
+        pytest.param("failed", True, "FAILED", id="failed"),
+        pytest.param("finished", False, "FINISHED", id="log_artifacts-false"),
+    ],
+)
+def test_artifacts_only_when_finished_and_asked(tmp_path, store, status, log_artifacts, expected):
+    logger = _logger(tmp_path / "run", store, experiment="tests", log_artifacts=log_artifacts)
     logger.start(SPEC, None)
     logger.log(ROWS[0], 4)
     _files(tmp_path / "run")
-    logger.close("failed")
+    logger.close(status)
     client = MlflowClient(store)
-    assert client.get_run(logger.run_id).info.status == "FAILED"
+    assert client.get_run(logger.run_id).info.status == expected
     assert client.list_artifacts(logger.run_id) == []
 
 
