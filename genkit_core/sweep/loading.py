@@ -74,6 +74,7 @@ def load_sweep(
         metric=search.metric if search else "test_loss",
         direction=search.direction if search else "minimize",
         seed=search.seed if search else 0,
+        pruner=search.pruner.model_dump() if search and search.pruner.type != "none" else None,
         iw_samples=file.iw_samples,
         source=where,
     )
