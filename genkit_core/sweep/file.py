@@ -167,10 +167,12 @@ class MedianPruner(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["median"] = "median"
-    n_startup_trials: Annotated[int, Field(ge=0, le=100_000)] = 5
-    """Trials that run to the end before any is pruned (there is no median before them)."""
-    n_warmup_steps: Annotated[int, Field(ge=0, le=1_000_000)] = 0
-    """Epochs of each trial that are never pruned after."""
+    n_startup_trials: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        5, description="Trials that run all their epochs before any is pruned."
+    )
+    n_warmup_steps: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        0, description="Epochs of every trial during which it is never pruned."
+    )
 
 
 class HyperbandPruner(BaseModel):
@@ -178,22 +180,50 @@ class HyperbandPruner(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["hyperband"] = "hyperband"
-    min_resource: Annotated[int, Field(ge=1, le=1_000_000)] = 1
-    """Epochs every trial trains before it may be pruned."""
-    max_resource: Annotated[int, Field(ge=1, le=1_000_000)] | Literal["auto"] = "auto"
-    """Epochs of a whole trial: ``auto`` takes ``train.epochs`` (or, where a grid or the search
-    changes it, the epochs of the first trial to finish).
-    """
-    reduction_factor: Annotated[int, Field(ge=2, le=1_000)] = 3
-    """1 in ``reduction_factor`` trials goes on at each rung."""
+    min_resource: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        1, description="Epochs every trial trains before it may be pruned."
+    )
+    max_resource: Annotated[int, Field(ge=1, le=1_000_000)] | Literal["auto"] = Field(
+        "auto",
+        description="Epochs of a whole trial; auto: train.epochs (where a grid or the search "
+        "changes it, the epochs of the first trial to finish).",
+    )
+    reduction_factor: Annotated[int, Field(ge=2, le=1_000)] = Field(
+        3, description="1 in reduction_factor trials goes on at each rung."
+    )
+
+    @field_validator("max_resource", mode="before")
+    @classmethod
+    def _epochs_or_auto(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "auto":
+            raise ValueError(f"must be a number of epochs or auto, got {value!r}")
+        return value
+
+
+_PRUNERS: dict[str, type[BaseModel]] = {
+    "none": NoPruner,
+    "median": MedianPruner,
+    "hyperband": HyperbandPruner,
+}
+
+
+def _pruner_kind(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in _PRUNERS else None
 
 
 if TYPE_CHECKING:
     Pruner: TypeAlias = NoPruner | MedianPruner | HyperbandPruner
 else:
     Pruner = Annotated[
-        Union[NoPruner, MedianPruner, HyperbandPruner],  # noqa: UP007 - schema order
-        Field(discriminator="type"),
+        Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in _PRUNERS.items())],  # noqa: UP007 - built from a table
+        Discriminator(
+            _pruner_kind,
+            custom_error_type="pruner",
+            custom_error_message=(
+                "must be none, median or hyperband, alone or as {type: median, <its settings>}"
+            ),
+        ),
     ]
 """What stops poor trials of a search early: ``none``, ``median`` or ``hyperband``, named alone
 (``pruner: median``) or with its settings (``pruner: {type: median, n_startup_trials: 3}``).
@@ -322,6 +352,12 @@ def sweep_schema(spec_schema: dict[str, Any]) -> dict[str, Any]:
         "or the spec itself",
         "anyOf": [{"type": "string", "minLength": 1}, {"$ref": "#/$defs/ModelSpec"}],
     }
+    pruner = schema["$defs"]["SearchSection"]["properties"]["pruner"]
+    pruner.pop("discriminator", None)  # the name alone is a pruner too
+    pruner["oneOf"] = [{"enum": ["none", "median", "hyperband"]}, *pruner["oneOf"]]
+    pruner["description"] = (
+        "what stops poor trials early: none, median or hyperband, or {type: ..., settings}"
+    )
     schema["properties"]["grid"]["description"] = (
         "dotted spec key -> list of values (a value may be a whole section); every combination "
         "is a trial"

@@ -253,6 +253,8 @@ def _describe(error: Any) -> tuple[str, str]:
     loc = [str(p) for p in error["loc"]]
     if loc[:1] == ["search"] and len(loc) > 2 and loc[2] in DISTRIBUTIONS:
         del loc[2]  # the distribution's tag: search.train.lr.log_uniform.log_uniform.0
+    if loc[:2] == ["search", "pruner"] and len(loc) > 3:
+        del loc[2]  # the pruner's tag: search.pruner.median.n_startup_trials
     field = ".".join(loc)
     kind = error["type"]
     if kind == "sweep_field":
@@ -263,6 +265,6 @@ def _describe(error: Any) -> tuple[str, str]:
     if kind == "missing":
         return field, "required, but missing"
     message = error["msg"].removeprefix("Value error, ")
-    if kind in ("value_error", "distribution"):
+    if kind in ("value_error", "distribution", "pruner"):
         return field, message
     return field, f"{message} (got {error.get('input')!r:.60})"
