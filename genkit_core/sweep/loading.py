@@ -78,7 +78,7 @@ def load_sweep(
         iw_samples=file.iw_samples,
         source=where,
     )
-    errors += _swap_errors(sweep, registry)
+    errors += _swap_errors(sweep, registry) + _pruner_errors(sweep)
     errors = errors or _name_clashes(sweep)  # repeated values, said already, repeat names
     if not errors and check_combinations:
         errors += _combination_errors(sweep, registry)
@@ -233,6 +233,26 @@ def _combination_errors(sweep: Sweep, registry: Registry) -> list[tuple[str, str
         for problem in _metric_problems(sweep, spec.model):
             problems.setdefault(problem, []).append(name)
     return [(field, f"{text} (trial {_some(names)})") for (field, text), names in problems.items()]
+
+
+def _pruner_errors(sweep: Sweep) -> list[tuple[str, str]]:
+    """A pruner judges a trial by its test losses before its last epoch: a base that measures
+    none (``train.eval_every`` not below ``train.epochs``) would prune nothing, silently.
+    """
+    swept = {a.key for a in sweep.grid} | {p.key for p in sweep.search}
+    if sweep.pruner is None or swept & {"train", "train.epochs", "train.eval_every"}:
+        return []
+    epochs, every = sweep.defaults["train"]["epochs"], sweep.defaults["train"]["eval_every"]
+    if every < epochs:
+        return []
+    return [
+        (
+            "search.pruner",
+            f"{sweep.pruner['type']} has no test loss to judge a trial by before its last "
+            f"epoch (train.eval_every {every}, train.epochs {epochs}); set train.eval_every "
+            "below train.epochs in the base, or pruner: none",
+        )
+    ]
 
 
 def _metric_problems(sweep: Sweep, model: str) -> list[tuple[str, str]]:

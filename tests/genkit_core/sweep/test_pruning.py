@@ -66,6 +66,16 @@ def test_a_wrong_pruner_is_one_line_naming_the_field(search: dict[str, Any], sai
     assert "Traceback" not in str(caught.value)
 
 
+def test_a_pruner_without_a_test_pass_before_the_last_epoch_is_refused():
+    train = {**BASE["train"], "epochs": 3, "eval_every": 3}
+    file = {"name": "p", "base": {**BASE, "train": train}, "search": {**SEARCH, "pruner": "median"}}
+    said = r"search\.pruner: median has no test loss .*train\.eval_every 3"
+    with pytest.raises(SpecError, match=said):
+        load_sweep(file, check_combinations=False)
+    file["grid"] = {"train.eval_every": [1, 3]}  # some cells measure: the grid decides
+    assert load_sweep(file, check_combinations=False).pruner is not None
+
+
 class _Trial:
     """What the callback uses of an Optuna trial: the values it reports, a verdict."""
 
