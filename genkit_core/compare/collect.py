@@ -174,9 +174,11 @@ def collect(
     warn = warn or _stderr
     configurations: dict[str, Configuration] = {}
     runs = find_runs(paths, warn)
+    pruned = 0
     for run_dir in runs:
         try:  # one broken or half-trained run among many is left out, not fatal
             if read_pruned(run_dir) is not None:
+                pruned += 1
                 continue
             loaded = load_run_spec(run_dir)
             spec = resolve(loaded)
@@ -195,7 +197,8 @@ def collect(
         configuration = configurations.setdefault(key, Configuration(key, key_spec))
         configuration.runs.append(RunRecord(run_dir, spec, metrics))
     if not configurations:
-        raise RunError(f"no finished run to compare among {len(runs)} run directories")
+        some = f" ({pruned} pruned by a sweep, not compared)" if pruned else ""
+        raise RunError(f"no finished run to compare among {len(runs)} run directories{some}")
     found = list(configurations.values())
     reference, what = _reference(runs, found)
     common = _common_to(found)

@@ -23,7 +23,7 @@ from ..errors import RunError
 from ..files import atomic_write, read_small_file
 from ..interfaces import Callback, Params, TrainingRun
 from ..run import PRUNED
-from .plan import StudyPlan, Sweep
+from .plan import Sweep
 
 __all__ = ["PRUNED", "TrialPruning", "build_pruner", "read_pruned"]
 
@@ -33,8 +33,10 @@ _WHY = {
 }
 
 
-def build_pruner(sweep: Sweep, plan: StudyPlan) -> optuna.pruners.BasePruner:
-    """The pruner of ``plan``'s study (every worker builds the same one: pruners are not stored)."""
+def build_pruner(sweep: Sweep) -> optuna.pruners.BasePruner:
+    """The pruner of each of the sweep's studies (every worker builds the same one: Optuna does
+    not store pruners).
+    """
     section = dict(sweep.pruner or {"type": "none"})
     kind = section.pop("type")
     if kind == "median":

@@ -70,7 +70,7 @@ def open_study(storage: BaseStorage, sweep: Sweep, plan: StudyPlan) -> optuna.St
     direction = sweep.direction
     study = optuna.create_study(
         storage=storage, study_name=plan.name, sampler=plan.sampler(), direction=direction,
-        load_if_exists=True, pruner=build_pruner(sweep, plan),
+        load_if_exists=True, pruner=build_pruner(sweep),
     )  # fmt: skip
     recorded = study.user_attrs.get(_SWEEP_ATTR)
     mine = sweep.as_dict()

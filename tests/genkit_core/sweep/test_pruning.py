@@ -15,7 +15,8 @@ import yaml
 from optuna.trial import TrialState
 
 from genkit_core.cli import main
-from genkit_core.errors import SpecError
+from genkit_core.compare import collect
+from genkit_core.errors import RunError, SpecError
 from genkit_core.run import CHECKPOINT, PRUNED
 from genkit_core.sweep import load_sweep, open_storage
 from genkit_core.sweep.pruning import TrialPruning, build_pruner, read_pruned
@@ -42,13 +43,12 @@ def test_the_pruner_is_named_alone_or_with_its_settings_and_none_leaves_old_swee
     assert (
         load_sweep(median.as_dict(), check_combinations=False) == median
     )  # DIR/sweep.yaml reads back the same
-    plan = median.studies()[0]
-    assert isinstance(build_pruner(median, plan), optuna.pruners.MedianPruner)
+    assert isinstance(build_pruner(median), optuna.pruners.MedianPruner)
     hyperband = _sweep(pruner={"type": "hyperband", "reduction_factor": 2})
-    pruner = build_pruner(hyperband, hyperband.studies()[0])
+    pruner = build_pruner(hyperband)
     assert isinstance(pruner, optuna.pruners.HyperbandPruner)
     assert pruner._max_resource == BASE["train"]["epochs"]  # train.epochs, neither swept
-    assert isinstance(build_pruner(_sweep(), plan), optuna.pruners.NopPruner)
+    assert isinstance(build_pruner(_sweep()), optuna.pruners.NopPruner)
 
 
 @pytest.mark.parametrize(
@@ -184,6 +184,14 @@ def test_a_12_trial_search_with_the_median_pruner_prunes_and_compare_lists_them_
     )
     compared = {Path(r["run_dir"]).name for c in table["configurations"] for r in c["runs"]}
     assert compared == {t.user_attrs["run"] for t in done}  # a pruned run never wins
+
+    run_dir = out / pruned[0].user_attrs["run"]
+    assert main(["train", "--resume", str(run_dir), "--quiet"]) == 0
+    assert (
+        f"was stopped after epoch {pruned[0].user_attrs[PRUNED_AT]} of 4" in capsys.readouterr().out
+    )
+    with pytest.raises(RunError, match=r"among 1 run directories \(1 pruned by a sweep"):
+        collect([run_dir], iw_samples=5)
 
     assert main(["sweep", str(path), "-o", str(out), "--quiet"]) == 0  # resumed: nothing to do
     assert [t.state for t in study_trials(out, "pruned")] == [t.state for t in trials]
