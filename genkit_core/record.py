@@ -23,7 +23,14 @@ from typing import Any
 from .errors import RunError
 from .files import append_text, atomic_write, read_small_file
 
-__all__ = ["MAX_RECORD_BYTES", "RECORD", "append_row", "drop_rows_after", "read_history"]
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "RECORD",
+    "append_row",
+    "drop_rows_after",
+    "has_history",
+    "read_history",
+]
 
 RECORD = "history.jsonl"
 MAX_RECORD_BYTES = 64 << 20
@@ -59,6 +66,11 @@ def _epoch(line: str) -> float:
         return float(row["epoch"]) if isinstance(row, dict) else math.inf
     except (ValueError, KeyError, TypeError):
         return math.inf  # a damaged line is no row of a finished epoch
+
+
+def has_history(run_dir: str | Path) -> bool:
+    """Whether the run has a record to read (or an older run's ``metrics.csv``)."""
+    return any(os.path.lexists(Path(run_dir) / name) for name in (RECORD, _LEGACY))
 
 
 def read_history(run_dir: str | Path) -> Columns:

@@ -100,7 +100,7 @@ def measure_run(
     """
     from .data import load_data, measured_draw
     from .evaluation import evaluate_test_split
-    from .record import read_history
+    from .record import has_history, read_history
     from .run import load_run
 
     run_dir = Path(run_dir)
@@ -112,11 +112,10 @@ def measure_run(
     assert model.spec is not None  # load_run builds the model from the run's spec
     report = evaluate_test_split(model, load_data(model.spec), iw_samples=iw_samples)
     draw = measured_draw(model.spec.data)
-    if _training_test_draw(run_dir) == draw:
-        with contextlib.suppress(RunError):  # a run without a finished epoch has no test loss
-            losses = [v for v in read_history(run_dir).get("test_loss", []) if v is not None]
-            if losses:
-                report["test_loss"] = losses[-1]
+    if has_history(run_dir) and _training_test_draw(run_dir) == draw:
+        losses = [v for v in read_history(run_dir).get("test_loss", []) if v is not None]
+        if losses:
+            report["test_loss"] = losses[-1]
     report = {"model": model.spec.model, "data": model.spec.data.type, **report,
               "test_draw": draw, "weights": weights}  # fmt: skip
     if cache:

@@ -33,3 +33,5 @@ class TrainResult:
     steps: int
     new_steps: int = 0
     warnings: tuple[str, ...] = ()
+    stopped: bool = False
+    """A callback (early stopping, a sweep's pruner) ended training before ``train.epochs``."""

@@ -10,7 +10,6 @@ exactly. Files are written on a background thread (:class:`~genkit_core.files.Ba
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +36,7 @@ from .checkpointing import Checkpoints
 from .distributed import AgreedFlag, Distributed, setup_distributed
 from .evaluate import test_losses
 from .events import Events
-from .recording import Recorder
+from .recording import Recorder, progress_bar, running_loss, train_row
 from .results import TrainingInterrupted, TrainResult
 from .resume import check_resume, checkpoint_position
 from .setup import build_training, training_split_batches
@@ -106,14 +105,6 @@ class Trainer:
     # --- what callbacks see ----------------------------------------------------------------
 
     @property
-    def device(self) -> torch.device:
-        return self.dist.device
-
-    @property
-    def is_main(self) -> bool:
-        return self.dist.is_main
-
-    @property
     def epoch(self) -> int:
         return self.position.epoch
 
@@ -139,8 +130,6 @@ class Trainer:
     def test_batches(self) -> Iterator[Any]:
         return self.parts.test.in_order()
 
-    # --- setup ---------------------------------------------------------------------------
-
     def fit(self) -> TrainResult:
         """Train to the end of ``train.epochs`` (or a callback's stop); return the run
         directory and final metrics.
@@ -156,9 +145,10 @@ class Trainer:
         done = self._resumed_at
         finished = done is not None and done.epoch >= self.spec.train.epochs and done.batch == 0
         if done is not None and (finished or done.stopped):
-            return TrainResult(self.run_dir, {}, done.step)  # nothing to train: touch nothing
+            return TrainResult(self.run_dir, {}, done.step, stopped=done.stopped)  # touch nothing
         check_torch_pair()  # torchvision draws the first images, after a whole epoch
         self.dist = setup_distributed(check_device(self.spec.train.device, "train.device"))
+        self.device, self.is_main = self.dist.device, self.dist.is_main
         threads = torch.get_num_threads()  # train.threads holds for this call only
         try:
             return self._fit(self.dist)
@@ -175,17 +165,13 @@ class Trainer:
         self.spec = spec = model.spec  # what its components settled on (an estimator, say)
         model.check_support(self.data)
         model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-
         dist.on_main(lambda: open_run_dir(self.run_dir, self.resume, self.overwrite, model_bytes))
         self.parts = build_training(spec, model, self.data, dist)
         self.step_flops = step_flops(model, self.parts.test, spec.train, dist)
         self.threads = training_threads(spec.train.threads, dist.device, self.step_flops)
         torch.set_num_threads(self.threads)
         if dist.active:
-            self.say(
-                f"data-parallel over {dist.world} processes ({dist.backend}): batch "
-                f"{spec.train.batch_size} each, global batch {spec.train.batch_size * dist.world}"
-            )
+            self.say(str(dist.describe(spec.train.batch_size)))
         built = [build_component("callbacks", c, self.registry) for c in spec.callbacks]
         self.events = Events(built + self._extra_callbacks)
         self.recorder = Recorder(self.run_dir, spec, self.registry, self.say)
@@ -226,13 +212,11 @@ class Trainer:
         self.events.fit_start(self)
         return self.position
 
-    # --- the loop ------------------------------------------------------------------------
-
     def _loop(self) -> TrainResult:
         train, dist, parts, start = self.spec.train, self.dist, self.parts, self.position
         gens, step, batches = parts.generators, parts.step, parts.train
         metrics: dict[str, float] = {}
-        global_batch = train.batch_size * dist.world
+        global_batch, shape = train.batch_size * dist.world, self.model.noise_shape
         stop_vote = AgreedFlag(dist)
         for epoch in range(start.epoch, train.epochs):
             if epoch > start.epoch or start.batch == 0:
@@ -245,22 +229,15 @@ class Trainer:
             self.events.epoch_start(self, epoch)
             first = start.batch if epoch == start.epoch else 0
             started, steps = time.perf_counter(), batches.steps
-            bar = tqdm(
-                total=steps, initial=first, desc=f"epoch {epoch + 1}/{train.epochs}", leave=False,
-                disable=not (train.progress and dist.is_main and _is_terminal(self.stream)),
-                file=self.stream, dynamic_ncols=True,
-            )  # fmt: skip
+            show = train.progress and dist.is_main
+            bar = progress_bar(self.stream, show, epoch, train.epochs, steps, first)
             count = self.position.step
             for i, (x, y) in enumerate(batches.epoch(order, first), start=first):
-                if train.schedule.type != "constant":
-                    parts.optimizers.scale_lr(
-                        train.schedule.factor(epoch + i / steps, train.epochs)
-                    )
+                parts.optimizers.follow_schedule(train, epoch + i / steps)
                 rows = min(global_batch, len(self.data.train) - i * global_batch)
                 lo, hi = shard_rows(rows, dist.world, dist.rank)  # this rank's rows of the batch
-                noise = torch.randn(
-                    rows, *self.model.noise_shape, generator=gens["noise"], device=dist.device
-                )[lo:hi]
+                noise = torch.randn(rows, *shape, generator=gens["noise"], device=dist.device)
+                noise = noise[lo:hi]
                 if parts.want_graph:
                     parts.want_graph = False
                     step.capture(x, y, noise)
@@ -272,7 +249,7 @@ class Trainer:
                 self.position = Position(epoch, i + 1, count, step.skipped, global_batch)
                 self.events.step_end(self, count)
                 if count % max(1, steps // 20) == 0:
-                    bar.set_postfix_str(self._running_loss(), refresh=False)
+                    bar.set_postfix_str(running_loss(step.sums, dist.device), refresh=False)
                 if train.checkpoint_every and count % train.checkpoint_every == 0:
                     self.checkpoints.save(self.position, epoch_start_state)
                 if stop_vote.poll(self.signals.requested):  # all ranks stop at one step
@@ -286,26 +263,18 @@ class Trainer:
             if self.position.stopped:
                 break
         stop_vote.settle()
-        steps_now = self.position.step - start.step
-        return TrainResult(self.run_dir, metrics, self.position.step, steps_now, (*self.warnings,))
+        at = self.position
+        return TrainResult(
+            self.run_dir, metrics, at.step, at.step - start.step, (*self.warnings,), at.stopped
+        )
 
     def _end_epoch(self, epoch: int, seconds: float) -> dict[str, float]:
         """Measure, record and log the epoch; its callbacks' events; save the weights."""
         spec, dist, step = self.spec, self.dist, self.parts.step
         sums = dist.all_sum(step.sums.clone())
         step.sums.zero_()
-        n = int(sums[0])  # 0 when every step was skipped: the mean of nothing is nan, not 0
-        lr = spec.train.lr * spec.train.schedule.factor(epoch + 1, spec.train.epochs)
-        row = {
-            "epoch": epoch + 1,
-            "step": self.position.step,
-            "seconds": round(seconds, 4),
-            "lr": lr,
-        }
-        means = (float(v) / n if n else math.nan for v in sums[1:].tolist())
-        row.update({f"train_{k}": v for k, v in zip(step.names, means, strict=True)})
-        if spec.train.on_nonfinite == "skip":
-            row["skipped_steps"] = step.skipped
+        skipped = step.skipped if spec.train.on_nonfinite == "skip" else None
+        row = train_row(epoch, self.step, seconds, spec.train, step.names, sums, skipped)
         last = epoch + 1 == spec.train.epochs
         self.events.evaluate_start(self)
         if (epoch + 1) % spec.train.eval_every == 0 or last:
@@ -321,24 +290,9 @@ class Trainer:
             self.say(f"stopped after epoch {epoch + 1}: {self.stop_reason}")
         if last or self.position.stopped:
             self.events.fit_end(self, row)
-            self.model.fit_prior(
-                training_split_batches(
-                    spec, self.model, self.data, self.parts, dist.device
-                ).in_order()
-            )
+            split = training_split_batches(spec, self.model, self.data, self.parts, dist.device)
+            self.model.fit_prior(split.in_order())
         self.events.save(self)
         dist.on_main(lambda: self.checkpoints.save_weights(self.position))
         self.events.evaluate_end(self)
         return row
-
-    # --- saving and stopping ---------------------------------------------------------------
-
-    def _running_loss(self) -> str:
-        if self.dist.device.type == "cuda":
-            return ""  # reading it would synchronise; the epoch line reports it
-        n, loss = float(self.parts.step.sums[0]), float(self.parts.step.sums[1])
-        return f"loss {loss / n:.3f}" if n else ""
-
-
-def _is_terminal(stream: TextIO | None) -> bool:
-    return stream is not None and hasattr(stream, "isatty") and stream.isatty()
