@@ -80,16 +80,6 @@ def _train(args: argparse.Namespace) -> int:
         )
         return 0
     if result.new_steps == 0 and args.resume is not None:
-        from .training.resume import checkpoint_position
-
-        done = checkpoint_position(Path(result.run_dir))
-        if done.stopped:
-            _out(
-                f"nothing to train: {result.run_dir} was stopped after epoch {done.epoch} of "
-                f"{trainer.spec.train.epochs} (a callback asked: early stopping, a sweep's "
-                "pruner; its log says why), and a stopped run trains no further"
-            )
-            return 0
         _out(
             f"nothing to train: {result.run_dir} has trained all {trainer.spec.train.epochs} "
             f"epochs of its spec; to train longer: genkit train --resume {result.run_dir} "

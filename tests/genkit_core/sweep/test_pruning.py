@@ -187,9 +187,7 @@ def test_a_12_trial_search_with_the_median_pruner_prunes_and_compare_lists_them_
 
     run_dir = out / pruned[0].user_attrs["run"]
     assert main(["train", "--resume", str(run_dir), "--quiet"]) == 0
-    assert (
-        f"was stopped after epoch {pruned[0].user_attrs[PRUNED_AT]} of 4" in capsys.readouterr().out
-    )
+    assert "a callback stopped" in capsys.readouterr().out  # not "has trained all 4 epochs"
     with pytest.raises(RunError, match=r"among 1 run directories \(1 pruned by a sweep"):
         collect([run_dir], iw_samples=5)
 
