@@ -232,8 +232,8 @@ else:
 
 class SearchSection(BaseModel):
     """What Optuna tunes: ``trials`` trials (per grid cell) of a TPE sampler seeded by ``seed``,
-    minimising or maximising ``metric``; every other key is a dotted spec key and its
-    distribution.
+    minimising or maximising ``metric``, poor ones stopped early by ``pruner``; every other key
+    is a dotted spec key and its distribution.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
