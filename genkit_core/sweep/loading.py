@@ -74,10 +74,11 @@ def load_sweep(
         metric=search.metric if search else "test_loss",
         direction=search.direction if search else "minimize",
         seed=search.seed if search else 0,
+        pruner=search.pruner.model_dump() if search and search.pruner.type != "none" else None,
         iw_samples=file.iw_samples,
         source=where,
     )
-    errors += _swap_errors(sweep, registry)
+    errors += _swap_errors(sweep, registry) + _pruner_errors(sweep)
     errors = errors or _name_clashes(sweep)  # repeated values, said already, repeat names
     if not errors and check_combinations:
         errors += _combination_errors(sweep, registry)
@@ -234,6 +235,26 @@ def _combination_errors(sweep: Sweep, registry: Registry) -> list[tuple[str, str
     return [(field, f"{text} (trial {_some(names)})") for (field, text), names in problems.items()]
 
 
+def _pruner_errors(sweep: Sweep) -> list[tuple[str, str]]:
+    """A pruner judges a trial by its test losses before its last epoch: a base that measures
+    none (``train.eval_every`` not below ``train.epochs``) would prune nothing, silently.
+    """
+    swept = {a.key for a in sweep.grid} | {p.key for p in sweep.search}
+    if sweep.pruner is None or swept & {"train", "train.epochs", "train.eval_every"}:
+        return []
+    epochs, every = sweep.defaults["train"]["epochs"], sweep.defaults["train"]["eval_every"]
+    if every < epochs:
+        return []
+    return [
+        (
+            "search.pruner",
+            f"{sweep.pruner['type']} has no test loss to judge a trial by before its last "
+            f"epoch (train.eval_every {every}, train.epochs {epochs}); set train.eval_every "
+            "below train.epochs in the base, or pruner: none",
+        )
+    ]
+
+
 def _metric_problems(sweep: Sweep, model: str) -> list[tuple[str, str]]:
     if sweep.metric in ("iw_nll", "negative_elbo") and model == "ae":
         return [("search.metric", f"{sweep.metric} needs a vae or cvae; use test_loss for an ae")]
@@ -252,6 +273,8 @@ def _describe(error: Any) -> tuple[str, str]:
     loc = [str(p) for p in error["loc"]]
     if loc[:1] == ["search"] and len(loc) > 2 and loc[2] in DISTRIBUTIONS:
         del loc[2]  # the distribution's tag: search.train.lr.log_uniform.log_uniform.0
+    if loc[:2] == ["search", "pruner"] and len(loc) > 3:
+        del loc[2]  # the pruner's tag: search.pruner.median.n_startup_trials
     field = ".".join(loc)
     kind = error["type"]
     if kind == "sweep_field":
@@ -262,6 +285,6 @@ def _describe(error: Any) -> tuple[str, str]:
     if kind == "missing":
         return field, "required, but missing"
     message = error["msg"].removeprefix("Value error, ")
-    if kind in ("value_error", "distribution"):
+    if kind in ("value_error", "distribution", "pruner"):
         return field, message
     return field, f"{message} (got {error.get('input')!r:.60})"

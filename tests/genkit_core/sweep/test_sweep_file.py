@@ -127,8 +127,9 @@ def test_genkit_schema_sweep_describes_sweep_files_with_specs_inside(capsys):
     assert schema["properties"]["base"]["anyOf"][1] == {"$ref": "#/$defs/ModelSpec"}
     spec = schema["$defs"]["ModelSpec"]
     assert "encoder" in spec["properties"] and "search" not in spec["properties"]
-    assert set(schema["$defs"]["SearchSection"]["properties"]) == {"trials", "metric",
-                                                                   "direction", "seed"}  # fmt: skip
+    search = schema["$defs"]["SearchSection"]["properties"]
+    assert set(search) == {"trials", "metric", "direction", "seed", "pruner"}
+    assert search["pruner"]["oneOf"][0] == {"enum": ["none", "median", "hyperband"]}  # by name
 
 
 @pytest.mark.parametrize(
