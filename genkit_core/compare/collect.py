@@ -161,7 +161,8 @@ def collect(
     """The configurations of the runs in ``paths`` (see :func:`find_runs`), each run measured
     (from its ``eval.json`` when current), and what their differences are taken from.
 
-    Runs that have not finished their epochs, or cannot be loaded or measured, are left out
+    Runs that have not finished their epochs (and were not stopped by a callback, such as
+    early stopping), or cannot be loaded or measured, are left out
     with a warning (``warn(line)``, default stderr): a half-trained run would not compare
     fairly. Runs a sweep's pruner stopped are left out without one: :func:`pruned_runs` lists
     them.
@@ -183,7 +184,7 @@ def collect(
             loaded = load_run_spec(run_dir)
             spec = resolve(loaded)
             epoch = trained_position(run_dir)["epoch"]
-            if 0 <= epoch < spec["train"]["epochs"]:
+            if 0 <= epoch < spec["train"]["epochs"] and not _stopped(run_dir):
                 raise RunError(
                     f"trained {epoch} of {spec['train']['epochs']} epochs (finish it with "
                     f"genkit train --resume {run_dir})"
@@ -342,3 +343,13 @@ def _stderr(line: str) -> None:
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _stopped(run_dir: Path) -> bool:
+    """Whether a callback (early stopping) ended the run: it is finished, not half-trained."""
+    from ..training.resume import checkpoint_position
+
+    try:
+        return checkpoint_position(run_dir).stopped
+    except GenkitError:
+        return False

@@ -87,8 +87,12 @@ class TrainingRun(Protocol):
         """Say a warning and keep it in the result (``TrainResult.warnings``)."""
 
     def write(self, write: Callable[[], None]) -> None:
-        """Run ``write`` on the background writer thread (after earlier writes; a failure is
-        raised at the next write or at the end of the run). Its inputs must not change.
+        """Call ``write`` now; the files it writes with genkit's writers
+        (:func:`~genkit_core.files.atomic_write` and kin) go to disk on the background writer
+        thread, after earlier writes (a failure is raised at the next write or at the end of
+        the run). Compute tensors before, not in what is written in the background: a torch
+        operation on the writer thread makes torch's CPU thread pools sleep and wake at every
+        step, which cost a second thread most of its gain.
         """
 
     def test_batches(self) -> Any:

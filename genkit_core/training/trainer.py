@@ -146,7 +146,7 @@ class Trainer:
         finished = done is not None and done.epoch >= self.spec.train.epochs and done.batch == 0
         if done is not None and (finished or done.stopped):
             return TrainResult(self.run_dir, {}, done.step, stopped=done.stopped)  # touch nothing
-        check_torch_pair()  # torchvision draws the first images, after a whole epoch
+        check_torch_pair()  # refuse a broken torch/torchvision pair before, not after, an epoch
         self.dist = setup_distributed(check_device(self.spec.train.device, "train.device"))
         self.device, self.is_main = self.dist.device, self.dist.is_main
         threads = torch.get_num_threads()  # train.threads holds for this call only

@@ -74,7 +74,9 @@ def test_the_saved_model_is_the_exponential_average_of_every_steps_weights(tmp_p
     assert not all(torch.equal(g, w) for g, w in zip(got, watch.steps[-1], strict=True))
 
 
-def test_early_stopping_stops_when_the_metric_stalls_and_keeps_the_best_epoch(tmp_path: Path):
+def test_early_stopping_stops_when_the_metric_stalls_and_keeps_the_best_epoch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     run = tmp_path / "run"
     cb = {"type": "early_stopping", "patience": 1, "min_delta": 1e6}  # nothing beats epoch 1
     result = Trainer(_spec([cb]), run, stream=None).fit()
@@ -88,9 +90,12 @@ def test_early_stopping_stops_when_the_metric_stalls_and_keeps_the_best_epoch(tm
     Trainer(_spec([], epochs=1), tmp_path / "one", stream=None).fit()
     one, saved = _weights(tmp_path / "one"), _weights(run)
     assert all(torch.equal(saved[k], one[k]) for k in one)
-    # a stopped run stays stopped
+    # a stopped run stays stopped, and counts as finished for compare
     assert main(["train", "--resume", str(run), "-q"]) == 0
     assert read_history(run)["epoch"] == [1.0, 2.0]
+    capsys.readouterr()
+    assert main(["compare", str(run), "--no-page", "--iw-samples", "5"]) == 0
+    assert "skipping" not in capsys.readouterr().err
 
 
 def test_a_metric_the_rows_lack_is_one_readable_error(tmp_path: Path):
