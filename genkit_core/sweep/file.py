@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
 from pydantic import (
@@ -136,20 +137,27 @@ def _distribution_kind(value: Any) -> str | None:
     return next((k for k, cls in DISTRIBUTIONS.items() if isinstance(value, cls)), None)
 
 
+def _tagged_union(
+    table: dict[str, type], kind: Callable[[Any], str | None], error: str, message: str
+) -> Any:
+    """The union of ``table``'s models, told apart by ``kind``; a value none fits is one
+    error of type ``error`` saying ``message``.
+    """
+    members = tuple(Annotated[cls, Tag(name)] for name, cls in table.items())
+    return Annotated[
+        Union[members],  # noqa: UP007 - built from a table
+        Discriminator(kind, custom_error_type=error, custom_error_message=message),
+    ]
+
+
 if TYPE_CHECKING:  # the union the table builds below
     Distribution: TypeAlias = Uniform | LogUniform | IntRange | LogInt | Choice
 else:
-    Distribution = Annotated[
-        Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in DISTRIBUTIONS.items())],  # noqa: UP007 - built from a table
-        Discriminator(
-            _distribution_kind,
-            custom_error_type="distribution",
-            custom_error_message=(
-                "must be one distribution: {uniform: [low, high]}, {log_uniform: [low, high]}, "
-                "{int: [low, high]}, {log_int: [low, high]} or {choice: [a, b, ...]}"
-            ),
-        ),
-    ]
+    Distribution = _tagged_union(
+        DISTRIBUTIONS, _distribution_kind, "distribution",
+        "must be one distribution: {uniform: [low, high]}, {log_uniform: [low, high]}, "
+        "{int: [low, high]}, {log_int: [low, high]} or {choice: [a, b, ...]}",
+    )  # fmt: skip
 """A search parameter's distribution, one key naming its kind."""
 
 
@@ -215,16 +223,10 @@ def _pruner_kind(value: Any) -> str | None:
 if TYPE_CHECKING:
     Pruner: TypeAlias = NoPruner | MedianPruner | HyperbandPruner
 else:
-    Pruner = Annotated[
-        Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in _PRUNERS.items())],  # noqa: UP007 - built from a table
-        Discriminator(
-            _pruner_kind,
-            custom_error_type="pruner",
-            custom_error_message=(
-                "must be none, median or hyperband, alone or as {type: median, <its settings>}"
-            ),
-        ),
-    ]
+    Pruner = _tagged_union(
+        _PRUNERS, _pruner_kind, "pruner",
+        "must be none, median or hyperband, alone or as {type: median, <its settings>}",
+    )  # fmt: skip
 """What stops poor trials of a search early: ``none``, ``median`` or ``hyperband``, named alone
 (``pruner: median``) or with its settings (``pruner: {type: median, n_startup_trials: 3}``).
 """
