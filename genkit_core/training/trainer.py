@@ -2,8 +2,8 @@
 
 Per epoch: one permutation (shared by all ranks), batches by index on the device, a step per
 batch with no host synchronisation on CUDA, then the epoch's end: the held-out loss, one row
-in the run's record and its loggers, the callbacks' events (pictures, early stopping, an EMA:
-:mod:`genkit_core.interfaces.callback`), the weights and an atomic checkpoint. Checkpoints are
+in the run's record and its loggers, the callbacks' events
+(:mod:`genkit_core.interfaces.callback`), the weights and an atomic checkpoint. Checkpoints are
 also written every ``train.checkpoint_every`` steps, and the run resumes from any of them
 exactly. Files are written on a background thread (:class:`~genkit_core.files.BackgroundWriter`).
 """
