@@ -162,9 +162,7 @@ _MAX_GRID = 1024
 
 @_command("sample", "draw samples from a trained model and save them as an image grid")
 def _sample(args: argparse.Namespace) -> int:
-    import torch
-
-    from .images import as_images, save_grid
+    from .images import as_images, sample_grid, save_grid
     from .run import load_run
 
     model = load_run(args.run_dir, device=_device(args.device))
@@ -174,27 +172,26 @@ def _sample(args: argparse.Namespace) -> int:
             "reconstruct, or train it with a prior fitted after training (prior: {type: "
             "code_gaussian}) or as a vae"
         )
-    labels, n, nrow = _sample_layout(args, model, next(model.parameters()).device)
-    torch.manual_seed(args.seed)
-    with torch.no_grad():
-        x = model.sample(n, labels, mean=not args.draw)
-    images = _images_or_fail(as_images(x, model.data_info.shape))
+    _check_sample_args(args, model)
+    grid = sample_grid(
+        model, n=args.n or 64, per_class=args.n or 8, label=args.label, nrow=args.nrow,
+        seed=args.seed, mean=not args.draw,
+    )  # fmt: skip
+    images = _images_or_fail(as_images(grid.x, model.data_info.shape))
     suffix = f"_label{args.label}" if args.label is not None else ""
     out = args.output or Path(args.run_dir) / f"sample{suffix}.png"
-    save_grid(Path(out), images, nrow=nrow)
-    per_class = " (one row per class)" if labels is not None and args.label is None else ""
+    save_grid(Path(out), images, nrow=grid.nrow)
+    per_class = " (one row per class)" if grid.labels is not None and args.label is None else ""
     _out(f"wrote {out}{per_class}")
     return 0
 
 
-def _sample_layout(args: argparse.Namespace, model: Any, device: Any) -> tuple[Any, int, int]:
-    """The labels to sample with (None: unconditioned), how many images, and images per row.
+def _check_sample_args(args: argparse.Namespace, model: Any) -> None:
+    """Refuse what :func:`~genkit_core.images.sample_grid` cannot draw, in the command's terms.
 
     A cvae of classes without ``--label`` draws ``-n`` (default 8) of each class, a row each,
     as ``samples.png`` shows it.
     """
-    import torch
-
     classes = model.data_info.num_classes
     if args.label is not None:
         if model.conditioner is None or classes is None:
@@ -206,20 +203,18 @@ def _sample_layout(args: argparse.Namespace, model: Any, device: Any) -> tuple[A
             raise RunError(
                 f"--label {args.label} is out of range: the classes are 0 to {classes - 1}"
             )
-        n = _grid_size(args.n or 64, f"-n {args.n}")
-        return torch.full((n,), args.label, device=device), n, args.nrow
-    if model.conditioner is None:
-        return None, _grid_size(args.n or 64, f"-n {args.n}"), args.nrow
-    if classes is None:
+        _grid_size(args.n or 64, f"-n {args.n}")
+    elif model.conditioner is None:
+        _grid_size(args.n or 64, f"-n {args.n}")
+    elif classes is None:
         raise RunError(
             f"{args.run_dir} is a cvae conditioned on vectors, so genkit sample has no condition "
             "to draw with; genkit report conditions on a test example, and in Python "
             "load_run(RUN).sample(n, labels=conditions) takes your own"
         )
-    per_class = args.n or 8
-    _grid_size(per_class * classes, f"-n {per_class} of each of {classes} classes")
-    labels = torch.arange(classes, device=device).repeat_interleave(per_class)
-    return labels, len(labels), per_class
+    else:
+        per_class = args.n or 8
+        _grid_size(per_class * classes, f"-n {per_class} of each of {classes} classes")
 
 
 def _grid_size(n: int, what: str) -> int:
@@ -236,7 +231,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     import torch
 
     from .data import as_float, load_data
-    from .images import as_images, save_grid
+    from .images import as_images, reconstruction_pairs, save_grid
     from .run import load_run
 
     model = load_run(args.run_dir, device=_device(args.device))
@@ -250,8 +245,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         if test.y is None or model.conditioner is None
         else torch.as_tensor(test.y[:n]).to(device)
     )
-    with torch.no_grad():
-        pairs = torch.stack([x, model.reconstruct(x, y)], dim=1).flatten(0, 1)
+    pairs = reconstruction_pairs(model, x, y)
     out = args.output or Path(args.run_dir) / "reconstruct.png"
     save_grid(Path(out), _images_or_fail(as_images(pairs, model.data_info.shape)), nrow=16)
     _out(f"wrote {out} (each input followed by its reconstruction)")

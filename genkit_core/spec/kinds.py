@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 from ..errors import with_article
 
-__all__ = ["MODEL_KINDS", "ModelKind", "ModelKindName", "fill_sections", "section_problems"]
+__all__ = [
+    "MODEL_KINDS",
+    "STAND_IN_PRIOR",
+    "ModelKind",
+    "ModelKindName",
+    "fill_sections",
+    "section_problems",
+]
 
 ModelKindName = Literal["ae", "vae", "cvae"]
 
@@ -75,6 +82,10 @@ MODEL_KINDS: dict[str, ModelKind] = {
 """Every model kind, by the name ``model:`` gives."""
 
 _PRIOR_FOR_DIVERGENCE = {"type": "standard_normal"}
+
+STAND_IN_PRIOR: dict[str, Any] = {"type": "code_gaussian"}
+"""The prior fitted after training that figures fit to the codes of a model without a prior
+(an ``ae``), to show what its decoder makes of codes of the right scale and correlation."""
 
 
 def fill_sections(data: dict[str, Any]) -> dict[str, Any]:
