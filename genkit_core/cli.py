@@ -460,11 +460,11 @@ def _compare(args: argparse.Namespace) -> int:
     names = columns(found)
     table = rows(found, names, args.sort)
     outputs = {"csv": to_csv(table, names), "json": to_json(table, names, reference)}
-    to_stdout = [kind for kind in outputs if getattr(args, kind) == "-"]
+    to_stdout = [fmt for fmt in outputs if getattr(args, fmt) == "-"]
     if not to_stdout:
         _out(to_text(table, names, reference))
-    for kind, text in outputs.items():
-        target = getattr(args, kind)
+    for fmt, text in outputs.items():
+        target = getattr(args, fmt)
         if target == "-":
             sys.stdout.write(text)
         elif target is not None:
@@ -638,16 +638,16 @@ def _nonnegative(text: str) -> int:
     return value
 
 
-def _report(exc: GenkitError, kind: str) -> None:
+def _report(exc: GenkitError, label: str) -> None:
     """Print an error as one line; under torchrun, with its rank, or from rank 0 alone when
     every rank raised it together.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        print(f"genkit: {kind}{exc}", file=sys.stderr)
+        print(f"genkit: {label}{exc}", file=sys.stderr)
     elif not _raised_on_every_rank(exc):
-        print(f"genkit: {kind}[rank {os.environ.get('RANK', '?')}] {exc}", file=sys.stderr)
+        print(f"genkit: {label}[rank {os.environ.get('RANK', '?')}] {exc}", file=sys.stderr)
     elif _is_main_process():
-        print(f"genkit: {kind}{exc}", file=sys.stderr)
+        print(f"genkit: {label}{exc}", file=sys.stderr)
 
 
 def _raised_on_every_rank(exc: GenkitError) -> bool:

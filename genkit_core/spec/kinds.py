@@ -27,7 +27,8 @@ ModelKindName = Literal["ae", "vae", "cvae"]
 
 @dataclass(frozen=True)
 class ModelKind:
-    """What a model kind means for its spec.
+    """What a model kind means for its spec (a model kind is what ``model:`` says; a
+    component kind, ``encoder`` or ``prior``, is a key of :data:`genkit_core.interfaces.KINDS`).
 
     Attributes:
         name: what ``model:`` says.

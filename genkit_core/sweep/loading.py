@@ -263,15 +263,15 @@ def _describe(error: Any) -> tuple[str, str]:
     if loc[:1] == ["search"] and len(loc) > 2 and loc[2] in DISTRIBUTIONS:
         del loc[2]  # the distribution's tag: search.train.lr.log_uniform.log_uniform.0
     field = ".".join(loc)
-    kind = error["type"]
-    if kind == "sweep_field":
+    error_type = error["type"]
+    if error_type == "sweep_field":
         return ".".join([*loc, error["ctx"]["field"]]), error["ctx"]["message"]
-    if kind == "extra_forbidden":
+    if error_type == "extra_forbidden":
         allowed = ", ".join(SweepFile.model_fields) if len(loc) == 1 else ""
         return field, f"unknown field '{loc[-1]}'" + (f"; allowed: {allowed}" if allowed else "")
-    if kind == "missing":
+    if error_type == "missing":
         return field, "required, but missing"
     message = error["msg"].removeprefix("Value error, ")
-    if kind in ("value_error", "distribution"):
+    if error_type in ("value_error", "distribution"):
         return field, message
     return field, f"{message} (got {error.get('input')!r:.60})"
