@@ -116,25 +116,29 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
                     lock = _try_lock(directory, plan.name, frozen.number)
                     if lock is not None:
                         lock.close()
-                        _requeue(storage, plan, frozen)
-                        return _ask(sweep, plan, study, directory, orphan=frozen.number)
+                        if _requeue(storage, plan, frozen):
+                            return _ask(sweep, plan, study, directory, orphan=frozen.number)
             if waiting or len(trials) - len(_retried(trials)) < plan.budget:
                 return _ask(sweep, plan, study, directory)
     return None
 
 
-def _requeue(storage: BaseStorage, plan: StudyPlan, orphan: FrozenTrial) -> None:
+def _requeue(storage: BaseStorage, plan: StudyPlan, orphan: FrozenTrial) -> bool:
     """Put a dead worker's RUNNING trial back in the study's queue (WAITING), so that
     ``study.ask()`` takes it over with its number, parameters and attributes as it takes an
     enqueued trial. Optuna has no call that hands a RUNNING trial to another process (its own
     heartbeat mechanism fails the trial and enqueues a copy with a new number, which would move
     the trial's run directory); the storage's public ``set_trial_state_values`` allows RUNNING
     to WAITING in every storage (in memory, journal, RDB), and ``ask`` pops WAITING trials as
-    it pops ``enqueue_trial``'s.
+    it pops ``enqueue_trial``'s. False when the trial was finished after it was read: its
+    worker told its result and ended between the two (it tells before it lets go of its lock).
     """
     study_id = storage.get_study_id_from_name(plan.name)
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, orphan.number)
-    storage.set_trial_state_values(trial_id, TrialState.WAITING)
+    try:
+        return storage.set_trial_state_values(trial_id, TrialState.WAITING)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
 
 
 def _ask(

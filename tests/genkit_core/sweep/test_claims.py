@@ -127,3 +127,24 @@ def test_a_searched_trial_draws_what_its_number_and_seed_draw(tmp_path: Path):
         return [first.params["train.lr"], claim_next(sweep, storage, directory).params["train.lr"]]
 
     assert lrs(False) == lrs(True)
+
+
+def test_a_trial_finished_after_it_was_read_as_running_is_not_taken_over(grid, monkeypatch):
+    """A worker tells its result and ends between another's reading of the trials and its probe
+    of the lock: the trial is left finished, and the claim moves on to a new one."""
+    import optuna
+
+    sweep, directory, storage = grid
+    first = claim_next(sweep, storage, directory)
+    stale = first.study.get_trials(deepcopy=True)  # trial 0 RUNNING
+    first.study.tell(first.trial, 1.0)
+    first.release()
+    real = optuna.Study.get_trials
+    calls = iter([stale])
+    monkeypatch.setattr(
+        optuna.Study, "get_trials",
+        lambda self, *a, **k: next(calls, None) or real(self, *a, **k),
+    )  # fmt: skip
+    second = claim_next(sweep, storage, directory)
+    assert not second.resumed and second.trial.number == 1
+    assert first.study.get_trials()[0].state == TrialState.COMPLETE
