@@ -64,7 +64,8 @@ def sample_grid(
         per_class: samples of each class of a cvae of classes (without ``label``).
         label: draw ``n`` samples of this one class (a cvae of classes).
         condition: a cvae conditioned on vectors draws all ``n`` with this condition, ``(C,)``
-            or ``(1, C)``; ignored by a model without a conditioner.
+            or ``(1, C)``, or each with its own, ``(n, C)``; ignored by a model without a
+            conditioner.
         nrow: images per row, unless one row per class is drawn.
         seed: draw under this seed and leave torch's random state as it was; None: draw from
             the current random state.
@@ -91,7 +92,13 @@ def sample_grid(
     elif conditioned:
         if condition is None:
             raise ValueError("this cvae is conditioned on vectors: give a condition to draw with")
-        labels = condition.reshape(1, -1).to(device).expand(n, -1)
+        rows = condition.to(device).reshape(-1, condition.shape[-1])
+        if len(rows) not in (1, n):
+            raise ValueError(
+                f"a condition of shape {tuple(condition.shape)} for {n} samples: give (C,), "
+                f"(1, C) or ({n}, C)"
+            )
+        labels = rows.expand(n, -1)
     devices = [device] if device.type == "cuda" and seed is not None else []
     with torch.random.fork_rng(devices=devices, enabled=seed is not None):
         if seed is not None:

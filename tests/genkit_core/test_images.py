@@ -88,8 +88,12 @@ def test_a_cvae_of_vectors_draws_with_the_given_condition(tmp_path):
     assert grid.labels.shape == (5, 2) and torch.equal(grid.labels[3], condition)
     torch.manual_seed(0)
     assert torch.equal(grid.x, model.sample(5, condition.expand(5, 2)))
+    own = torch.rand(5, 2)
+    assert torch.equal(sample_grid(model, n=5, condition=own).labels, own)
     with pytest.raises(ValueError, match="conditioned on vectors: give a condition"):
         sample_grid(model)
+    with pytest.raises(ValueError, match=r"shape \(3, 2\) for 5 samples: give \(C,\), \(1, C\)"):
+        sample_grid(model, n=5, condition=torch.rand(3, 2))
 
 
 def test_pairs_interleave_each_input_with_its_reconstruction(cvae, vae):
