@@ -43,8 +43,8 @@ def fit_density(
     """Fit ``module``'s parameters to ``data`` by minimising ``nll`` over minibatches.
 
     Args:
-        module: what is fitted; every parameter of it is trained (whatever its
-            ``requires_grad`` was, which is restored afterwards).
+        module: what is fitted; every parameter of it is trained in training mode (whatever its
+            ``requires_grad`` and mode were, which are restored afterwards).
         data: ``(N, ...)`` examples, on the module's device; batches are rows of it.
         nll: a batch ``(B, ...)`` -> ``(B,)`` negative log-likelihoods in nats (or a scalar
             already averaged); the loss of a step is their mean. Random draws inside it use
@@ -69,17 +69,19 @@ def fit_density(
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be at least 1, not {epochs}, {batch_size}")
     params = list(module.parameters())
-    trainable = [p.requires_grad for p in params]
+    trainable, was_training = [p.requires_grad for p in params], module.training
     devices = [data.device] if data.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.enable_grad():
         torch.manual_seed(seed)
         if fresh:
             _reset(module)
         module.requires_grad_(True)
+        module.train()  # dropout and batch norm as in training; the trainer fits in eval mode
         try:
             opt = make_optimizer(optimizer or OptimizerSpec(), lr, params, data.device, False)
             losses = _epochs(module, opt, data, nll, epochs, batch_size, seed)
         finally:
+            module.train(was_training)
             for p, was in zip(params, trainable, strict=True):
                 p.requires_grad_(was)
     return losses.tolist()

@@ -75,11 +75,17 @@ def test_draws_inside_the_loss_are_seeded_and_the_callers_state_is_kept():
     assert a == b
 
 
-def test_requires_grad_is_restored_and_every_parameter_is_trained():
+def test_requires_grad_and_the_mode_are_restored_and_every_parameter_is_trained():
     data, model = _data(64), _Gaussian(3)
-    model.requires_grad_(False)
-    start = model.loc.detach().clone()
-    fit_density(model, data, model.nll, epochs=1, batch_size=64, lr=0.1, seed=0, fresh=False)
+    model.requires_grad_(False).eval()
+    start, modes = model.loc.detach().clone(), []
+
+    def nll(x: Tensor) -> Tensor:
+        modes.append(model.training)
+        return model.nll(x)
+
+    fit_density(model, data, nll, epochs=1, batch_size=64, lr=0.1, seed=0, fresh=False)
+    assert modes == [True] and not model.training
     assert not model.loc.requires_grad and not model.log_scale.requires_grad
     assert not torch.equal(model.loc, start)
 
