@@ -72,6 +72,13 @@ def _train(args: argparse.Namespace) -> int:
         overrides=args.set, stream=None if args.quiet else sys.stderr,
     )  # fmt: skip
     result = trainer.fit()
+    if result.new_steps == 0 and args.resume is not None and result.stopped:
+        _out(
+            f"nothing to train: a callback stopped {result.run_dir} before the end of its "
+            f"{trainer.spec.train.epochs} epochs (early stopping, or a sweep's pruner), and a "
+            "stopped run trains no more; train a new run to go on"
+        )
+        return 0
     if result.new_steps == 0 and args.resume is not None:
         _out(
             f"nothing to train: {result.run_dir} has trained all {trainer.spec.train.epochs} "
@@ -81,7 +88,9 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     _out(f"trained {trainer.spec.model} in {result.run_dir} ({result.steps} steps)")
     if "test_loss" in result.metrics:
-        _out(f"test loss {result.metrics['test_loss']:.4f} nats per example{_loss_note(trainer)}")
+        at = f" at epoch {int(result.metrics['epoch'])}" if result.stopped else ""
+        loss = result.metrics["test_loss"]
+        _out(f"test loss {loss:.4f} nats per example{at}{_loss_note(trainer)}")
         if trainer.model.is_variational:
             _out(f"  genkit eval {result.run_dir} gives the negative ELBO and -log p(x)")
     if args.quiet:  # the trainer printed them on its stream otherwise
@@ -372,12 +381,11 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     if args.data:
         from .data import load_resolved_data
-        from .training.trainer import _check_support
 
         # what training does before its first step: load, check the splits, build, check support
         spec, data = load_resolved_data(spec)
         model = build_model(spec, data.info, device="meta")
-        _check_support(model, data)
+        model.check_support(data)
         looked = f"data loaded and checked: {len(data.train):,} train, {len(data.test):,} test"
     else:
         model = build_model(spec, device="meta")

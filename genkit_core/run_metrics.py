@@ -2,7 +2,7 @@
 
 The metrics are :func:`~genkit_core.evaluation.evaluate_test_split`'s (what ``genkit eval``
 prints: the negative ELBO and its terms, the importance-weighted -log p(x), active units, per
-test example in nats) plus ``test_loss``, the last test loss in ``metrics.csv`` (the objective
+test example in nats) plus ``test_loss``, the last test loss in the run's record (the objective
 the run trained on, left out when training measured it on another test draw). The cache
 records which weights it measured (their step), K and the test draw (``test_draw``: which
 binarisation of the test images, see :func:`~genkit_core.data.measured_draw`); a run trained
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import GenkitError, RunError
 from .files import atomic_write, read_metadata, read_small_file
 from .metadata import CheckpointMetadata, WeightsMetadata, checked
-from .run import CHECKPOINT, EVAL, METRICS, SPEC, WEIGHTS
+from .run import CHECKPOINT, EVAL, SPEC, WEIGHTS
 
 if TYPE_CHECKING:
     from .spec import ModelSpec
@@ -100,7 +100,7 @@ def measure_run(
     """
     from .data import load_data, measured_draw
     from .evaluation import evaluate_test_split
-    from .report.curves import read_metrics
+    from .record import has_history, read_history
     from .run import load_run
 
     run_dir = Path(run_dir)
@@ -112,8 +112,8 @@ def measure_run(
     assert model.spec is not None  # load_run builds the model from the run's spec
     report = evaluate_test_split(model, load_data(model.spec), iw_samples=iw_samples)
     draw = measured_draw(model.spec.data)
-    if os.path.lexists(run_dir / METRICS) and _training_test_draw(run_dir) == draw:
-        losses = [v for v in read_metrics(run_dir / METRICS).get("test_loss", []) if v is not None]
+    if has_history(run_dir) and _training_test_draw(run_dir) == draw:
+        losses = [v for v in read_history(run_dir).get("test_loss", []) if v is not None]
         if losses:
             report["test_loss"] = losses[-1]
     report = {"model": model.spec.model, "data": model.spec.data.type, **report,
@@ -133,7 +133,7 @@ def _current_draw(run_dir: Path, spec: ModelSpec | None) -> dict[str, Any] | Non
 
 
 def _training_test_draw(run_dir: Path) -> dict[str, Any] | None:
-    """The test draw of the test losses in the run's ``metrics.csv``: a binarised run trained
+    """The test draw of the test losses in the run's record: a binarised run trained
     before ``data.binarize_seed`` existed (its ``spec.yaml`` lacks the field) drew its test set
     with its ``train.seed``.
     """

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from ..errors import with_article
 
 __all__ = [
+    "LIST_DEFAULTS",
     "MODEL_KINDS",
     "STAND_IN_PRIOR",
     "ModelKind",
@@ -84,6 +85,13 @@ MODEL_KINDS: dict[str, ModelKind] = {
 
 _PRIOR_FOR_DIVERGENCE = {"type": "standard_normal"}
 
+LIST_DEFAULTS: dict[str, list[dict[str, Any]]] = {
+    "logging": [{"type": "csv"}],
+    "callbacks": [{"type": "pictures"}, {"type": "collapse_warning"}],
+}
+"""What a list section holds when a spec leaves it out, for every model kind. A spec that
+writes the section writes all of it: ``logging: []`` logs nowhere but the run's own record."""
+
 STAND_IN_PRIOR: dict[str, Any] = {"type": "code_gaussian"}
 """The prior fitted after training that figures fit to the codes of a model without a prior
 (an ``ae``), to show what its decoder makes of codes of the right scale and correlation."""
@@ -101,6 +109,8 @@ def fill_sections(data: dict[str, Any]) -> dict[str, Any]:
     filled = dict(data)
     for section, default in kind.defaults.items():
         filled.setdefault(section, dict(default))
+    for section, listed in LIST_DEFAULTS.items():
+        filled.setdefault(section, [dict(item) for item in listed])
     if filled.get("divergence") is not None and "prior" not in filled:
         filled["prior"] = dict(_PRIOR_FOR_DIVERGENCE)
     return filled
