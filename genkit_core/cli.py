@@ -102,7 +102,8 @@ def _train(args: argparse.Namespace) -> int:
 def _loss_note(trainer: Any) -> str:
     """How the training objective's test loss relates to genkit eval's negative ELBO."""
     spec, model = trainer.spec, trainer.model
-    if spec.objective.type != "elbo":
+    # asked of the objective's class: the interface's default is False (not the ELBO)
+    if not getattr(model.objective, "loss_is_elbo", False):
         # genkit eval gives the negative ELBO of a variational model, and of an autoencoder
         # only its reconstruction term
         beside = "the negative ELBO" if model.is_variational else "-log p(x|z) at the code"
@@ -171,9 +172,7 @@ _MAX_GRID = 1024
 
 @_command("sample", "draw samples from a trained model and save them as an image grid")
 def _sample(args: argparse.Namespace) -> int:
-    import torch
-
-    from .images import as_images, save_grid
+    from .images import as_images, sample_grid, save_grid
     from .run import load_run
 
     model = load_run(args.run_dir, device=_device(args.device))
@@ -183,27 +182,26 @@ def _sample(args: argparse.Namespace) -> int:
             "reconstruct, or train it with a prior fitted after training (prior: {type: "
             "code_gaussian}) or as a vae"
         )
-    labels, n, nrow = _sample_layout(args, model, next(model.parameters()).device)
-    torch.manual_seed(args.seed)
-    with torch.no_grad():
-        x = model.sample(n, labels, mean=not args.draw)
-    images = _images_or_fail(as_images(x, model.data_info.shape))
+    _check_sample_args(args, model)
+    grid = sample_grid(
+        model, n=args.n or 64, per_class=args.n or 8, label=args.label, nrow=args.nrow,
+        seed=args.seed, mean=not args.draw,
+    )  # fmt: skip
+    images = _images_or_fail(as_images(grid.x, model.data_info.shape))
     suffix = f"_label{args.label}" if args.label is not None else ""
     out = args.output or Path(args.run_dir) / f"sample{suffix}.png"
-    save_grid(Path(out), images, nrow=nrow)
-    per_class = " (one row per class)" if labels is not None and args.label is None else ""
+    save_grid(Path(out), images, nrow=grid.nrow)
+    per_class = " (one row per class)" if grid.labels is not None and args.label is None else ""
     _out(f"wrote {out}{per_class}")
     return 0
 
 
-def _sample_layout(args: argparse.Namespace, model: Any, device: Any) -> tuple[Any, int, int]:
-    """The labels to sample with (None: unconditioned), how many images, and images per row.
+def _check_sample_args(args: argparse.Namespace, model: Any) -> None:
+    """Refuse what :func:`~genkit_core.images.sample_grid` cannot draw, in the command's terms.
 
     A cvae of classes without ``--label`` draws ``-n`` (default 8) of each class, a row each,
     as ``samples.png`` shows it.
     """
-    import torch
-
     classes = model.data_info.num_classes
     if args.label is not None:
         if model.conditioner is None or classes is None:
@@ -215,20 +213,18 @@ def _sample_layout(args: argparse.Namespace, model: Any, device: Any) -> tuple[A
             raise RunError(
                 f"--label {args.label} is out of range: the classes are 0 to {classes - 1}"
             )
-        n = _grid_size(args.n or 64, f"-n {args.n}")
-        return torch.full((n,), args.label, device=device), n, args.nrow
-    if model.conditioner is None:
-        return None, _grid_size(args.n or 64, f"-n {args.n}"), args.nrow
-    if classes is None:
+        _grid_size(args.n or 64, f"-n {args.n}")
+    elif model.conditioner is None:
+        _grid_size(args.n or 64, f"-n {args.n}")
+    elif classes is None:
         raise RunError(
             f"{args.run_dir} is a cvae conditioned on vectors, so genkit sample has no condition "
             "to draw with; genkit report conditions on a test example, and in Python "
             "load_run(RUN).sample(n, labels=conditions) takes your own"
         )
-    per_class = args.n or 8
-    _grid_size(per_class * classes, f"-n {per_class} of each of {classes} classes")
-    labels = torch.arange(classes, device=device).repeat_interleave(per_class)
-    return labels, len(labels), per_class
+    else:
+        per_class = args.n or 8
+        _grid_size(per_class * classes, f"-n {per_class} of each of {classes} classes")
 
 
 def _grid_size(n: int, what: str) -> int:
@@ -245,7 +241,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     import torch
 
     from .data import as_float, load_data
-    from .images import as_images, save_grid
+    from .images import as_images, reconstruction_pairs, save_grid
     from .run import load_run
 
     model = load_run(args.run_dir, device=_device(args.device))
@@ -259,8 +255,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         if test.y is None or model.conditioner is None
         else torch.as_tensor(test.y[:n]).to(device)
     )
-    with torch.no_grad():
-        pairs = torch.stack([x, model.reconstruct(x, y)], dim=1).flatten(0, 1)
+    pairs = reconstruction_pairs(model, x, y)
     out = args.output or Path(args.run_dir) / "reconstruct.png"
     save_grid(Path(out), _images_or_fail(as_images(pairs, model.data_info.shape)), nrow=16)
     _out(f"wrote {out} (each input followed by its reconstruction)")
@@ -476,13 +471,13 @@ def _compare(args: argparse.Namespace) -> int:
     names = columns(found)
     table = rows(found, names, args.sort)
     outputs = {"csv": to_csv(table, names), "json": to_json(table, names, reference, pruned)}
-    to_stdout = [kind for kind in outputs if getattr(args, kind) == "-"]
+    to_stdout = [fmt for fmt in outputs if getattr(args, fmt) == "-"]
     if not to_stdout:
         _out(to_text(table, names, reference))
         if pruned:
             _out(pruned_text(pruned))
-    for kind, text in outputs.items():
-        target = getattr(args, kind)
+    for fmt, text in outputs.items():
+        target = getattr(args, fmt)
         if target == "-":
             sys.stdout.write(text)
         elif target is not None:
@@ -656,16 +651,16 @@ def _nonnegative(text: str) -> int:
     return value
 
 
-def _report(exc: GenkitError, kind: str) -> None:
+def _report(exc: GenkitError, label: str) -> None:
     """Print an error as one line; under torchrun, with its rank, or from rank 0 alone when
     every rank raised it together.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        print(f"genkit: {kind}{exc}", file=sys.stderr)
+        print(f"genkit: {label}{exc}", file=sys.stderr)
     elif not _raised_on_every_rank(exc):
-        print(f"genkit: {kind}[rank {os.environ.get('RANK', '?')}] {exc}", file=sys.stderr)
+        print(f"genkit: {label}[rank {os.environ.get('RANK', '?')}] {exc}", file=sys.stderr)
     elif _is_main_process():
-        print(f"genkit: {kind}{exc}", file=sys.stderr)
+        print(f"genkit: {label}{exc}", file=sys.stderr)
 
 
 def _raised_on_every_rank(exc: GenkitError) -> bool:

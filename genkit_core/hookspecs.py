@@ -26,8 +26,9 @@ def genkit_components() -> Sequence[Component]:  # type: ignore[empty-body]  # p
     """Return the components this plugin provides.
 
     Each :class:`~genkit_core.registry.Component` pairs a name (what a spec's ``type:`` says)
-    with a class that subclasses one of genkit's interfaces (Encoder, Decoder, Prior,
-    Divergence, Likelihood, Conditioner, DataSource, Logger) and carries its pydantic
+    with a class that subclasses one of genkit's interfaces, one per component kind
+    (:data:`genkit_core.interfaces.KINDS`: Encoder, Posterior, Decoder, Prior, Divergence,
+    Likelihood, Objective, Conditioner, DataSource, Logger, Callback) and carries its pydantic
     parameter model as ``cls.Params``.
 
     Example::

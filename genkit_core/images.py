@@ -1,4 +1,8 @@
-"""Image grids of samples and reconstructions, laid out as torchvision's ``save_image`` does.
+"""Image grids of samples and reconstructions: what they show, and how they are drawn.
+
+:func:`sample_grid` and :func:`reconstruction_pairs` are the one place that decides what a
+model's sample grid and its reconstruction pairs are; the pictures of each epoch, ``genkit
+sample``, ``genkit reconstruct`` and ``genkit report`` all draw them.
 
 The grid is drawn with torch on the calling thread and only encoded (PNG, by Pillow) and written
 on a :class:`~genkit_core.files.BackgroundWriter`'s thread. A torch operation on another thread
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -19,7 +24,107 @@ from torch import Tensor
 
 from .files import atomic_write_with
 
-__all__ = ["as_images", "save_grid"]
+if TYPE_CHECKING:
+    from .model import LatentVariableModel
+
+__all__ = ["SampleGrid", "as_images", "reconstruction_pairs", "sample_grid", "save_grid"]
+
+
+class SampleGrid(NamedTuple):
+    """A model's samples laid out as a grid.
+
+    Attributes:
+        x: ``(N, *data_shape)`` the samples.
+        labels: ``(N,)`` the class of each (one row per class) or ``(N, C)`` the condition, or
+            None for a model without a conditioner.
+        nrow: images per row.
+    """
+
+    x: Tensor
+    labels: Tensor | None
+    nrow: int
+
+
+@torch.no_grad()
+def sample_grid(
+    model: LatentVariableModel,
+    n: int = 64,
+    per_class: int = 8,
+    label: int | None = None,
+    condition: Tensor | None = None,
+    nrow: int = 8,
+    seed: int | None = None,
+    mean: bool = True,
+) -> SampleGrid:
+    """A model's samples as a grid: for a cvae of classes, ``per_class`` of each class, a row
+    each; otherwise ``n``, ``nrow`` to a row.
+
+    A model that cannot sample (an autoencoder without a prior fitted after training,
+    ``model.can_sample`` False) has no grid: the caller decides what to do instead.
+
+    Args:
+        model: the model, on its device (put in eval mode by the caller).
+        n: how many samples, unless one row per class is drawn.
+        per_class: samples of each class of a cvae of classes (without ``label``).
+        label: draw ``n`` samples of this one class (a cvae of classes).
+        condition: a cvae conditioned on vectors draws all ``n`` with this condition, ``(C,)``
+            or ``(1, C)``, or each with its own, ``(n, C)``; ignored by a model without a
+            conditioner.
+        nrow: images per row, unless one row per class is drawn.
+        seed: draw under this seed and leave torch's random state as it was; None: draw from
+            the current random state.
+        mean: show the likelihood's mean (sharper) instead of a draw from it.
+
+    Raises:
+        TypeError: the model cannot sample.
+        ValueError: ``label`` for a model that is not a cvae of classes, or out of range; no
+            ``condition`` for a cvae conditioned on vectors.
+    """
+    device = next(model.parameters()).device
+    classes = model.data_info.num_classes
+    conditioned = model.conditioner is not None
+    labels: Tensor | None = None
+    if label is not None:
+        if not conditioned or classes is None:
+            raise ValueError("a label needs a cvae of classes")
+        if not 0 <= label < classes:
+            raise ValueError(f"label {label} is not a class: they are 0 to {classes - 1}")
+        labels = torch.full((n,), label, device=device)
+    elif conditioned and classes is not None:
+        labels = torch.arange(classes, device=device).repeat_interleave(per_class)
+        n, nrow = len(labels), per_class
+    elif conditioned:
+        if condition is None:
+            raise ValueError("this cvae is conditioned on vectors: give a condition to draw with")
+        rows = condition.to(device).reshape(-1, condition.shape[-1])
+        if len(rows) not in (1, n):
+            raise ValueError(
+                f"a condition of shape {tuple(condition.shape)} for {n} samples: give (C,), "
+                f"(1, C) or ({n}, C)"
+            )
+        labels = rows.expand(n, -1)
+    devices = [device] if device.type == "cuda" and seed is not None else []
+    with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return SampleGrid(model.sample(n, labels, mean=mean), labels, nrow)
+
+
+@torch.no_grad()
+def reconstruction_pairs(model: LatentVariableModel, x: Tensor, y: Tensor | None = None) -> Tensor:
+    """Each input followed by its reconstruction (the likelihood's mean at its code).
+
+    Args:
+        model: the model (put in eval mode by the caller).
+        x: ``(B, *data_shape)`` float inputs on the model's device.
+        y: ``(B,)`` labels or ``(B, C)`` conditions; used by a cvae only.
+
+    Returns:
+        ``(2B, *data_shape)``: input 0, its reconstruction, input 1, ...; shown 16 to a row,
+        pairs sit side by side.
+    """
+    y = y if model.conditioner is not None else None
+    return torch.stack([x, model.reconstruct(x, y)], dim=1).flatten(0, 1)
 
 
 def as_images(x: Tensor, shape: tuple[int, ...]) -> Tensor | None:

@@ -65,7 +65,9 @@ class LatentVariableModel(nn.Module):
     """A latent-variable model from its components.
 
     Args:
-        kind: the spec's shorthand, ``ae``, ``vae`` or ``cvae`` (for messages and file names).
+        kind: the model kind, the spec's ``model:`` shorthand ``ae``, ``vae`` or ``cvae`` (for
+            messages and file names); not a component kind, which each component's class
+            names (``Prior.kind == "prior"``).
         latent_dim: L, the spec's ``latent_dim``.
         data: shape and labels of the data the model is built for.
         encoder: data (after the conditioner) to features.

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..errors import RunError
-from ..images import as_images
+from ..images import as_images, reconstruction_pairs
 from ..record import read_history
 from .curves import plot_curves
 from .interpolation import choose_pairs, interpolate
@@ -122,10 +122,8 @@ def samples_picture(view: RunView, seed: int = 0) -> Picture:
 @torch.no_grad()
 def reconstructions_picture(view: RunView, n: int = 32) -> Picture:
     """Test images, each followed by the likelihood's mean at its code."""
-    x = view.test_x[:n]
     y = None if view.test_y is None else view.test_y[:n]
-    recon = view.model.reconstruct(x, view.condition(y))
-    images = _images(view, torch.stack([x, recon], dim=1).flatten(0, 1))
+    images = _images(view, reconstruction_pairs(view.model, view.test_x[:n], y))
     fig = grid_figure(images, 16, col_labels=["input", "recon."] * 8)
     caption = (
         "Test images (odd columns), each followed by its reconstruction (the likelihood's mean)."

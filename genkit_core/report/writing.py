@@ -37,7 +37,7 @@ def write_report(
 ) -> Path:
     """Write the run's report page (default ``RUN_DIR/report.html``) and return its path.
 
-    A figure that cannot be drawn (no ``metrics.csv``, data that are not images) becomes a
+    A figure that cannot be drawn (no record of its epochs, data that are not images) becomes a
     one-line note in its section; a run that cannot be loaded is an error.
 
     Raises:

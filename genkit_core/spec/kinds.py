@@ -16,6 +16,7 @@ from ..errors import with_article
 __all__ = [
     "LIST_DEFAULTS",
     "MODEL_KINDS",
+    "STAND_IN_PRIOR",
     "ModelKind",
     "ModelKindName",
     "fill_sections",
@@ -27,7 +28,8 @@ ModelKindName = Literal["ae", "vae", "cvae"]
 
 @dataclass(frozen=True)
 class ModelKind:
-    """What a model kind means for its spec.
+    """What a model kind means for its spec (a model kind is what ``model:`` says; a
+    component kind, ``encoder`` or ``prior``, is a key of :data:`genkit_core.interfaces.KINDS`).
 
     Attributes:
         name: what ``model:`` says.
@@ -89,6 +91,10 @@ LIST_DEFAULTS: dict[str, list[dict[str, Any]]] = {
 }
 """What a list section holds when a spec leaves it out, for every model kind. A spec that
 writes the section writes all of it: ``logging: []`` logs nowhere but the run's own record."""
+
+STAND_IN_PRIOR: dict[str, Any] = {"type": "code_gaussian"}
+"""The prior fitted after training that figures fit to the codes of a model without a prior
+(an ``ae``), to show what its decoder makes of codes of the right scale and correlation."""
 
 
 def fill_sections(data: dict[str, Any]) -> dict[str, Any]:

@@ -106,24 +106,24 @@ def _load_plugins(plugins: Any, registry: Registry, source: str | None) -> None:
 
 def _describe(error: Any, data: dict[str, Any], registry: Registry) -> tuple[str, str]:
     """One pydantic error as ``(field path, message)``, in genkit's words."""
-    kind = error["type"]
-    if kind == "inconsistent_spec":
+    error_type = error["type"]
+    if error_type == "inconsistent_spec":
         return error["ctx"]["field"], error["ctx"]["message"]
     loc = _without_tags(list(error["loc"]), registry)
     field = ".".join(str(p) for p in loc)
     section_kind = _kind_at(loc)
-    if kind == "union_tag_invalid" and section_kind:
+    if error_type == "union_tag_invalid" and section_kind:
         return field, registry.unknown_message(section_kind, error["ctx"]["tag"])
-    if kind == "union_tag_not_found" and section_kind:
+    if error_type == "union_tag_not_found" and section_kind:
         known = ", ".join(registry.names(section_kind))
         return field, f"missing 'type': name the {section_kind} to use (known: {known})"
-    if kind == "model_attributes_type" and section_kind:
+    if error_type == "model_attributes_type" and section_kind:
         example = (registry.names(section_kind) or ["name"])[0]
         got = _short(error["input"])
         return field, f"must be a mapping like {{type: {example}}}, got {got}"
-    if kind == "extra_forbidden":
+    if error_type == "extra_forbidden":
         return field, _unknown_field(loc, data, registry)
-    if kind == "missing":
+    if error_type == "missing":
         return field, "required, but missing"
     return field, f"{error['msg']} (got {_short(error.get('input'))})"
 

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -24,6 +24,9 @@ from ..spec import ModelSpec, SpecValidationError, load_spec, read_spec_file, re
 from .file import DISTRIBUTIONS, SweepFile
 from .naming import safe_name
 from .plan import Axis, Parameter, Sweep
+
+if TYPE_CHECKING:
+    from ..model import LatentVariableModel
 
 __all__ = ["MAX_TRIALS", "load_sweep"]
 
@@ -222,7 +225,7 @@ def _combination_errors(sweep: Sweep, registry: Registry) -> list[tuple[str, str
         name = sweep.trial_name(params)
         try:
             spec = load_spec(sweep.spec(params), registry=registry)
-            build_model(spec, registry=registry, device="meta")
+            model = build_model(spec, registry=registry, device="meta")
         except SpecValidationError as exc:
             for f, m in exc.errors:
                 problems.setdefault(("grid", f"{f}: {m}" if f else m), []).append(name)
@@ -230,7 +233,7 @@ def _combination_errors(sweep: Sweep, registry: Registry) -> list[tuple[str, str
         except GenkitError as exc:
             problems.setdefault(("grid", str(exc)), []).append(name)
             continue
-        for problem in _metric_problems(sweep, spec.model):
+        for problem in _metric_problems(sweep, model):
             problems.setdefault(problem, []).append(name)
     return [(field, f"{text} (trial {_some(names)})") for (field, text), names in problems.items()]
 
@@ -255,9 +258,16 @@ def _pruner_errors(sweep: Sweep) -> list[tuple[str, str]]:
     ]
 
 
-def _metric_problems(sweep: Sweep, model: str) -> list[tuple[str, str]]:
-    if sweep.metric in ("iw_nll", "negative_elbo") and model == "ae":
-        return [("search.metric", f"{sweep.metric} needs a vae or cvae; use test_loss for an ae")]
+def _metric_problems(sweep: Sweep, model: LatentVariableModel) -> list[tuple[str, str]]:
+    """What the model cannot measure: a bound on -log p(x) needs a variational model (asked of
+    the model, not its kind: an ``ae`` with a prior fitted after training has none either).
+    """
+    if sweep.metric in ("iw_nll", "negative_elbo") and not model.is_variational:
+        return [(
+            "search.metric",
+            f"{sweep.metric} needs a model with an ELBO (a stochastic posterior and a prior "
+            f"trained with it, as a vae's); use test_loss for this {model.kind}",
+        )]  # fmt: skip
     if sweep.metric == "iw_nll" and sweep.iw_samples == 0:
         return [("search.metric", "iw_nll needs iw_samples above 0")]
     return []
@@ -276,15 +286,15 @@ def _describe(error: Any) -> tuple[str, str]:
     if loc[:2] == ["search", "pruner"] and len(loc) > 3:
         del loc[2]  # the pruner's tag: search.pruner.median.n_startup_trials
     field = ".".join(loc)
-    kind = error["type"]
-    if kind == "sweep_field":
+    error_type = error["type"]
+    if error_type == "sweep_field":
         return ".".join([*loc, error["ctx"]["field"]]), error["ctx"]["message"]
-    if kind == "extra_forbidden":
+    if error_type == "extra_forbidden":
         allowed = ", ".join(SweepFile.model_fields) if len(loc) == 1 else ""
         return field, f"unknown field '{loc[-1]}'" + (f"; allowed: {allowed}" if allowed else "")
-    if kind == "missing":
+    if error_type == "missing":
         return field, "required, but missing"
     message = error["msg"].removeprefix("Value error, ")
-    if kind in ("value_error", "distribution", "pruner"):
+    if error_type in ("value_error", "distribution", "pruner"):
         return field, message
     return field, f"{message} (got {error.get('input')!r:.60})"

@@ -133,8 +133,11 @@ class StudyPlan:
         The grid's is seeded alike everywhere, as its seed orders the cells. The TPE sampler of
         trial k is seeded by (seed, k): workers do not draw the same values, and a sweep run by
         one worker draws the same values every time. One sampler kept for all of a worker's trials
-        would draw values that depend on which trials that worker happened to run. Making one
-        per trial is cheap: TPE keeps nothing but its random state, and reads the trials from
+        would draw values that depend on which trials that worker happened to run, and a sweep
+        resumed after Ctrl-C would draw other values than one left to finish. A TPE sampler
+        takes its seed only when it is made (Optuna's public ``reseed_rng`` draws a seed from
+        the OS), so one made per trial is what keeps this; it is cheap (about 0.2 ms, against a
+        trial's training): TPE keeps nothing but its random state, and reads the trials from
         the storage at each draw.
         """
         if self.grid is not None:

@@ -119,21 +119,45 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
                 if frozen.state == TrialState.RUNNING:
                     lock = _try_lock(directory, plan.name, frozen.number)
                     if lock is not None:
-                        study.sampler = plan.sampler(frozen.number)
-                        study.sampler.before_trial(study, frozen)  # a grid cell is set only once
-                        study_id = storage.get_study_id_from_name(plan.name)
-                        trial_id = storage.get_trial_id_from_study_id_trial_number(
-                            study_id, frozen.number
-                        )  # the storage's public API: FrozenTrial keeps its id private
-                        trial = optuna.Trial(study, trial_id)
-                        return _complete(sweep, plan, trial, lock, resumed=True)
+                        lock.close()
+                        if _requeue(storage, plan, frozen):
+                            return _ask(sweep, plan, study, directory, orphan=frozen.number)
             if waiting or len(trials) - len(_retried(trials)) < plan.budget:
-                study.sampler = plan.sampler(len(trials))  # the number the new trial will get
-                trial = study.ask()
-                lock = _try_lock(directory, plan.name, trial.number, wait=True)
-                assert lock is not None  # only a probe under the claim lock could hold it
-                return _complete(sweep, plan, trial, lock, resumed=False)
+                return _ask(sweep, plan, study, directory)
     return None
+
+
+def _requeue(storage: BaseStorage, plan: StudyPlan, orphan: FrozenTrial) -> bool:
+    """Put a dead worker's RUNNING trial back in the study's queue (WAITING), so that
+    ``study.ask()`` takes it over with its number, parameters and attributes as it takes an
+    enqueued trial. Optuna has no call that hands a RUNNING trial to another process (its own
+    heartbeat mechanism fails the trial and enqueues a copy with a new number, which would move
+    the trial's run directory); the storage's public ``set_trial_state_values`` allows RUNNING
+    to WAITING in every storage (in memory, journal, RDB), and ``ask`` pops WAITING trials as
+    it pops ``enqueue_trial``'s. False when the trial was finished after it was read: its
+    worker told its result and ended between the two (it tells before it lets go of its lock).
+    """
+    study_id = storage.get_study_id_from_name(plan.name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, orphan.number)
+    try:
+        return storage.set_trial_state_values(trial_id, TrialState.WAITING)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+
+
+def _ask(
+    sweep: Sweep, plan: StudyPlan, study: optuna.Study, directory: Path, orphan: int | None = None
+) -> Claim:
+    """The study's next trial (a queued one first, as Optuna pops them), held and named. A trial
+    that is ``orphan`` resumes its run; ask() pops the oldest queued trial, which is the orphan:
+    a trial is created or popped only when none older is waiting, under the claim lock.
+    """
+    study.sampler = plan.sampler()  # the grid's cell is chosen in ask (by its before_trial)
+    trial = study.ask()
+    study.sampler = plan.sampler(trial.number)  # TPE draws at suggest, seeded by the number
+    lock = _try_lock(directory, plan.name, trial.number, wait=True)
+    assert lock is not None  # only a probe under the claim lock could hold it
+    return _complete(sweep, plan, trial, lock, resumed=trial.number == orphan)
 
 
 RETRY_OF = "retry_of"

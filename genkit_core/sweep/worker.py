@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..devices import resolve_device
 from ..errors import DataError, GenkitError, NonFiniteError, RunError, SpecError
 from ..memory import keep_freed_memory
 from .loading import load_sweep
@@ -65,7 +66,7 @@ def run_trial(sweep: Sweep, claim: Claim, directory: Path, log: TextIO | None) -
             trainer.fit()
             pruned = pruning.pruned if pruning is not None else None
             if pruned is None:
-                device = _device(trainer.spec.train.device)
+                device = resolve_device(trainer.spec.train.device, "train.device")
                 metrics = measure_run(run_dir, sweep.iw_samples, device)
         if pruned is not None:
             _prune(claim, pruned, log)
@@ -179,14 +180,6 @@ def _fail(claim: Claim, message: str, log: TextIO | None, may_pass: bool) -> Non
     claim.trial.set_user_attr("error", message[:2000])
     claim.trial.set_user_attr(RETRIABLE, may_pass)
     claim.study.tell(claim.trial, state=TrialState.FAIL)
-
-
-def _device(requested: str) -> str:
-    import torch
-
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return requested
 
 
 def _work(directory: Path, storage_url: str | None) -> int:

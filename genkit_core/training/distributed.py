@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
+from ..devices import resolve_device
 from ..errors import GenkitError, RunError, SpecError
 
 __all__ = [
@@ -165,8 +166,8 @@ class AgreedFlag:
 
 
 def _device(requested: str, local_rank: int, world: int) -> torch.device:
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "auto":  # the rest was checked by the trainer (check_device)
+        requested = resolve_device(requested, "train.device")
     device = torch.device(requested)
     if world <= 1 or device.type == "cpu":
         return device

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from genkit_core import Callback, Params, TrainingRun
 from genkit_core.data import as_float
-from genkit_core.images import as_images, save_grid
+from genkit_core.images import as_images, reconstruction_pairs, sample_grid, save_grid
 from genkit_core.run import RECONSTRUCTIONS, SAMPLES
 
 __all__ = ["Pictures", "PicturesParams"]
@@ -43,23 +43,16 @@ class Pictures(Callback):
             return
         model, spec, info = run.model, run.spec, run.data.info
         model.eval()
-        devices = [run.device] if run.device.type == "cuda" else []
-        with torch.no_grad(), torch.random.fork_rng(devices=devices):
-            torch.manual_seed(spec.train.seed)
+        with torch.no_grad():
             x, y = next(iter(run.test_batches()))
             x, y = as_float(x[:32]), None if y is None else y[:32]
-            pairs = as_images(
-                torch.stack([x, model.reconstruct(x, y)], 1).flatten(0, 1), info.shape
-            )
+            pairs = as_images(reconstruction_pairs(model, x, y), info.shape)
             samples, nrow = None, 8
             if model.can_sample:
-                n, labels = spec.train.samples, None
-                if model.conditioner is not None and info.num_classes is not None:
-                    labels = torch.arange(info.num_classes, device=run.device).repeat_interleave(8)
-                    n = len(labels)
-                elif model.conditioner is not None:
-                    labels = y[:1].expand(n, -1) if y is not None else None
-                samples = as_images(model.sample(n, labels), info.shape)
+                condition = None if y is None else y[:1]
+                grid = sample_grid(model, spec.train.samples, condition=condition,
+                                   seed=spec.train.seed)  # fmt: skip
+                samples, nrow = as_images(grid.x, info.shape), grid.nrow
         model.train()
         if pairs is not None:
             run.write(lambda: save_grid(run.run_dir / RECONSTRUCTIONS, pairs, nrow=16))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor
 
 from genkit_core import Draw, LatentVariableModel, Objective, ObjectiveOutput, ObjectiveParams
@@ -23,6 +25,9 @@ class ELBO(Objective):
     """
 
     Params = ObjectiveParams
+    loss_is_elbo: ClassVar[bool] = True
+    """Its test loss is the negative ELBO (with the divergence's modifiers): what ``genkit
+    train`` says of it. A subclass that adds to the loss sets it false."""
 
     def term_names(self, model: LatentVariableModel) -> tuple[str, ...]:
         names = ["reconstruction"]

@@ -66,6 +66,7 @@ class FactorVAE(ELBO):
     Params = FactorVAEParams
     params: FactorVAEParams  # the validated section, narrowed from the interface
     groups = ("model", "discriminator")
+    loss_is_elbo = False  # the total correlation is added to it
 
     def __init__(self, params: FactorVAEParams, latent_dim: int):
         super().__init__(params, latent_dim)

@@ -48,6 +48,7 @@ class RAE(ELBO):
 
     Params = RAEParams
     params: RAEParams  # the validated section, narrowed from the interface
+    loss_is_elbo = False  # a code penalty and the decoder's weights, not a divergence
 
     def check(self, model: LatentVariableModel) -> None:
         if model.posterior.stochastic or model.divergence is not None or self.samples != 1:

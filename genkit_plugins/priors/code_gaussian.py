@@ -39,7 +39,9 @@ class CodeGaussian(Prior):
         covariance = torch.cov(codes.T, correction=1) if len(codes) > 1 else None
         if covariance is None or covariance.dim() == 0:  # one code, or one latent dimension
             covariance = codes.var(0, correction=min(1, len(codes) - 1)).reshape(-1).diag()
-        covariance = covariance + _JITTER * torch.eye(len(covariance), dtype=covariance.dtype)
+        covariance = covariance + _JITTER * torch.eye(
+            len(covariance), dtype=covariance.dtype, device=covariance.device
+        )
         self.loc.copy_(codes.mean(0))
         self.scale_tril.copy_(torch.linalg.cholesky(covariance))
 

@@ -82,7 +82,8 @@ class CodePixelCNN(Prior):
     ``vq`` posterior: a gated PixelCNN (van den Oord et al., 2016), as the VQ-VAE paper fits to
     its codes. It is ``fitted_after_training``: when training ends, the trainer encodes the
     training split and :meth:`fit` trains the network on the indices by maximum likelihood
-    (Adam, ``epochs`` passes, from a fresh initialisation seeded by ``seed``, so a fit depends
+    through the library's fitting loop (:func:`~genkit_core.training.fit_density.fit_density`:
+    Adam, ``epochs`` passes, from a fresh initialisation seeded by ``seed``, so a fit depends
     on the codes alone). A draw is a grid of indices sampled cell by cell in raster order,
     mapped to the codebook's vectors; the density of a latent is that of its nearest entries'
     indices, in nats. Until it is fitted the network is untrained (its samples are noise).
@@ -146,29 +147,15 @@ class CodePixelCNN(Prior):
 
     def fit(self, codes: Tensor) -> None:
         """Train the network on the indices of ``(N, D, *grid)`` training codes."""
+        from genkit_core.training.fit_density import fit_density  # the trainer's package: late
+
         net, _ = self._bound()
         p = self.params
         indices = self._indices(codes).view(-1, *self._grid)  # type: ignore[misc]
-        devices = [indices.device] if indices.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), torch.enable_grad():
-            torch.manual_seed(p.seed)
-            for module in net.modules():
-                if module is not net and hasattr(module, "reset_parameters"):
-                    # hasattr checked it; nn.Module types attributes as Tensor | Module
-                    module.reset_parameters()  # type: ignore[operator]
-            net.requires_grad_(True)
-            optimizer = torch.optim.Adam(net.parameters(), lr=p.lr)
-            order = torch.Generator().manual_seed(p.seed)
-            for _ in range(p.epochs):
-                shuffled = torch.randperm(len(indices), generator=order)
-                # torch leaves Tensor.split unannotated
-                for batch in shuffled.split(p.batch_size):  # type: ignore[no-untyped-call]
-                    chosen = indices[batch.to(indices.device)]
-                    loss = -net.log_prob(chosen).mean()
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
-                    optimizer.step()
-            net.requires_grad_(False)
+        fit_density(
+            net, indices, lambda batch: -net.log_prob(batch),
+            epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, seed=p.seed,
+        )  # fmt: skip
 
     def _bound(self) -> tuple[GatedPixelCNN, Callable[[Tensor], Tensor]]:
         if self.net is None or self._embed is None:

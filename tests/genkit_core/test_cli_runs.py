@@ -145,7 +145,13 @@ def test_a_healthy_run_has_no_warning(tmp_path: Path, spec_dict):
             "(the iwae objective; genkit eval gives the negative ELBO beside it)",
             id="iwae",
         ),
+        pytest.param(
+            {"objective": {"type": "factor_vae"}},
+            "(the factor_vae objective; genkit eval gives the negative ELBO beside it)",
+            id="factor_vae-adds-to-the-elbo",
+        ),
         pytest.param({"model": "ae"}, "(-log p(x|z) at each test example's code)", id="ae"),
+        pytest.param({}, "(the negative ELBO with one draw of z per test example)", id="elbo"),
     ],
 )
 def test_the_test_loss_note_says_only_what_is_true_of_the_model(spec_dict, changes, note):

@@ -53,3 +53,19 @@ def test_a_name_that_is_no_device_is_refused():
 def test_auto_is_the_cpu_without_cuda(no_cuda):
     assert resolve_device("auto", "--device") == "cpu"
     assert check_device("auto", "train.device") == "auto"
+
+
+def test_auto_is_resolved_in_one_place():
+    """devices.resolve_device is the one resolver of ``auto``: the sweep's worker and the data
+    parallel setup each had their own copy of it."""
+    import pathlib
+
+    import genkit_core
+
+    root = pathlib.Path(genkit_core.__file__).parent
+    copies = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "cuda.is_available() else" in path.read_text() and path.name != "devices.py"
+    ]
+    assert copies == []

@@ -100,8 +100,18 @@ def test_a_metric_that_needs_a_vae_is_refused_for_an_ae(tmp_path: Path):
     base = {k: v for k, v in BASE.items() if k not in ("prior", "divergence")}
     search = {"trials": 1, "metric": "negative_elbo", "train.lr": {"uniform": [0.001, 0.01]}}
     errors = _errors({"base": {**base, "model": "ae"}, "search": search}, tmp_path)
-    assert ("search.metric", "negative_elbo needs a vae or cvae; use test_loss for an ae "
+    assert ("search.metric", "negative_elbo needs a model with an ELBO (a stochastic posterior "
+            "and a prior trained with it, as a vae's); use test_loss for this ae "
             "(trial lr=0.001)") in errors  # fmt: skip
+
+
+def test_a_metric_that_needs_an_elbo_is_refused_for_a_vae_without_one(tmp_path: Path):
+    """Asked of the model, not its kind: a vae with a point-mass posterior has no ELBO, and
+    each of its trials failed after training ('no negative_elbo was measured')."""
+    base = {**BASE, "model": "vae", "posterior": {"type": "delta"}, "divergence": {"type": "mmd"}}
+    search = {"trials": 1, "metric": "negative_elbo", "train.lr": {"uniform": [0.001, 0.01]}}
+    errors = _errors({"base": base, "search": search}, tmp_path)
+    assert any(f == "search.metric" and "use test_loss for this vae" in m for f, m in errors)
 
 
 def test_genkit_validate_accepts_a_sweep_and_lists_each_error(tmp_path: Path, capsys):

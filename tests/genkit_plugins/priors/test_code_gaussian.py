@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from genkit_core import Params
@@ -31,3 +32,14 @@ def test_it_is_saved_with_the_weights():
     restored = CodeGaussian(Params(), 2)
     restored.load_state_dict(prior.state_dict())
     assert torch.equal(restored.distribution().mean, prior.distribution().mean)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_it_fits_codes_on_cuda():
+    """The trainer and the report fit codes where the model is: the jitter was made on the CPU,
+    and adding it to a CUDA covariance failed at the end of an AE's training on CUDA."""
+    prior = CodeGaussian(Params(), 2).cuda()
+    codes = torch.randn(100, 2, device="cuda") * 3 + 4
+    prior.fit(codes)
+    assert prior.loc.device.type == "cuda"
+    assert torch.allclose(prior.loc.cpu(), codes.mean(0).cpu(), atol=1e-5)
