@@ -103,7 +103,7 @@ def _loss_note(trainer: Any) -> str:
     """How the training objective's test loss relates to genkit eval's negative ELBO."""
     spec, model = trainer.spec, trainer.model
     # asked of the objective's class: the interface's default is False (not the ELBO)
-    if not getattr(model.objective, "loss_is_elbo", False):
+    if not model.objective.loss_is_elbo:
         # genkit eval gives the negative ELBO of a variational model, and of an autoencoder
         # only its reconstruction term
         beside = "the negative ELBO" if model.is_variational else "-log p(x|z) at the code"

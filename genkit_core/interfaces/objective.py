@@ -73,6 +73,9 @@ class Objective(nn.Module, ABC):
     kind: ClassVar[str] = "objective"
     Params: ClassVar[type[BaseModel]] = ObjectiveParams
     groups: ClassVar[tuple[str, ...]] = ("model",)
+    loss_is_elbo: ClassVar[bool] = False
+    """Whether ``loss`` is the negative ELBO itself (with one draw of z), so that ``genkit
+    train`` can say how its test loss relates to ``genkit eval``'s bound."""
     """The optimiser groups, ``model`` first; each has its own optimiser and loss."""
 
     def __init__(self, params: ObjectiveParams, latent_dim: int):

@@ -53,7 +53,7 @@ def test_plot_and_report_write_where_told(trained_runs, tmp_path: Path, capsys):
             ["plot", "{tmp}", "curves"], "not a genkit run (no spec.yaml in it)", id="plot"
         ),
         pytest.param(["plot", "{weightless}", "latent"], "no model.safetensors", id="weights"),
-        pytest.param(["plot", "{weightless}", "curves"], "metrics.csv: no such file", id="metrics"),
+        pytest.param(["plot", "{weightless}", "curves"], "no history.jsonl", id="metrics"),
     ],
 )
 def test_mistakes_are_one_line(trained_runs, tmp_path: Path, capsys, argv, message):
