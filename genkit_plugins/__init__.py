@@ -26,6 +26,7 @@ from .likelihoods.laplace import Laplace
 from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
 from .loggers.tensorboard_logger import TensorBoardLogger
+from .metrics import DCI, MIG, SAP, BetaVAEScore, FactorVAEScore
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
 from .objectives.elbo import ELBO
@@ -93,4 +94,9 @@ def genkit_components() -> list[Component]:
         Component("image_folder", ImageFolder),
         Component("csv", CSVLogger),
         Component("tensorboard", TensorBoardLogger),
+        Component("mig", MIG),
+        Component("factor_vae_score", FactorVAEScore),
+        Component("beta_vae_score", BetaVAEScore),
+        Component("dci", DCI),
+        Component("sap", SAP),
     ]

@@ -6,6 +6,7 @@ from .data import DataBundle, DataInfo, DataSource, GroundTruthData, Split
 from .divergence import Divergence, Penalty
 from .likelihood import Likelihood
 from .logger import Logger, RunStatus
+from .metric import Metric, MetricData, MetricParams
 from .networks import Decoder, Encoder
 from .objective import Objective, ObjectiveOutput, ObjectiveParams
 from .params import Annealing, DataParams, DivergenceParams, Params, spec_type
@@ -24,6 +25,7 @@ KINDS: dict[str, type] = {
     "data": DataSource,
     "logger": Logger,
     "callback": Callback,
+    "metric": Metric,
 }
 """Every component kind and the interface its classes subclass."""
 
@@ -44,15 +46,18 @@ __all__ = [
     "GroundTruthData",
     "Likelihood",
     "Logger",
+    "Metric",
+    "MetricData",
+    "MetricParams",
     "Objective",
     "ObjectiveOutput",
     "ObjectiveParams",
     "Params",
     "Penalty",
     "PointMass",
-    "RunStatus",
     "Posterior",
     "Prior",
+    "RunStatus",
     "Split",
     "TrainingRun",
     "spec_type",
