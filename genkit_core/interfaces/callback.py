@@ -78,8 +78,7 @@ class TrainingRun(Protocol):
 
     def request_stop(self, reason: str) -> None:
         """End training after this epoch (``reason`` is said and recorded); a resumed run
-        that was stopped stays stopped.
-        """
+        that was stopped stays stopped."""
 
     def say(self, line: str) -> None:
         """Print one line where the run's progress goes (rank 0 only)."""
@@ -89,8 +88,7 @@ class TrainingRun(Protocol):
 
     def write(self, write: Callable[[], None]) -> None:
         """Run ``write`` on the background writer thread (after earlier writes; a failure is
-        raised at the next write or at the end of the run). Its inputs must not change.
-        """
+        raised at the next write or at the end of the run). Its inputs must not change."""
 
     def test_batches(self) -> Any:
         """The test split in order, as ``(x, y)`` batches on the device (this rank's share)."""
@@ -117,23 +115,19 @@ class Callback(ABC):
 
     def on_step_end(self, run: TrainingRun, step: int) -> None:  # noqa: B027
         """Optimiser step ``step`` (1-based, counted over the run) is done. Called only for
-        callbacks that override it; keep it cheap and free of host synchronisation.
-        """
+        callbacks that override it; keep it cheap and free of host synchronisation."""
 
     def on_evaluate_start(self, run: TrainingRun) -> None:  # noqa: B027
         """The epoch's training is over; the model is about to be measured, drawn and saved
-        (an EMA swaps its averaged weights in here).
-        """
+        (an EMA swaps its averaged weights in here)."""
 
     def on_epoch_end(self, run: TrainingRun, metrics: dict[str, float]) -> None:  # noqa: B027
         """The epoch's row (``epoch``, ``step``, ``train_*``, ``test_*`` when measured) is
-        recorded; :meth:`TrainingRun.request_stop` ends training after it.
-        """
+        recorded; :meth:`TrainingRun.request_stop` ends training after it."""
 
     def on_fit_end(self, run: TrainingRun, metrics: dict[str, float]) -> None:  # noqa: B027
         """Training ends after this epoch (its last, or a stop was requested); the model's
-        weights now are what is saved (early stopping restores its best here).
-        """
+        weights now are what is saved (early stopping restores its best here)."""
 
     def on_save(self, run: TrainingRun) -> None:  # noqa: B027
         """The weights of this epoch are final and about to be saved: draw or export them."""
