@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -55,3 +56,9 @@ def factor_run(factor_registry: Registry, tmp_path_factory: pytest.TempPathFacto
     run_dir = tmp_path_factory.mktemp("factor") / "run"
     Trainer(FACTOR_RUN, run_dir, stream=None).fit()
     return run_dir
+
+
+@pytest.fixture
+def factor_spec() -> dict[str, Any]:
+    """The spec of :func:`factor_run` (a copy)."""
+    return copy.deepcopy(FACTOR_RUN)
