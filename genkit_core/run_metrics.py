@@ -305,7 +305,10 @@ def _compute(
         metric = build_component("metric", params, registry)
         _check_fits(metric, model, data)
         generator = np.random.default_rng(params.seed)  # type: ignore[attr-defined]
-        yield params.type, _scores(metric, metric(model, data, generator), registry)  # type: ignore[attr-defined]
+        yield (
+            params.type,
+            _scores(metric, _call(metric, model, data, generator, registry), registry),
+        )  # type: ignore[attr-defined]
 
 
 def _check_fits(metric: Any, model: LatentVariableModel, data: Any) -> None:
@@ -321,6 +324,22 @@ def _check_fits(metric: Any, model: LatentVariableModel, data: Any) -> None:
             f"metric '{name}' encodes observations alone, and a {model.kind} needs a condition "
             "with each; evaluate it on a vae or an ae"
         )
+
+
+def _call(metric: Any, model: Any, data: Any, generator: Any, registry: Registry) -> Any:
+    """``metric(model, data, generator)``; a failure that is not genkit's own error names the
+    metric and its plugin (``--traceback`` shows where).
+    """
+    try:
+        return metric(model, data, generator)
+    except GenkitError:
+        raise
+    except Exception as exc:
+        name = metric.params.type
+        plugin = registry.get("metric", name).plugin
+        raise PluginError(
+            f"metric '{name}' from plugin '{plugin}' failed: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _scores(metric: Any, scores: Any, registry: Registry) -> dict[str, float]:

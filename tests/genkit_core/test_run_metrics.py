@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from genkit_core import Component, DataError, Registry, SpecError
+from genkit_core import Component, DataError, Metric, MetricParams, PluginError, Registry, SpecError
 from genkit_core.cli import main
 from genkit_core.run_metrics import evaluate_metrics, measure_run, metric_spec, score_columns
-from genkit_core.testing import FactorImages, check_component
+from genkit_core.testing import FactorImages, check_component, fresh_registry
 
 SMALL_MIG = "{type: mig, num_train: 200}"
 
@@ -153,3 +153,52 @@ def test_a_third_party_metric_registers_through_the_entry_point(run: Path, tmp_p
         "examples": 1000,
         "type": "code_correlation",
     }
+
+
+class _Broken(Metric):
+    """Returns what its ``answer`` parameter names, or fails."""
+
+    class Params(MetricParams):
+        answer: str = "text"
+
+    def __call__(self, model, data, random_state):
+        answers = {"text": {"score": "high"}, "list": [0.5], "fails": None, "fine": {"score": 1}}
+        if self.params.answer == "fails":
+            raise ZeroDivisionError("division by zero")
+        return answers[self.params.answer]
+
+
+@pytest.fixture
+def broken_registry() -> Registry:
+    registry = fresh_registry()
+    registry.add(Component("factor_images", FactorImages), plugin="tests")
+    registry.add(Component("broken", _Broken), plugin="their_plugin")
+    return registry
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        pytest.param("text", r"metric 'broken' from plugin 'their_plugin' returned \{'score': "
+                     "'high'\\}; a metric returns a dict of score names and numbers", id="text"),
+        pytest.param("list", r"returned \[0.5\]; a metric returns a dict", id="list"),
+        pytest.param("fails", r"metric 'broken' from plugin 'their_plugin' failed: "
+                     "ZeroDivisionError: division by zero", id="raises"),
+    ],
+)  # fmt: skip
+def test_a_metric_that_fails_or_returns_no_numbers_is_a_plugin_error_naming_it(
+    run: Path, broken_registry, answer, message
+):
+    with pytest.raises(PluginError, match=message):
+        evaluate_metrics(run, [{"type": "broken", "answer": answer}], registry=broken_registry)
+
+
+def test_a_failing_metric_leaves_the_scores_computed_before_it_kept(run: Path, broken_registry):
+    specs = [{"type": "broken", "answer": "fine"}, SMALL_MIG, {"type": "broken", "answer": "x"}]
+    with pytest.raises(SpecError, match="broken is named twice"):
+        evaluate_metrics(run, specs, registry=broken_registry)
+    with pytest.raises(PluginError):
+        evaluate_metrics(run, [SMALL_MIG, {"type": "broken", "answer": "fails"}],
+                         registry=broken_registry)  # fmt: skip
+    kept = json.loads((run / "eval.json").read_text())["metrics"]
+    assert list(kept) == ["mig"]
