@@ -199,12 +199,13 @@ def metric_spec(spec: str | Mapping[str, Any], registry: Registry | None = None)
     import yaml
 
     from .registry import get_registry
+    from .spec.files import _load_yaml  # yaml.safe_load, refusing alias bombs
 
     registry = registry or get_registry()
     data: Any = spec
     if isinstance(spec, str):
         try:
-            data = yaml.safe_load(spec) if spec.lstrip().startswith("{") else {"type": spec}
+            data = _load_yaml(spec) if spec.lstrip().startswith("{") else {"type": spec}
         except yaml.YAMLError as exc:
             mark = " ".join(str(exc).split())
             raise SpecError(f"cannot read {spec!r} as a mapping: {mark}", field="metric") from None
@@ -304,11 +305,9 @@ def _compute(
     for params in specs:
         metric = build_component("metric", params, registry)
         _check_fits(metric, model, data)
-        generator = np.random.default_rng(params.seed)  # type: ignore[attr-defined]
-        yield (
-            params.type,
-            _scores(metric, _call(metric, model, data, generator, registry), registry),
-        )  # type: ignore[attr-defined]
+        generator = np.random.default_rng(metric.params.seed)
+        scores = _call(metric, model, data, generator, registry)
+        yield metric.params.type, _scores(metric, scores, registry)
 
 
 def _check_fits(metric: Any, model: LatentVariableModel, data: Any) -> None:
@@ -382,8 +381,18 @@ def _current_scores(stored: Mapping[str, Any], weights: Any) -> dict[str, Any]:
     return {
         name: entry
         for name, entry in metrics.items()
-        if isinstance(entry, dict) and entry.get("weights") == weights
+        if isinstance(entry, dict) and entry.get("weights") == weights and _well_formed(entry)
     }
+
+
+def _well_formed(entry: dict[str, Any]) -> bool:
+    """An entry as :func:`evaluate_metrics` writes it (an edited one is computed again)."""
+    scores = entry.get("scores")
+    return (
+        isinstance(entry.get("params"), dict)
+        and isinstance(scores, dict)
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in scores.values())
+    )
 
 
 def _write_eval(run_dir: Path, report: Mapping[str, Any]) -> None:

@@ -56,11 +56,19 @@ def test_a_second_call_reads_the_scores_from_eval_json(run: Path, factor_registr
     assert Counting.calls == before + 2
 
 
-def test_scores_of_older_weights_are_computed_again(run: Path, factor_registry):
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        pytest.param("weights", {"step": 1, "epoch": 0}, id="trained-since"),
+        pytest.param("scores", {"spread": "high"}, id="edited-scores"),
+        pytest.param("scores", None, id="no-scores"),
+    ],
+)
+def test_scores_of_older_weights_are_computed_again(run: Path, factor_registry, key, value):
     Counting = factor_registry.get("metric", "counting").cls
     evaluate_metrics(run, ["counting"])
     stored = json.loads((run / "eval.json").read_text())
-    stored["metrics"]["counting"]["weights"] = {"step": 1, "epoch": 0}  # as if trained since
+    stored["metrics"]["counting"][key] = value
     (run / "eval.json").write_text(json.dumps(stored))
     before = Counting.calls
     evaluate_metrics(run, ["counting"])
