@@ -251,9 +251,11 @@ def evaluate_metrics(
         PluginError: a metric failed or returned something that is not a dict of numbers.
     """
     from .registry import get_registry
+    from .run import load_run_spec
 
     registry = registry or get_registry()
     run_dir = Path(run_dir)
+    load_run_spec(run_dir, registry)  # first: a metric may come from a module in its plugins:
     models = [s if isinstance(s, BaseModel) else metric_spec(s, registry) for s in specs]
     names = [m.type for m in models]  # type: ignore[attr-defined]
     twice = next((n for n in names if names.count(n) > 1), None)

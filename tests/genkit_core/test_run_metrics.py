@@ -210,3 +210,18 @@ def test_a_failing_metric_leaves_the_scores_computed_before_it_kept(run: Path, b
                          registry=broken_registry)  # fmt: skip
     kept = json.loads((run / "eval.json").read_text())["metrics"]
     assert list(kept) == ["mig"]
+
+
+def test_a_metric_from_a_module_the_run_names_in_plugins_is_found(run: Path, monkeypatch):
+    """A sweep's worker resuming a trial computes its metric before anything else has loaded
+    the run's spec, which imports the module."""
+    module = run.parent / "spec_metric_plugin.py"
+    module.write_text(_docs_example())
+    monkeypatch.syspath_prepend(str(run.parent))
+    monkeypatch.delitem(sys.modules, "spec_metric_plugin", raising=False)
+    spec = (run / "spec.yaml").read_text()
+    (run / "spec.yaml").write_text(spec.replace("plugins: []", "plugins: [spec_metric_plugin]"))
+    registry = fresh_registry()
+    registry.add(Component("factor_images", FactorImages), plugin="tests")
+    found = evaluate_metrics(run, ["{type: code_correlation, examples: 20}"], registry=registry)
+    assert set(found) == {"code_correlation"}
