@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -207,7 +208,7 @@ def metric_spec(spec: str | Mapping[str, Any], registry: Registry | None = None)
         try:
             data = _load_yaml(spec) if spec.lstrip().startswith("{") else {"type": spec}
         except yaml.YAMLError as exc:
-            mark = " ".join(str(exc).split())
+            mark = getattr(exc, "problem", None) or " ".join(str(exc).split())
             raise SpecError(f"cannot read {spec!r} as a mapping: {mark}", field="metric") from None
     if not isinstance(data, Mapping) or not isinstance(data.get("type"), str):
         raise SpecError(
@@ -331,8 +332,11 @@ def _call(metric: Any, model: Any, data: Any, generator: Any, registry: Registry
     """``metric(model, data, generator)``; a failure that is not genkit's own error names the
     metric and its plugin (``--traceback`` shows where).
     """
+    import numpy as np
+
     try:
-        return metric(model, data, generator)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a nan score is said below
+            return metric(model, data, generator)
     except GenkitError:
         raise
     except Exception as exc:
@@ -355,6 +359,12 @@ def _scores(metric: Any, scores: Any, registry: Registry) -> dict[str, float]:
         raise PluginError(
             f"metric '{name}' from plugin '{plugin}' returned {scores!r:.80}; a metric returns "
             "a dict of score names and numbers"
+        )
+    bad = next((k for k, v in scores.items() if not math.isfinite(v)), None)
+    if bad is not None:
+        raise RunError(
+            f"metric '{name}' gave {bad} = {scores[bad]}: with too few draws a factor may not "
+            f"vary, or a classifier see one class; raise its sample counts ({metric.params})"
         )
     return {k: float(v) for k, v in scores.items()}
 

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from genkit_core import Component, DataError, Metric, MetricParams, PluginError, Registry, SpecError
+from genkit_core import (
+    Component,
+    DataError,
+    Metric,
+    MetricParams,
+    PluginError,
+    Registry,
+    RunError,
+    SpecError,
+)
 from genkit_core.cli import main
 from genkit_core.run_metrics import evaluate_metrics, measure_run, metric_spec, score_columns
 from genkit_core.testing import FactorImages, check_component, fresh_registry
@@ -170,7 +179,8 @@ class _Broken(Metric):
         answer: str = "text"
 
     def __call__(self, model, data, random_state):
-        answers = {"text": {"score": "high"}, "list": [0.5], "fails": None, "fine": {"score": 1}}
+        answers = {"text": {"score": "high"}, "list": [0.5], "fails": None, "fine": {"score": 1},
+                   "nan": {"score": float("nan")}}  # fmt: skip
         if self.params.answer == "fails":
             raise ZeroDivisionError("division by zero")
         return answers[self.params.answer]
@@ -225,3 +235,9 @@ def test_a_metric_from_a_module_the_run_names_in_plugins_is_found(run: Path, mon
     registry.add(Component("factor_images", FactorImages), plugin="tests")
     found = evaluate_metrics(run, ["{type: code_correlation, examples: 20}"], registry=registry)
     assert set(found) == {"code_correlation"}
+
+
+def test_a_score_that_is_not_finite_is_refused_saying_what_may_fix_it(run: Path, broken_registry):
+    with pytest.raises(RunError, match=r"metric 'broken' gave score = nan: with too few draws"):
+        evaluate_metrics(run, [{"type": "broken", "answer": "nan"}], registry=broken_registry)
+    assert not (run / "eval.json").exists()
