@@ -136,6 +136,10 @@ def test_compare_shows_a_metric_score_as_a_column(run: Path, capsys):
     # kept in eval.json: a later compare shows it without --metric
     assert main(["compare", str(run), "--no-page", "--csv", "-"]) == 0
     assert "mig.discrete_mig_mean" in capsys.readouterr().out.splitlines()[0]
+    assert main(["compare", str(run), "--no-page", "--sort=-mig.discrete_mig"]) == 0
+    text = capsys.readouterr().out
+    assert "mig.discrete_mig" in text.splitlines()[0]
+    assert "<metric>.<score> columns are a metric's scores (genkit eval --metric)" in text
 
 
 def _docs_example() -> str:
