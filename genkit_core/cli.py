@@ -72,6 +72,13 @@ def _train(args: argparse.Namespace) -> int:
         overrides=args.set, stream=None if args.quiet else sys.stderr,
     )  # fmt: skip
     result = trainer.fit()
+    if result.new_steps == 0 and args.resume is not None and result.stopped:
+        _out(
+            f"nothing to train: a callback stopped {result.run_dir} before the end of its "
+            f"{trainer.spec.train.epochs} epochs (early stopping, or a sweep's pruner), and a "
+            "stopped run trains no more; train a new run to go on"
+        )
+        return 0
     if result.new_steps == 0 and args.resume is not None:
         _out(
             f"nothing to train: {result.run_dir} has trained all {trainer.spec.train.epochs} "
@@ -81,8 +88,10 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     _out(f"trained {trainer.spec.model} in {result.run_dir} ({result.steps} steps)")
     if "test_loss" in result.metrics:
+        at = f" at epoch {int(result.metrics['epoch'])}" if result.stopped else ""
+        loss = result.metrics["test_loss"]
         note = _loss_note(trainer.spec, trainer.model)
-        _out(f"test loss {result.metrics['test_loss']:.4f} nats per example{note}")
+        _out(f"test loss {loss:.4f} nats per example{at}{note}")
         if trainer.model.is_variational:
             _out(f"  genkit eval {result.run_dir} gives the negative ELBO and -log p(x)")
     if args.quiet:  # the trainer printed them on its stream otherwise
@@ -130,9 +139,10 @@ def _eval(args: argparse.Namespace) -> int:
         spec.train.num_workers,
     )  # fmt: skip
     report = {"run": str(args.run_dir), "model": spec.model, "data": spec.data.type, **report}
-    loss = training_test_loss(args.run_dir, spec)
-    if loss is not None:
-        report["test_loss"] = loss
+    with contextlib.suppress(RunError):  # a foreign record: the bounds, without the loss
+        loss = training_test_loss(args.run_dir, spec)
+        if loss is not None:
+            report["test_loss"] = loss
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -174,7 +184,7 @@ def _print_report(r: dict[str, Any], likelihood: str, loss_note: str) -> None:
     else:
         _out(f"  reconstruction    {r['reconstruction']:10.4f}")
     if "test_loss" in r:  # what training printed: say how it relates to the bound above
-        _out(f"  training loss     {r['test_loss']:10.4f}   (metrics.csv's last test_loss)")
+        _out(f"  training loss     {r['test_loss']:10.4f}   (its last test loss in training)")
         _out(f"    {loss_note.strip().removeprefix('(').removesuffix(')')}")
     _out(f"  active units      {r['active_units']:>10} of {r['latent_units']}")
     if not r["normalized"]:
@@ -407,12 +417,11 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     if args.data:
         from .data import load_resolved_data
-        from .training.trainer import _check_support
 
         # what training does before its first step: load, check the splits, build, check support
         spec, data = load_resolved_data(spec)
         model = build_model(spec, data.info, device="meta")
-        _check_support(model, data)
+        model.check_support(data)
         looked = f"data loaded and checked: {len(data.train):,} train, {len(data.test):,} test"
     else:
         model = build_model(spec, device="meta")

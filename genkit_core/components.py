@@ -21,8 +21,10 @@ def build_component(
         SpecError: the component refuses its parameters or context (field names the section).
         PluginError: the plugin's constructor failed in a way that is not the user's mistake.
     """
+    from .spec import LIST_SECTIONS, SECTIONS  # the spec's table of sections and kinds
+
     registry = registry or get_registry()
-    kind = "logger" if section == "logging" else section
+    kind = SECTIONS.get(section) or LIST_SECTIONS.get(section, section)
     name = params.type  # type: ignore[attr-defined]
     component = registry.get(kind, name)
     try:

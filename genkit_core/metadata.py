@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from .errors import RunError, shown
 
@@ -49,6 +49,7 @@ class PositionMetadata(_Metadata):
     step: Count = 0
     skipped: Count = 0
     global_batch: Count = 0
+    stopped: StrictBool = False
 
 
 class WeightsMetadata(_Metadata):

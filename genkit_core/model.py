@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
+from .errors import DataError
 from .interfaces import (
     Conditioner,
+    DataBundle,
     DataInfo,
     Decoder,
     Divergence,
@@ -209,6 +211,39 @@ class LatentVariableModel(nn.Module):
             labels = torch.arange(n, device=z.device) % classes
         params = self.decode(z, labels)
         return self.likelihood.mean(params) if mean else self.likelihood.sample(params)
+
+    def check_support(self, data: DataBundle) -> None:
+        """Refuse data outside the likelihood's support, before a first step or a measure.
+
+        Raises:
+            DataError: names the split and what is wrong (``values outside [0, 1]``, ...).
+        """
+        from .data import as_float, chunk_rows
+
+        for name, split in (("train", data.train), ("test", data.test)):
+            if not isinstance(split.x, Tensor):
+                continue
+            rows = chunk_rows(split.x)
+            for start in range(0, len(split.x), rows):
+                problem = self.likelihood.support_error(as_float(split.x[start : start + rows]))
+                if problem:
+                    source = self.spec.data.type if self.spec is not None else "data"
+                    raise DataError(f"data '{source}', {name} split: {problem}")
+
+    @torch.no_grad()
+    def fit_prior(self, batches: Iterable[tuple[Tensor, Tensor | None]]) -> None:
+        """Fit a prior that is fitted after training (``fitted_after_training``) to the codes of
+        ``batches`` (the whole training split, as trained on); other priors are left alone.
+        """
+        from .data import as_float
+
+        if self.prior is None or not self.prior.fitted_after_training:
+            return
+        was_training = self.training
+        self.eval()
+        codes = torch.cat([self.encode(as_float(x), y) for x, y in batches])
+        self.train(was_training)
+        self.prior.fit(codes)
 
     def forward(
         self,

@@ -1,16 +1,15 @@
 """Run directories: what a training run leaves behind, and :func:`load_run` to use it.
 
 A run directory holds ``spec.yaml`` (the resolved spec), ``model.safetensors`` (the weights),
-``checkpoint.safetensors`` (everything needed to resume), ``metrics.csv``, ``samples.png`` and
-``reconstructions.png``; later ``report.html``, the ``genkit plot`` PNGs and ``eval.json`` (the
-final test metrics, cached by ``genkit sweep`` and ``genkit compare``), and ``tensorboard/`` when
-that logger is on.
+``checkpoint.safetensors`` (everything needed to resume), ``history.jsonl`` (each epoch's row:
+:mod:`genkit_core.record`), ``samples.png`` and ``reconstructions.png`` (the ``pictures``
+callback); later ``report.html``, the ``genkit plot`` PNGs and ``eval.json`` (the final test
+metrics, cached by ``genkit sweep`` and ``genkit compare``). Loggers and callbacks own what else
+they write there (the csv logger's ``metrics.csv``, the tensorboard logger's event files).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
 from dataclasses import asdict
@@ -21,10 +20,11 @@ import torch
 
 from .build import build_model
 from .errors import RunError, SpecError, shown
-from .files import atomic_write, path_error, read_small_file, read_tensors, write_tensors
+from .files import atomic_write, path_error, read_tensors, write_tensors
 from .interfaces import DataInfo
 from .metadata import CheckpointMetadata, WeightsMetadata, checked
 from .model import LatentVariableModel
+from .record import RECORD
 from .registry import Registry
 from .spec import ModelSpec, dump_spec, load_spec
 from .spec.files import is_stdin
@@ -34,16 +34,15 @@ from .weights import load_weights, model_tensors
 __all__ = [
     "CHECKPOINT",
     "EVAL",
-    "METRICS",
     "RECONSTRUCTIONS",
     "SAMPLES",
     "SPEC",
     "WEIGHTS",
     "check_free_space",
     "default_run_dir",
-    "drop_metrics_after",
     "load_run",
     "load_run_spec",
+    "open_run_dir",
     "prepare_run_dir",
     "remove_stale_temporaries",
     "save_spec",
@@ -53,17 +52,13 @@ __all__ = [
 SPEC = "spec.yaml"
 WEIGHTS = "model.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
-METRICS = "metrics.csv"
-MAX_METRICS_BYTES = 64 << 20
-"""The most of ``metrics.csv`` genkit reads: a row an epoch is far less, even for 100k epochs."""
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 EVAL = "eval.json"  # the final test metrics, cached by genkit sweep and genkit compare
 _OWN_FILES: tuple[str, ...]  # extended below
-_OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, METRICS, SAMPLES, RECONSTRUCTIONS, EVAL, "report.html")
+_OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, RECORD, SAMPLES, RECONSTRUCTIONS, EVAL, "report.html")
 _OWN_FILES += ("curves.png", "latent.png", "interpolation.png", "traversal.png")  # genkit plot
 _OWN_FILES += ("sample.png", "sample_label*.png", "reconstruct.png")  # sample, reconstruct
-_OWN_DIRS = ("tensorboard",)  # the tensorboard logger's event files
 _MIN_FREE_BYTES = 64 << 20
 
 
@@ -107,13 +102,22 @@ def prepare_run_dir(path: Path, overwrite: bool = False, model_bytes: int = 0) -
     return path
 
 
+def open_run_dir(path: Path, resume: bool, overwrite: bool, model_bytes: int) -> None:
+    """Prepare ``path`` for a new run (:func:`prepare_run_dir`), or reopen the run it holds to
+    continue it: temporaries of killed writes removed, room for the weights checked.
+    """
+    if not resume:
+        prepare_run_dir(path, overwrite, model_bytes)
+        return
+    remove_stale_temporaries(path)
+    check_free_space(path, model_bytes)
+
+
 def _remove_own_files(run_dir: Path) -> None:
     """Delete genkit's own files of a run directory (``--overwrite``), not the user's."""
     for name in _OWN_FILES:
         for own in run_dir.glob(name):
             own.unlink(missing_ok=True)
-    for name in _OWN_DIRS:
-        shutil.rmtree(run_dir / name, ignore_errors=True)
 
 
 def check_free_space(path: Path, model_bytes: int) -> None:
@@ -133,39 +137,6 @@ def check_free_space(path: Path, model_bytes: int) -> None:
             f"{path}: only {free >> 20} MiB free, and this run needs about {need >> 20} MiB; "
             "free some space or choose another -o"
         )
-
-
-def drop_metrics_after(run_dir: Path, epochs_done: int) -> None:
-    """Drop the ``metrics.csv`` rows of epochs after the first ``epochs_done``: those the
-    checkpoint a run resumes from had not finished.
-
-    A run killed after logging an epoch but before its epoch-end checkpoint trains that epoch's
-    end again on resuming, and would otherwise log it twice. Rows are matched by epoch, not by
-    step: a ``checkpoint_every`` checkpoint on an epoch's last batch has that epoch's step but
-    not its end. A last row without its line end (torn by a full disk, or by a crash in an older
-    genkit) is dropped too, so that the next row starts on a line of its own.
-    """
-    path = run_dir / METRICS
-    if not path.is_file():
-        return
-    data = read_small_file(path, MAX_METRICS_BYTES)
-    whole = data[: data.rfind(b"\n") + 1]
-    rows = list(csv.reader(io.StringIO(whole.decode(errors="replace"), newline="")))
-    kept = rows
-    if rows and "epoch" in rows[0]:
-        column = rows[0].index("epoch")
-        kept = [rows[0], *(row for row in rows[1:] if not _after(row, column, epochs_done))]
-    if len(kept) < len(rows) or len(whole) < len(data):
-        text = io.StringIO()
-        csv.writer(text).writerows(kept)
-        atomic_write(path, text.getvalue().encode())
-
-
-def _after(row: list[str], column: int, epochs_done: int) -> bool:
-    try:
-        return float(row[column]) > epochs_done
-    except (IndexError, ValueError):
-        return False
 
 
 def remove_stale_temporaries(run_dir: Path) -> None:

@@ -3,7 +3,7 @@
 
 The metrics are :func:`~genkit_core.evaluation.evaluate_test_split`'s (what ``genkit eval``
 prints: the negative ELBO and its terms, the importance-weighted -log p(x), active units, per
-test example in nats) plus ``test_loss``, the last test loss in ``metrics.csv`` (the objective
+test example in nats) plus ``test_loss``, the last test loss in the run's record (the objective
 the run trained on, left out when training measured it on another test draw). The cache
 records which weights it measured (their step), K and the test draw (``test_draw``: which
 binarisation of the test images, see :func:`~genkit_core.data.measured_draw`); a run trained
@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import DataError, GenkitError, PluginError, RunError, SpecError
 from .files import atomic_write, read_metadata, read_small_file
 from .metadata import CheckpointMetadata, WeightsMetadata, checked
-from .run import CHECKPOINT, EVAL, METRICS, SPEC, WEIGHTS
+from .run import CHECKPOINT, EVAL, SPEC, WEIGHTS
 
 if TYPE_CHECKING:
     from .model import LatentVariableModel
@@ -148,18 +148,16 @@ def measure_run(
 
 
 def training_test_loss(run_dir: str | Path, spec: ModelSpec) -> float | None:
-    """The last test loss in the run's ``metrics.csv`` (the objective it trained on, per test
-    example), or None when there is none or training measured it on another test draw.
+    """The last test loss in the run's record (the objective it trained on, per test example),
+    or None when there is none or training measured it on another test draw.
     """
     from .data import measured_draw
-    from .report.curves import read_metrics
+    from .record import has_history, read_history
 
     run_dir = Path(run_dir)
-    if not os.path.lexists(run_dir / METRICS):
+    if not has_history(run_dir) or _training_test_draw(run_dir) != measured_draw(spec.data):
         return None
-    if _training_test_draw(run_dir) != measured_draw(spec.data):
-        return None
-    losses = [v for v in read_metrics(run_dir / METRICS).get("test_loss", []) if v is not None]
+    losses = [v for v in read_history(run_dir).get("test_loss", []) if v is not None]
     return float(losses[-1]) if losses else None
 
 
@@ -172,7 +170,7 @@ def _current_draw(run_dir: Path, spec: ModelSpec | None) -> dict[str, Any] | Non
 
 
 def _training_test_draw(run_dir: Path) -> dict[str, Any] | None:
-    """The test draw of the test losses in the run's ``metrics.csv``: a binarised run trained
+    """The test draw of the test losses in the run's record: a binarised run trained
     before ``data.binarize_seed`` existed (its ``spec.yaml`` lacks the field) drew its test set
     with its ``train.seed``.
     """

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from genkit_core import Component, hookimpl
 
+from .callbacks.collapse_warning import CollapseWarning
+from .callbacks.early_stopping import EarlyStopping
+from .callbacks.ema import EMA
+from .callbacks.pictures import Pictures
 from .conditioners.label_concat import LabelConcat
 from .conditioners.label_embedding import LabelEmbedding
 from .data.digits import Digits
@@ -94,6 +98,10 @@ def genkit_components() -> list[Component]:
         Component("image_folder", ImageFolder),
         Component("csv", CSVLogger),
         Component("tensorboard", TensorBoardLogger),
+        Component("pictures", Pictures),
+        Component("collapse_warning", CollapseWarning),
+        Component("early_stopping", EarlyStopping),
+        Component("ema", EMA),
         Component("mig", MIG),
         Component("factor_vae_score", FactorVAEScore),
         Component("beta_vae_score", BetaVAEScore),

@@ -13,9 +13,9 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..errors import GenkitError, RunError
+from ..record import RECORD, read_history
 from ..report import render  # noqa: F401 - selects the Agg backend before pyplot draws
-from ..report.curves import read_metrics, terms
-from ..run import METRICS
+from ..report.curves import terms
 from .table import Row, Stat
 
 __all__ = ["plot_overlaid_curves"]
@@ -27,12 +27,12 @@ def plot_overlaid_curves(table: list[Row]) -> Figure:
     """One panel per term, one line (and band) per configuration, labelled C1, C2, ...
 
     Raises:
-        RunError: no run has a ``metrics.csv`` with rows.
+        RunError: no run has a record (``history.jsonl``) with rows.
     """
     series = [_series(row) for row in table]
     names = sorted({t for s in series for t in s}, key=lambda t: (t != "loss", t))
     if not names:
-        raise RunError(f"no run has a {METRICS} to draw curves from")
+        raise RunError(f"no run has a {RECORD} to draw curves from")
     fig, axes = plt.subplots(1, len(names), figsize=(3.8 * len(names), 3.3), squeeze=False)
     colours = plt.get_cmap("tab10" if len(table) <= 10 else "tab20")
     for ax, term in zip(axes[0], names, strict=True):
@@ -65,7 +65,7 @@ def _series(row: Row) -> Series:
     runs = []
     for run in row.configuration.runs:
         try:
-            runs.append(read_metrics(run.run_dir / METRICS))
+            runs.append(read_history(run.run_dir))
         except GenkitError:
             continue
     out: Series = {}

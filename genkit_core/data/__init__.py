@@ -1,6 +1,14 @@
 """A spec's data: loading and checking its splits, and cutting them into batches."""
 
-from .batches import InMemoryBatches, StreamedBatches, eval_batches, make_batches, shard_rows
+from .batches import (
+    Batches,
+    BinarizedEachEpoch,
+    InMemoryBatches,
+    StreamedBatches,
+    eval_batches,
+    make_batches,
+    shard_rows,
+)
 from .loading import (
     as_float,
     binarize,
@@ -14,6 +22,8 @@ from .loading import (
 )
 
 __all__ = [
+    "Batches",
+    "BinarizedEachEpoch",
     "InMemoryBatches",
     "StreamedBatches",
     "as_float",

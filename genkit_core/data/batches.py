@@ -21,9 +21,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from ..interfaces import DataInfo, Split
+from .loading import binarize
 
 __all__ = [
     "Batches",
+    "BinarizedEachEpoch",
     "InMemoryBatches",
     "StreamedBatches",
     "eval_batches",
@@ -42,6 +44,14 @@ class Batches(Protocol):
 
     def epoch(self, order: Tensor, start: int = 0) -> Iterator[Batch]:
         """This rank's batches from ``start`` on, for the epoch permutation ``order``."""
+        ...
+
+    def set_epoch(self, epoch: int) -> None:
+        """Epoch ``epoch`` (0-based) begins: data that changes per epoch is drawn now."""
+        ...
+
+    def in_order(self) -> Iterator[Batch]:
+        """This rank's share of the split's batches, in order (for evaluation)."""
         ...
 
 
@@ -94,6 +104,9 @@ class InMemoryBatches:
         self.batch_size, self.world, self.rank = batch_size, world, rank
         self.steps = _steps(len(x), batch_size, world, drop_last)
 
+    def set_epoch(self, epoch: int) -> None:
+        """The same examples every epoch."""
+
     def epoch(self, order: Tensor, start: int = 0) -> Iterator[Batch]:
         order = order.to(self.x.device, non_blocking=True)
         for i in range(start, self.steps):
@@ -106,6 +119,22 @@ class InMemoryBatches:
         for j in eval_batches(len(self.x), self.batch_size, self.world, self.rank):
             start, stop = j * self.batch_size, min((j + 1) * self.batch_size, len(self.x))
             yield self.x[start:stop], None if self.y is None else self.y[start:stop]
+
+
+class BinarizedEachEpoch(InMemoryBatches):
+    """Dynamic binarisation: each epoch trains on a fresh draw x ~ Bernoulli(grey pixel),
+    seeded by (``seed``, epoch), so a resumed run draws what an uninterrupted one did.
+
+    ``x`` is the current epoch's draw (what a prior fitted after training is fitted to).
+    """
+
+    def __init__(self, grey: InMemoryBatches, seed: int):
+        super().__init__(grey.x, grey.y, grey.batch_size, grey.world, grey.rank)
+        self.steps, self.grey, self.seed = grey.steps, grey.x, seed
+
+    def set_epoch(self, epoch: int) -> None:
+        seed = (self.seed * 1_000_003 + epoch) % (2**63)
+        self.x = binarize(self.grey, torch.Generator(self.grey.device).manual_seed(seed))
 
 
 class _Remapped:
@@ -200,6 +229,9 @@ class StreamedBatches:
         return DataLoader(
             self.dataset, batch_sampler=batches, num_workers=self.num_workers, pin_memory=pin
         )
+
+    def set_epoch(self, epoch: int) -> None:
+        """The same examples every epoch."""
 
     def epoch(self, order: Tensor, start: int = 0) -> Iterator[Batch]:
         batches, keep = [], []

@@ -23,7 +23,6 @@ uninterrupted one would.
 
 from __future__ import annotations
 
-from abc import ABC
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -78,7 +77,8 @@ class TrainingRun(Protocol):
 
     def request_stop(self, reason: str) -> None:
         """End training after this epoch (``reason`` is said and recorded); a resumed run
-        that was stopped stays stopped."""
+        that was stopped stays stopped.
+        """
 
     def say(self, line: str) -> None:
         """Print one line where the run's progress goes (rank 0 only)."""
@@ -88,13 +88,14 @@ class TrainingRun(Protocol):
 
     def write(self, write: Callable[[], None]) -> None:
         """Run ``write`` on the background writer thread (after earlier writes; a failure is
-        raised at the next write or at the end of the run). Its inputs must not change."""
+        raised at the next write or at the end of the run). Its inputs must not change.
+        """
 
     def test_batches(self) -> Any:
         """The test split in order, as ``(x, y)`` batches on the device (this rank's share)."""
 
 
-class Callback(ABC):
+class Callback:
     """Acts at a training run's events; every method is optional.
 
     Args:
@@ -107,37 +108,41 @@ class Callback(ABC):
     def __init__(self, params: BaseModel):
         self.params = params
 
-    def on_fit_start(self, run: TrainingRun) -> None:  # noqa: B027 - optional hook
+    def on_fit_start(self, run: TrainingRun) -> None:
         """Setup is done (a resumed run has loaded its checkpoint and this callback's state)."""
 
-    def on_epoch_start(self, run: TrainingRun, epoch: int) -> None:  # noqa: B027
+    def on_epoch_start(self, run: TrainingRun, epoch: int) -> None:
         """Epoch ``epoch`` (0-based) is about to start."""
 
-    def on_step_end(self, run: TrainingRun, step: int) -> None:  # noqa: B027
+    def on_step_end(self, run: TrainingRun, step: int) -> None:
         """Optimiser step ``step`` (1-based, counted over the run) is done. Called only for
-        callbacks that override it; keep it cheap and free of host synchronisation."""
+        callbacks that override it; keep it cheap and free of host synchronisation.
+        """
 
-    def on_evaluate_start(self, run: TrainingRun) -> None:  # noqa: B027
+    def on_evaluate_start(self, run: TrainingRun) -> None:
         """The epoch's training is over; the model is about to be measured, drawn and saved
-        (an EMA swaps its averaged weights in here)."""
+        (an EMA swaps its averaged weights in here).
+        """
 
-    def on_epoch_end(self, run: TrainingRun, metrics: dict[str, float]) -> None:  # noqa: B027
+    def on_epoch_end(self, run: TrainingRun, metrics: dict[str, float]) -> None:
         """The epoch's row (``epoch``, ``step``, ``train_*``, ``test_*`` when measured) is
-        recorded; :meth:`TrainingRun.request_stop` ends training after it."""
+        recorded; :meth:`TrainingRun.request_stop` ends training after it.
+        """
 
-    def on_fit_end(self, run: TrainingRun, metrics: dict[str, float]) -> None:  # noqa: B027
+    def on_fit_end(self, run: TrainingRun, metrics: dict[str, float]) -> None:
         """Training ends after this epoch (its last, or a stop was requested); the model's
-        weights now are what is saved (early stopping restores its best here)."""
+        weights now are what is saved (early stopping restores its best here).
+        """
 
-    def on_save(self, run: TrainingRun) -> None:  # noqa: B027
+    def on_save(self, run: TrainingRun) -> None:
         """The weights of this epoch are final and about to be saved: draw or export them."""
 
-    def on_evaluate_end(self, run: TrainingRun) -> None:  # noqa: B027
+    def on_evaluate_end(self, run: TrainingRun) -> None:
         """Measuring and saving are done; training continues from the training weights."""
 
     def state_dict(self) -> dict[str, Any]:
         """What exact resume needs: tensors, numbers, strings, lists and dicts of them."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (from a checkpoint)."""

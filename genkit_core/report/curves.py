@@ -1,48 +1,16 @@
-"""Loss curves from ``metrics.csv``: one panel per term, the train and test values per epoch."""
+"""Loss curves from a run's record (:func:`~genkit_core.record.read_history`): one panel per
+term, the train and test values per epoch.
+"""
 
 from __future__ import annotations
-
-import csv
-import io
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..errors import RunError
-from ..files import read_small_file
-from ..run import MAX_METRICS_BYTES
 from . import render  # noqa: F401 - selects the Agg backend before pyplot draws
 
-__all__ = ["plot_curves", "read_metrics", "terms"]
-
-
-def read_metrics(path: Path) -> dict[str, list[float | None]]:
-    """The columns of a metrics CSV; blank cells (epochs without a test pass) are None.
-
-    Cells that are not numbers read as None too, and cells past the header are ignored, so a
-    damaged row costs its values, not the file.
-
-    Raises:
-        RunError: the file is missing, not CSV, has no rows, or is not a regular file of at
-            most :data:`MAX_METRICS_BYTES`.
-    """
-    if not os.path.lexists(path):
-        raise RunError(
-            f"{path}: no such file; the run was trained without the csv logger "
-            "(add logging: [{type: csv}] to the spec)"
-        )
-    text = read_small_file(path, MAX_METRICS_BYTES).decode("utf-8", errors="replace")
-    try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        rows = list(reader)
-    except csv.Error as exc:
-        raise RunError(f"{path}: not a readable CSV file ({exc})") from None
-    if not rows:
-        raise RunError(f"{path}: no rows yet; train at least one epoch")
-    keys = [k for k in dict.fromkeys(reader.fieldnames or []) if k]
-    return {key: [_number(row.get(key)) for row in rows] for key in keys}
+__all__ = ["plot_curves", "terms"]
 
 
 def terms(metrics: dict[str, list[float | None]]) -> list[str]:
@@ -55,7 +23,7 @@ def plot_curves(metrics: dict[str, list[float | None]]) -> Figure:
     """One panel per term: train (solid) and test (dots) against the epoch."""
     names = terms(metrics)
     if not names:
-        raise RunError("metrics.csv has no train_ or test_ columns to plot")
+        raise RunError("the run's record has no train_ or test_ columns to plot")
     epochs = metrics.get("epoch") or list(range(1, len(next(iter(metrics.values()))) + 1))
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
     for ax, term in zip(axes[0], names, strict=True):
@@ -72,12 +40,3 @@ def plot_curves(metrics: dict[str, list[float | None]]) -> Figure:
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def _number(text: str | None) -> float | None:
-    if text is None or text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None

@@ -15,8 +15,8 @@ from torch import Tensor
 
 from ..errors import RunError
 from ..images import as_images
-from ..run import METRICS
-from .curves import plot_curves, read_metrics
+from ..record import read_history
+from .curves import plot_curves
 from .interpolation import choose_pairs, interpolate
 from .latent import plot_latent, project_2d
 from .render import figure_png, grid_figure
@@ -46,8 +46,8 @@ class Picture:
 
 
 def curves_picture(run_dir: Path) -> Picture:
-    """Train and test loss and each of its terms per epoch, from ``metrics.csv``."""
-    fig = plot_curves(read_metrics(Path(run_dir) / METRICS))
+    """Train and test loss and each of its terms per epoch, from the run's record."""
+    fig = plot_curves(read_history(run_dir))
     caption = (
         "Per-example loss and each of its terms (nats) against the epoch: train (line, "
         "averaged over the epoch) and test (dots, at the epoch's end)."

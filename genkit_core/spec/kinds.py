@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 from ..errors import with_article
 
-__all__ = ["MODEL_KINDS", "ModelKind", "ModelKindName", "fill_sections", "section_problems"]
+__all__ = [
+    "LIST_DEFAULTS",
+    "MODEL_KINDS",
+    "ModelKind",
+    "ModelKindName",
+    "fill_sections",
+    "section_problems",
+]
 
 ModelKindName = Literal["ae", "vae", "cvae"]
 
@@ -76,6 +83,13 @@ MODEL_KINDS: dict[str, ModelKind] = {
 
 _PRIOR_FOR_DIVERGENCE = {"type": "standard_normal"}
 
+LIST_DEFAULTS: dict[str, list[dict[str, Any]]] = {
+    "logging": [{"type": "csv"}],
+    "callbacks": [{"type": "pictures"}, {"type": "collapse_warning"}],
+}
+"""What a list section holds when a spec leaves it out, for every model kind. A spec that
+writes the section writes all of it: ``logging: []`` logs nowhere but the run's own record."""
+
 
 def fill_sections(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of a spec mapping with the sections its kind fills in when they are left out.
@@ -89,6 +103,8 @@ def fill_sections(data: dict[str, Any]) -> dict[str, Any]:
     filled = dict(data)
     for section, default in kind.defaults.items():
         filled.setdefault(section, dict(default))
+    for section, listed in LIST_DEFAULTS.items():
+        filled.setdefault(section, [dict(item) for item in listed])
     if filled.get("divergence") is not None and "prior" not in filled:
         filled["prior"] = dict(_PRIOR_FOR_DIVERGENCE)
     return filled

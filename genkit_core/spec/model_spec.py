@@ -76,9 +76,7 @@ class ModelSpec(BaseModel):
         model = data.get("model") if isinstance(data, dict) else None
         if not isinstance(model, str) or model not in MODEL_KINDS:
             return data
-        filled = fill_sections(data)
-        filled.setdefault("logging", [{"type": "csv"}])
-        return filled
+        return fill_sections(data)
 
     @model_validator(mode="after")
     def _sections_match_model(self) -> ModelSpec:

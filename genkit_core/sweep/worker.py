@@ -127,14 +127,13 @@ def _may_pass(exc: BaseException) -> bool:
 
 def _diverged(run_dir: Path, metric: str, value: float) -> str:
     """Why a trial has no metric to tell Optuna (which takes no nan or inf): the epoch at which
-    its losses stopped being finite, from its ``metrics.csv``.
+    its losses stopped being finite, from its record.
     """
-    from ..report.curves import read_metrics
-    from ..run import METRICS
+    from ..record import read_history
 
     when = ""
     with contextlib.suppress(GenkitError, OSError, ValueError):
-        columns = read_metrics(run_dir / METRICS)
+        columns = read_history(run_dir)
         losses = [columns[c] for c in ("train_loss", "test_loss") if c in columns]
         for epoch, row in zip(columns.get("epoch", []), zip(*losses, strict=True), strict=False):
             if any(v is not None and not math.isfinite(v) for v in row):

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
 from ..errors import PluginError
-from ..interfaces import DataInfo
+from ..interfaces import Callback, DataInfo, Params
 from ..registry import Component, Registry
 
 __all__ = ["DEFAULT_CONTEXT", "check_component"]
@@ -42,6 +42,7 @@ DEFAULT_CONTEXT: dict[str, dict[str, Any]] = {
     "conditioner": {"data": _DATA, "latent_dim": 4},
     "data": {},
     "logger": {},
+    "callback": {},
     "metric": {},
 }
 """The constructor arguments each kind is checked with, unless ``context`` says otherwise."""
@@ -312,8 +313,66 @@ def _data(check: _Checker, source: Any, ctx: dict[str, Any]) -> None:
 
 
 def _logger(check: _Checker, logger: Any, ctx: dict[str, Any]) -> None:
-    logger.log({"train_loss": 1.0, "test_loss": 2.0}, 1)
-    logger.close()
+    logger.start({"model": "vae"}, None)
+    logger.log({"epoch": 1, "step": 1, "train_loss": 1.0, "test_loss": 2.0}, 1)
+    logger.close("finished")
+
+
+def _callback(check: _Checker, callback: Any, ctx: dict[str, Any]) -> None:
+    """Train the tiny model with the callback twice, once stopped as by Ctrl-C after step 6
+    and resumed from its checkpoint with a new instance: the weights, the epoch rows and the
+    callback's state must end as in the uninterrupted run (3 epochs of 4 steps).
+    """
+    from ..record import read_history  # training needs the whole core; checks rarely do
+    from ..training import Trainer, TrainingInterrupted
+    from ..training.state import flatten
+    from .checks import tiny_spec
+
+    try:
+        flatten(callback.state_dict(), "callback")
+    except TypeError as exc:
+        check.fail(f"state_dict() holds what a checkpoint cannot: {exc}")
+    cls, params = type(callback), callback.params
+    spec = tiny_spec(callbacks=[], train={**tiny_spec()["train"], "epochs": 3})
+    root = Path(tempfile.mkdtemp(prefix="genkit-check-"))
+    whole, resumed = cls(params), cls(params)
+    Trainer(spec, root / "whole", stream=None, callbacks=[whole]).fit()
+    try:
+        Trainer(spec, root / "resumed", stream=None, callbacks=[cls(params), _CtrlC(6)]).fit()
+        check.fail("a run stopped as by Ctrl-C at step 6 went on")
+    except TrainingInterrupted:
+        pass
+    Trainer(None, root / "resumed", resume=True, stream=None, callbacks=[resumed]).fit()
+    ends = []
+    for run, instance in ((root / "whole", whole), (root / "resumed", resumed)):
+        rows = read_history(run)
+        rows.pop("seconds", None)
+        ends.append((_weights(run), rows, flatten(instance.state_dict(), "callback")))
+    (w0, r0, (t0, s0)), (w1, r1, (t1, s1)) = ends
+    if any(not torch.equal(w0[k], w1[k]) for k in w0):
+        check.fail("a run resumed after Ctrl-C ends with other weights than an uninterrupted one")
+    if r0 != r1:
+        check.fail("a run resumed after Ctrl-C records other epoch rows than an uninterrupted one")
+    if s0 != s1 or t0.keys() != t1.keys() or any(not torch.equal(t0[k], t1[k]) for k in t0):
+        check.fail("its state_dict() after a resumed run differs from an uninterrupted run's")
+
+
+def _weights(run: Path) -> dict[str, Tensor]:
+    from ..files import read_tensors
+
+    return read_tensors(run / "model.safetensors")[0]
+
+
+class _CtrlC(Callback):
+    """Asks the run to stop after ``step`` steps, as the first Ctrl-C does."""
+
+    def __init__(self, step: int):
+        super().__init__(Params())
+        self.step = step
+
+    def on_step_end(self, run: Any, step: int) -> None:
+        if step == self.step:
+            run.signals.requested = True
 
 
 def _metric(check: _Checker, metric: Any, ctx: dict[str, Any]) -> None:
@@ -355,5 +414,6 @@ _CHECKS: dict[str, Callable[[_Checker, Any, dict[str, Any]], None]] = {
     "conditioner": _conditioner,
     "data": _data,
     "logger": _logger,
+    "callback": _callback,
     "metric": _metric,
 }

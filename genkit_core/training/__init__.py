@@ -1,7 +1,8 @@
 """Training: batches, the step, checkpoints, data parallelism, and the one Trainer."""
 
 from .checkpoint import Position, load_checkpoint, save_checkpoint
-from .trainer import Trainer, TrainingInterrupted, TrainResult
+from .results import TrainingInterrupted, TrainResult
+from .trainer import Trainer
 
 __all__ = [
     "Position",

@@ -9,6 +9,7 @@ atomically (see :mod:`genkit_core.files`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class Position:
     step: int = 0
     skipped: int = 0
     global_batch: int = 0
+    stopped: bool = False
+    """A callback ended training here before ``train.epochs``: a resumed run trains no more."""
 
 
 def save_checkpoint(
@@ -51,8 +54,11 @@ def save_checkpoint(
     position: Position,
     sums: torch.Tensor,
     extra: dict[str, Any] | None = None,
+    callbacks: dict[str, Any] | None = None,
 ) -> None:
-    """Write the full training state to ``path`` atomically (``extra``: more JSON metadata)."""
+    """Write the full training state to ``path`` atomically (``extra``: more JSON metadata;
+    ``callbacks``: each callback's state, by name).
+    """
     state: dict[str, Any] = {
         "optimizers": {group: o.state_dict() for group, o in optimizers.items()},
         "rng": {
@@ -62,6 +68,7 @@ def save_checkpoint(
             **{name: g.get_state() for name, g in generators.items()},
         },
         "sums": sums.detach().clone(),
+        "callbacks": callbacks or {},
     }
     tensors, skeleton = flatten(state, "state")
     tensors.update({f"model/{k}": v for k, v in model.state_dict().items()})
@@ -75,8 +82,11 @@ def load_checkpoint(
     optimizers: dict[str, torch.optim.Optimizer],
     generators: dict[str, torch.Generator],
     sums: torch.Tensor,
+    restore_callbacks: Callable[[dict[str, Any]], None] | None = None,
 ) -> Position:
     """Restore what :func:`save_checkpoint` wrote, in place; return the position.
+
+    ``restore_callbacks`` receives the callbacks' states (empty for a checkpoint without any).
 
     Raises:
         RunError: the file is unreadable, of another format, or does not fit this model.
@@ -100,6 +110,8 @@ def load_checkpoint(
         for name, generator in generators.items():
             generator.set_state(rng[name])
         sums.copy_(state["sums"])
+        if restore_callbacks is not None:
+            restore_callbacks(state.get("callbacks", {}))
     except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as exc:
         raise RunError(
             f"{path}: the optimiser, RNG or position state in it is damaged or does not fit "

@@ -115,6 +115,15 @@ class Distributed:
         if self.active:
             dist.barrier()
 
+    def describe(self, batch_size: int) -> str | None:
+        """The line that says a run is data-parallel (None in one process)."""
+        if not self.active:
+            return None
+        return (
+            f"data-parallel over {self.world} processes ({self.backend}): batch {batch_size} "
+            f"each, global batch {batch_size * self.world}"
+        )
+
     def close(self) -> None:
         """Release this run's host group; the process group stays for another run."""
         if self.active and dist.is_initialized() and self.host_group is not None:

@@ -61,6 +61,13 @@ class OptimizerGroups:
         for name, optimizer in self.optimizers.items():
             set_lr(optimizer, self.base_lr[name] * factor)
 
+    def follow_schedule(self, train: TrainSpec, epochs_done: float) -> None:
+        """Set the learning rates ``train.schedule`` gives after ``epochs_done`` (fractional)
+        epochs; a constant schedule leaves them alone.
+        """
+        if train.schedule.type != "constant":
+            self.scale_lr(train.schedule.factor(epochs_done, train.epochs))
+
 
 def make_optimizer(
     spec: OptimizerSpec,

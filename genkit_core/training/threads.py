@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
-__all__ = ["AUTO_FLOPS_PER_THREAD", "count_flops", "training_threads"]
+if TYPE_CHECKING:
+    from ..spec import TrainSpec
+    from .distributed import Distributed
+
+__all__ = ["AUTO_FLOPS_PER_THREAD", "count_flops", "step_flops", "training_threads"]
 
 AUTO_FLOPS_PER_THREAD = 4e9
 """Floating-point operations of one training step (forward and backward) per thread that
@@ -56,3 +60,35 @@ def count_flops(run: Callable[[], object]) -> float | None:
     except Exception:  # counting is advice: a component it cannot trace keeps the default
         return None
     return float(counter.get_total_flops())
+
+
+def step_flops(
+    model: torch.nn.Module, batches: Any, train: TrainSpec, dist: Distributed
+) -> float | None:
+    """Floating-point operations of one training step, for ``train.threads: auto``: a forward
+    pass over the first test batch, scaled to ``train.batch_size`` rows and tripled for the
+    backward pass (None where not needed: a fixed count, or off the CPU).
+
+    Rank 0 counts them and tells the others, so that every rank decides alike, and a rank
+    whose share of the test batches is empty (one batch, two ranks) needs none.
+    """
+    if train.threads != "auto" or dist.device.type != "cpu":
+        return None
+    flops = _count_step_flops(model, batches, train.batch_size) if dist.is_main else None
+    return dist.broadcast(flops)
+
+
+@torch.no_grad()
+def _count_step_flops(model: Any, batches: Any, batch_size: int) -> float | None:
+    from ..data import as_float
+
+    x, y = next(iter(batches.in_order()))
+    rows = min(len(x), batch_size)
+    x, y = x[:rows], None if y is None else y[:rows]
+    noise = torch.zeros(len(x), *model.noise_shape)
+    model.eval()
+    try:
+        flops = count_flops(lambda: model(as_float(x), y, noise))
+    finally:
+        model.train()
+    return None if flops is None else 3 * flops * batch_size / len(x)

@@ -7,13 +7,15 @@ columns (``lr``, ``seconds``, ...) keep their names. The x-axis is the optimisat
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from genkit_core import Logger, Params, SpecError
 from genkit_core.files import cannot_write
+from genkit_core.interfaces import RunStatus
 
 __all__ = ["TensorBoardLogger", "TensorBoardParams", "tag"]
 
@@ -42,6 +44,7 @@ class TensorBoardLogger(Logger):
 
     def __init__(self, params: TensorBoardParams, run_dir: Path):
         super().__init__(params, run_dir)
+        self.params: TensorBoardParams = params
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
@@ -50,8 +53,19 @@ class TensorBoardLogger(Logger):
                 "(or pip install 'genkit-lvm[tensorboard]'), or remove it from logging",
                 field="type",
             ) from None
+        self._summary_writer = SummaryWriter
         self.log_dir = self.run_dir / params.subdir
-        self.writer = SummaryWriter(log_dir=str(self.log_dir), flush_secs=params.flush_secs)
+        self.writer: Any = None
+
+    def start(self, spec: dict[str, Any], resumed_epoch: int | None) -> None:
+        """A new run replaces an earlier run's event files; a resumed one adds to them
+        (TensorBoard shows the last value logged at a step).
+        """
+        if resumed_epoch is None:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+        self.writer = self._summary_writer(
+            log_dir=str(self.log_dir), flush_secs=self.params.flush_secs
+        )
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         try:
@@ -61,7 +75,9 @@ class TensorBoardLogger(Logger):
         except OSError as exc:  # the writer's thread failed (a full disk): it says so here
             raise cannot_write(self.log_dir, exc) from None
 
-    def close(self) -> None:
+    def close(self, status: RunStatus = "finished") -> None:
+        if self.writer is None:
+            return
         try:
             self.writer.close()
         except OSError as exc:

@@ -170,7 +170,7 @@ def test_eval_names_the_negative_elbo_and_the_training_loss_beside_it(train_tiny
     out = capsys.readouterr().out
     assert f"  negative ELBO     {report['negative_elbo']:10.4f}   (reconstruction + KL)\n" in out
     assert (
-        f"  training loss     {report['test_loss']:10.4f}   (metrics.csv's last test_loss)\n"
+        f"  training loss     {report['test_loss']:10.4f}   (its last test loss in training)\n"
         "    the training objective, which weights its divergence: not the negative ELBO; "
         "docs/terms.md\n" in out
     )

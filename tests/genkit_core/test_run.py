@@ -17,7 +17,7 @@ import torch
 from genkit_core import RunError
 from genkit_core.cli import main
 from genkit_core.files import read_tensors, write_tensors
-from genkit_core.run import drop_metrics_after, load_run, prepare_run_dir
+from genkit_core.run import load_run, prepare_run_dir
 from genkit_core.testing import fresh_registry
 from genkit_core.training import Trainer
 
@@ -135,26 +135,6 @@ def test_a_failed_write_during_training_is_one_line_and_keeps_the_checkpoint(
     assert read_tensors(run / "checkpoint.safetensors")[1]["position"]["step"] == 8
 
 
-def test_metrics_of_epochs_the_checkpoint_had_not_finished_are_dropped(tmp_path: Path) -> None:
-    (tmp_path / "metrics.csv").write_text("epoch,step,loss\n1,8,3.0\n2,16,2.0\n3,24,1.0\n")
-    drop_metrics_after(tmp_path, 2)
-    assert (tmp_path / "metrics.csv").read_text().splitlines() == [
-        "epoch,step,loss",
-        "1,8,3.0",
-        "2,16,2.0",
-    ]
-
-
-@pytest.mark.parametrize("done", [pytest.param(3, id="kept-rows"), pytest.param(1, id="dropped")])
-def test_a_torn_last_metrics_row_is_dropped_on_resuming(tmp_path: Path, done: int) -> None:
-    """A row cut off by a full disk (before rows were written whole) or a crash: the next row
-    must start on a line of its own, and the torn one must not pass for a row."""
-    (tmp_path / "metrics.csv").write_text("epoch,step,loss\n1,8,3.0\n2,16,2.0\n3,24,1.")
-    drop_metrics_after(tmp_path, done)
-    rows = ["epoch,step,loss", "1,8,3.0", "2,16,2.0"][: 1 + min(done, 2)]
-    assert (tmp_path / "metrics.csv").read_text().splitlines() == rows
-
-
 # --- untrusted files ---------------------------------------------------------------------------
 
 
@@ -245,12 +225,12 @@ def test_genkit_report_on_non_finite_weights_is_one_line(fresh_run: Path, capsys
     assert err.count("\n") == 1 and "model.safetensors: its tensor posterior.head.weight" in err
 
 
-def test_overwrite_clears_the_plots_and_event_files_a_run_owns(tmp_path: Path):
+def test_overwrite_clears_the_record_and_plots_a_run_owns(tmp_path: Path):
+    """Loggers' files (metrics.csv, event files) are the loggers' to replace: see their tests."""
     run = tmp_path / "run"
-    owned = ["model.safetensors", "metrics.csv", "report.html", "latent.png", "curves.png",
+    owned = ["model.safetensors", "history.jsonl", "report.html", "latent.png", "curves.png",
              "interpolation.png", "traversal.png"]  # fmt: skip
-    (run / "tensorboard").mkdir(parents=True)
-    (run / "tensorboard" / "events.out.tfevents.1").write_bytes(b"old")
+    run.mkdir()
     for name in [*owned, "notes.txt"]:
         (run / name).write_text("old")
     prepare_run_dir(run, overwrite=True)

@@ -1,4 +1,5 @@
-"""genkit-student-t: a Student-t likelihood and a residual MLP encoder, as a genkit plugin.
+"""genkit-student-t: a Student-t likelihood, a residual MLP encoder and a callback that logs
+active units, as a genkit plugin.
 
 genkit imports this module through the ``genkit`` entry point named in ``pyproject.toml`` and
 calls its :func:`genkit_components` hook.
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 from genkit_core import Component, hookimpl
 
+from .active_units_log import ActiveUnitsLog, ActiveUnitsParams
 from .residual_mlp import ResidualMLPEncoder, ResidualMLPParams
 from .student_t import StudentT, StudentTParams
 
 __all__ = [
+    "ActiveUnitsLog",
+    "ActiveUnitsParams",
     "ResidualMLPEncoder",
     "ResidualMLPParams",
     "StudentT",
@@ -26,4 +30,5 @@ def genkit_components() -> list[Component]:
     return [
         Component("student_t", StudentT),
         Component("residual_mlp", ResidualMLPEncoder),
+        Component("active_units_log", ActiveUnitsLog),
     ]

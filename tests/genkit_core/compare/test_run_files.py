@@ -17,7 +17,7 @@ from genkit_core.cli import main
 from genkit_core.compare import collect, find_runs
 from genkit_core.errors import RunError
 from genkit_core.files import read_small_file
-from genkit_core.run import MAX_METRICS_BYTES
+from genkit_core.record import MAX_RECORD_BYTES
 
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
 
@@ -59,7 +59,7 @@ def _dev_zero(path: Path) -> None:
 
 def _huge(path: Path) -> None:
     with path.open("wb") as f:  # sparse: no disk used
-        f.truncate(MAX_METRICS_BYTES + 1)  # over the limits of eval.json and metrics.csv
+        f.truncate(MAX_RECORD_BYTES + 1)  # over the limits of eval.json and history.jsonl
 
 
 def _directory(path: Path) -> None:
@@ -83,11 +83,11 @@ def _directory(path: Path) -> None:
         pytest.param(_directory, r"not a regular file \(a directory\); not read", id="directory"),
     ],
 )
-@pytest.mark.parametrize("name", ["eval.json", "metrics.csv"])
+@pytest.mark.parametrize("name", ["eval.json", "history.jsonl"])
 def test_a_foreign_file_in_a_run_skips_that_run_in_one_line_and_compares_the_rest(
     two_runs: Path, capsys, name, make, why
 ):
-    (two_runs / "b" / "eval.json").unlink()  # measured again, so metrics.csv is read too
+    (two_runs / "b" / "eval.json").unlink()  # measured again, so history.jsonl is read too
     target = two_runs / "b" / name
     target.unlink(missing_ok=True)
     make(target)

@@ -113,9 +113,9 @@ def test_resuming_after_a_crash_from_a_mid_epoch_checkpoint_gives_the_same_weigh
 def test_a_crash_between_logging_an_epoch_and_checkpointing_it_logs_it_once(
     tmp_path, monkeypatch, every
 ):
-    from genkit_core.training import trainer
+    from genkit_core.training import checkpoint
 
-    save = trainer.save_checkpoint
+    save = checkpoint.save_checkpoint
 
     def crash_at_the_end_of_epoch_2(path, model, optimizer, generators, position, *rest):
         if (position.epoch, position.batch) == (2, 0):
@@ -124,11 +124,12 @@ def test_a_crash_between_logging_an_epoch_and_checkpointing_it_logs_it_once(
 
     reference = tmp_path / "reference"
     Trainer(_spec(checkpoint_every=every), reference, stream=None).fit()
-    monkeypatch.setattr(trainer, "save_checkpoint", crash_at_the_end_of_epoch_2)
+    monkeypatch.setattr(checkpoint, "save_checkpoint", crash_at_the_end_of_epoch_2)
     run = tmp_path / "run"
     with pytest.raises(MemoryError):
         Trainer(_spec(checkpoint_every=every), run, stream=None).fit()
     assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 2  # epoch 2 was logged
+    assert len((run / "history.jsonl").read_text().splitlines()) == 2  # and recorded
     monkeypatch.undo()
     assert main(["train", "--resume", str(run), "-q"]) == 0  # epoch 2's end again
     _assert_same_run(run, reference)
@@ -285,16 +286,16 @@ def test_the_command_saves_and_exits_with_one_line_on_a_signal(tmp_path, signum,
 
 
 def test_checkpoints_are_written_every_n_steps_and_at_each_epoch_end(tmp_path, monkeypatch):
-    from genkit_core.training import trainer
+    from genkit_core.training import checkpoint
 
     written: list[tuple[int, int, int]] = []
-    save = trainer.save_checkpoint
+    save = checkpoint.save_checkpoint
 
     def record(path, model, optimizer, generators, position, *rest):
         written.append((position.step, position.epoch, position.batch))
         save(path, model, optimizer, generators, position, *rest)
 
-    monkeypatch.setattr(trainer, "save_checkpoint", record)
+    monkeypatch.setattr(checkpoint, "save_checkpoint", record)
     Trainer(_spec(epochs=2, checkpoint_every=3), tmp_path / "run", stream=None).fit()
     steps = [step for step, _, _ in written]
     assert steps == [0, 3, 6, 8, 9, 12, 15, 16]  # every 3 steps, and epoch ends (8, 16)

@@ -192,7 +192,7 @@ def test_a_mid_epoch_checkpoint_is_not_resumed_with_another_global_batch(
     tmp_path: Path, spec_dict: Any
 ) -> None:
     trainer = Trainer(spec_dict(), tmp_path / "run", stream=None)
-    trainer._stop_requested = True  # as if Ctrl-C came during the first step
+    trainer.signals.requested = True  # as if Ctrl-C came during the first step
     with pytest.raises(TrainingInterrupted):
         trainer.fit()
     resumed = Trainer(None, tmp_path / "run", resume=True, overrides=["train.batch_size=16"])

@@ -151,6 +151,6 @@ def test_a_schedule_changes_the_optimizers_learning_rate(tmp_path: Path, train_t
     trainer = train_tiny(
         tmp_path / "run", "vae", ("train.schedule={type: step, every: 1, gamma: 0.5}",)
     )
-    assert trainer.optimizers["model"].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5)
+    assert trainer.parts.optimizers["model"].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5)
     rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
     assert float(rows[-1]["lr"]) == pytest.approx(1e-3 * 0.25)  # the rate the next epoch would use

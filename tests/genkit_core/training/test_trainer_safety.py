@@ -131,7 +131,7 @@ def test_the_specs_clip_reaches_the_step(tmp_path: Path, spec_dict) -> None:
     spec = spec_dict(train={**spec_dict()["train"], "clip_grad_norm": 0.5})
     trainer = Trainer(spec, tmp_path / "run", stream=None)
     trainer.fit()
-    assert trainer.step.clip == 0.5
+    assert trainer.parts.step.clip == 0.5
 
 
 def test_an_epoch_whose_every_step_was_skipped_logs_nan_and_says_so(

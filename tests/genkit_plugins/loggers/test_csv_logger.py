@@ -92,3 +92,33 @@ def test_a_run_whose_disk_fills_while_logging_stops_in_one_line_and_resumes_clea
         rows = list(csv.reader(f))
     assert [row[0] for row in rows] == ["epoch", "1", "2", "3"]
     assert len({len(row) for row in rows}) == 1
+
+
+def test_a_resumed_run_drops_the_rows_its_checkpoint_had_not_finished(tmp_path: Path) -> None:
+    (tmp_path / "metrics.csv").write_text("epoch,step,loss\n1,8,3.0\n2,16,2.0\n3,24,1.0\n")
+    logger = CSVLogger(Params(), tmp_path)
+    logger.start({}, resumed_epoch=2)
+    logger.log({"epoch": 3, "step": 24, "loss": 0.5}, step=24)
+    assert (tmp_path / "metrics.csv").read_text().splitlines() == [
+        "epoch,step,loss",
+        "1,8,3.0",
+        "2,16,2.0",
+        "3,24,0.5",
+    ]
+
+
+@pytest.mark.parametrize("done", [pytest.param(3, id="kept-rows"), pytest.param(1, id="dropped")])
+def test_a_torn_last_row_is_dropped_on_resuming(tmp_path: Path, done: int) -> None:
+    """A row cut off by a crash in an older genkit: the next row must start on its own line."""
+    (tmp_path / "metrics.csv").write_text("epoch,step,loss\n1,8,3.0\n2,16,2.0\n3,24,1.")
+    CSVLogger(Params(), tmp_path).start({}, resumed_epoch=done)
+    rows = ["epoch,step,loss", "1,8,3.0", "2,16,2.0"][: 1 + min(done, 2)]
+    assert (tmp_path / "metrics.csv").read_text().splitlines() == rows
+
+
+def test_a_new_run_replaces_an_earlier_runs_rows(tmp_path: Path) -> None:
+    (tmp_path / "metrics.csv").write_text("epoch,other\n1,2\n")
+    logger = CSVLogger(Params(), tmp_path)
+    logger.start({}, resumed_epoch=None)
+    logger.log({"epoch": 1, "loss": 0.5}, step=8)
+    assert (tmp_path / "metrics.csv").read_text().splitlines() == ["epoch,loss", "1,0.5"]

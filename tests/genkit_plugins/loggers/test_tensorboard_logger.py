@@ -40,6 +40,7 @@ def test_columns_become_term_slash_split_tags(column, expected):
 
 def test_logged_rows_read_back_from_the_event_files(tmp_path: Path):
     logger = TensorBoardLogger(TensorBoardParams(), tmp_path)
+    logger.start({}, None)
     logger.log({"epoch": 1, "step": 10, "train_loss": 3.5, "lr": 1e-3}, 10)
     logger.log({"epoch": 2, "step": 20, "train_loss": 2.25, "test_loss": 2.5, "lr": 1e-3}, 20)
     logger.close()
@@ -112,6 +113,7 @@ def test_a_full_disk_is_a_run_error_naming_the_event_folder(tmp_path: Path, monk
         raise OSError(28, "No space left on device")
 
     logger = TensorBoardLogger(TensorBoardParams(flush_secs=1), tmp_path)
+    logger.start({}, None)
     monkeypatch.setattr(record_writer.RecordWriter, "write", full)
     with pytest.raises(RunError, match=r"tensorboard: cannot write it \(No space left on dev"):
         for step in range(100):  # the writer's thread fails; a later row or the close says so
@@ -120,3 +122,16 @@ def test_a_full_disk_is_a_run_error_naming_the_event_folder(tmp_path: Path, monk
     for thread in threading.enumerate():  # its failure is reported inside this test
         if isinstance(thread, event_file_writer._AsyncWriterThread):
             thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(("resumed", "kept"), [(None, False), (1, True)])
+def test_a_new_run_replaces_earlier_event_files_and_a_resumed_one_keeps_them(
+    tmp_path: Path, resumed, kept
+):
+    old = tmp_path / "tensorboard" / "events.out.tfevents.1"
+    old.parent.mkdir()
+    old.write_bytes(b"old")
+    logger = TensorBoardLogger(TensorBoardParams(), tmp_path)
+    logger.start({}, resumed)
+    logger.close()
+    assert old.exists() == kept

@@ -78,7 +78,7 @@ def test_the_ex_post_density_is_fitted_to_the_binarised_draw_it_trained_on(tmp_p
             "train": {**SPEC["train"], "epochs": 1}}  # fmt: skip
     trainer = Trainer(spec, tmp_path / "run", stream=None)
     trainer.fit()
-    model, x = trainer.model.eval(), as_float(trainer.train_batches.x)
+    model, x = trainer.model.eval(), as_float(trainer.parts.train.x)
     assert set(torch.unique(x).tolist()) <= {0.0, 1.0}  # the draw, not the grey values
     codes = model.encode(x)
     assert torch.allclose(model.prior.loc, codes.double().mean(0).float(), atol=1e-5)

@@ -1,0 +1,1 @@
+"""Built-in callbacks: what acts during a training run."""
