@@ -117,6 +117,11 @@ def test_a_metric_that_needs_factors_on_data_without_them_is_one_line(
         pytest.param("{type: mig", r"metric: cannot read '\{type: mig' as a mapping",
                      id="torn-yaml"),
         pytest.param("{type: 3}", r"expected a metric.s name or a mapping", id="type-not-a-name"),
+        pytest.param("{type: mig, a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], b: &b [*a, *a, *a, *a, "
+                     "*a, *a, *a, *a, *a, *a], c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b], "
+                     "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c], e: [*d, *d, *d, *d, *d, *d, "
+                     "*d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d]}",
+                     r"its aliases \(\*name\) expand to more than", id="alias-bomb"),
     ],
 )  # fmt: skip
 def test_a_wrong_metric_spec_is_a_spec_error_naming_the_field(factor_registry, spec, message):
@@ -245,3 +250,10 @@ def test_a_score_that_is_not_finite_is_refused_saying_what_may_fix_it(run: Path,
     with pytest.raises(RunError, match=r"metric 'broken' gave score = nan: with too few draws"):
         evaluate_metrics(run, [{"type": "broken", "answer": "nan"}], registry=broken_registry)
     assert not (run / "eval.json").exists()
+
+
+def test_eval_of_a_run_with_a_foreign_record_gives_the_bounds_without_the_loss(run: Path, capsys):
+    (run / "history.jsonl").write_text("not a record\n")
+    assert main(["eval", str(run), "--iw-samples", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "negative ELBO" in out and "training loss" not in out
