@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .errors import GenkitError, PluginError, SpecError
+from .interfaces import COMPONENT_KINDS
 from .registry import Registry, get_registry
 
 __all__ = ["build_component"]
@@ -21,10 +22,8 @@ def build_component(
         SpecError: the component refuses its parameters or context (field names the section).
         PluginError: the plugin's constructor failed in a way that is not the user's mistake.
     """
-    from .spec import LIST_SECTIONS, SECTIONS  # the spec's table of sections and kinds
-
     registry = registry or get_registry()
-    kind = SECTIONS.get(section) or LIST_SECTIONS.get(section, section)
+    kind = next((k for k, about in COMPONENT_KINDS.items() if about.section == section), section)
     name = params.type  # type: ignore[attr-defined]
     component = registry.get(kind, name)
     try:

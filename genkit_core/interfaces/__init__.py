@@ -1,5 +1,7 @@
 """The component interfaces that plugins implement, one kind each."""
 
+from dataclasses import dataclass
+
 from .callback import Callback, TrainingRun
 from .conditioner import Conditioner
 from .data import DataBundle, DataInfo, DataSource, GroundTruthData, Split
@@ -13,23 +15,41 @@ from .params import Annealing, DataParams, DivergenceParams, Params, spec_type
 from .posterior import Draw, PointMass, Posterior
 from .prior import Prior
 
-KINDS: dict[str, type] = {
-    "encoder": Encoder,
-    "posterior": Posterior,
-    "decoder": Decoder,
-    "prior": Prior,
-    "divergence": Divergence,
-    "likelihood": Likelihood,
-    "objective": Objective,
-    "conditioner": Conditioner,
-    "data": DataSource,
-    "logger": Logger,
-    "callback": Callback,
-    "metric": Metric,
+
+@dataclass(frozen=True)
+class Kind:
+    """A component kind: the interface its classes subclass, and the spec section that names
+    its components (``many``: a list of them; None: no section, as for a metric, which is
+    named where it is used).
+    """
+
+    interface: type
+    section: str | None
+    many: bool = False
+
+
+COMPONENT_KINDS: dict[str, Kind] = {
+    "encoder": Kind(Encoder, "encoder"),
+    "posterior": Kind(Posterior, "posterior"),
+    "decoder": Kind(Decoder, "decoder"),
+    "prior": Kind(Prior, "prior"),
+    "divergence": Kind(Divergence, "divergence"),
+    "likelihood": Kind(Likelihood, "likelihood"),
+    "objective": Kind(Objective, "objective"),
+    "conditioner": Kind(Conditioner, "conditioner"),
+    "data": Kind(DataSource, "data"),
+    "logger": Kind(Logger, "logging", many=True),
+    "callback": Kind(Callback, "callbacks", many=True),
+    "metric": Kind(Metric, None),
 }
+"""The one table of component kinds: every other view (:data:`KINDS`, the spec's sections)
+is derived from it."""
+
+KINDS: dict[str, type] = {name: kind.interface for name, kind in COMPONENT_KINDS.items()}
 """Every component kind and the interface its classes subclass."""
 
 __all__ = [
+    "COMPONENT_KINDS",
     "KINDS",
     "Annealing",
     "Callback",
@@ -44,6 +64,7 @@ __all__ = [
     "Draw",
     "Encoder",
     "GroundTruthData",
+    "Kind",
     "Likelihood",
     "Logger",
     "Metric",

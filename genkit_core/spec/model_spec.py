@@ -12,27 +12,12 @@ from typing import Annotated, Any, Union, cast
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..interfaces import COMPONENT_KINDS
 from ..registry import Registry, get_registry
 from .kinds import MODEL_KINDS, ModelKindName, fill_sections, section_problems
 from .train import TrainSpec
 
 __all__ = ["LIST_SECTIONS", "SECTIONS", "ModelSpec", "spec_model"]
-
-SECTIONS: dict[str, str] = {
-    "data": "data",
-    "encoder": "encoder",
-    "posterior": "posterior",
-    "decoder": "decoder",
-    "likelihood": "likelihood",
-    "prior": "prior",
-    "divergence": "divergence",
-    "objective": "objective",
-    "conditioner": "conditioner",
-}
-"""Spec section -> component kind, for the sections holding one component."""
-
-LIST_SECTIONS: dict[str, str] = {"logging": "logger", "callbacks": "callback"}
-"""Spec section -> component kind, for the sections holding a list of components."""
 
 _REQUIRED = ("data", "encoder", "decoder")
 
@@ -89,6 +74,21 @@ class ModelSpec(BaseModel):
     def kinds(self) -> dict[str, BaseModel]:
         """The component sections this spec uses, by section name."""
         return {s: getattr(self, s) for s in SECTIONS if getattr(self, s) is not None}
+
+
+_BY_SECTION = {k.section: name for name, k in COMPONENT_KINDS.items() if k.section}
+SECTIONS: dict[str, str] = {
+    f: _BY_SECTION[f] for f in ModelSpec.model_fields if f in _BY_SECTION and not
+    COMPONENT_KINDS[_BY_SECTION[f]].many
+}  # fmt: skip
+"""Spec section -> component kind, for the sections holding one component, in the spec's
+order (derived from :data:`~genkit_core.interfaces.COMPONENT_KINDS`)."""
+
+LIST_SECTIONS: dict[str, str] = {
+    f: _BY_SECTION[f] for f in ModelSpec.model_fields if f in _BY_SECTION and
+    COMPONENT_KINDS[_BY_SECTION[f]].many
+}  # fmt: skip
+"""Spec section -> component kind, for the sections holding a list of components."""
 
 
 def _inconsistent(field: str, message: str) -> PydanticCustomError:

@@ -4,6 +4,8 @@ study.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import uuid
 from pathlib import Path
@@ -87,3 +89,27 @@ def test_two_sweeps_started_at_once_on_one_postgres_study_run_each_trial_once(
     trials = study_trials(out, "shared", storage=postgres_database)
     assert len(trials) == 4 and all(t.state == TrialState.COMPLETE for t in trials)
     assert sorted(t.user_attrs["run"] for t in trials) == [d.name for d in run_dirs(out)]
+
+
+def test_a_sweep_of_runs_with_no_logger_searches_on_test_loss_and_compares(
+    sweep_file, tmp_path: Path, capsys
+):
+    """The sweep's metric and compare read the run's own record, not a logger's file."""
+    base = {**BASE, "logging": [], "callbacks": []}
+    search = {"train.lr": {"log_uniform": [1e-4, 1e-2]}, "trials": 2, "metric": "test_loss",
+              "seed": 0}  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["sweep", str(sweep_file(name="quiet", base=base, search=search)), "-o",
+                 str(out), "--quiet"]) == 0  # fmt: skip
+    trials = study_trials(out, "quiet")
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    for t in trials:
+        run = out / t.user_attrs["run"]
+        assert not (run / "metrics.csv").exists() and (run / "history.jsonl").is_file()
+        assert t.value == measure_run(run, iw_samples=5)["test_loss"]
+    capsys.readouterr()
+    assert main(["compare", str(out), "--json", "-", "--no-page", "--iw-samples", "5"]) == 0
+    table = json.loads(capsys.readouterr().out)["configurations"]
+    assert len(table) == 2 and all(
+        math.isfinite(row["metrics"]["test_loss"]["mean"]) for row in table
+    )
