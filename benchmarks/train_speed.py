@@ -243,10 +243,9 @@ def genkit_contender(
     seed: int,
     workdir: Path,
 ) -> tuple[Result, list[tuple[int, int]]]:
-    """genkit's Trainer from the spec; per-epoch seconds from its metrics.csv."""
-    import csv
-
-    from genkit_core import build_model, load_spec
+    """genkit's Trainer from the spec; per-epoch seconds from the run's record."""
+    from genkit_core import Callback, Params, TrainingRun, build_model, load_spec
+    from genkit_core.record import read_history
     from genkit_core.training import Trainer
 
     overrides = [
@@ -263,23 +262,24 @@ def genkit_contender(
     shapes = check_default_init(build_model(spec), "genkit")
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
 
-    class TimedTrainer(Trainer):
-        def _loop(self, position):  # the loop begins once the data and model are ready
-            self.loop_started = time.perf_counter()
-            return super()._loop(position)
+    class LoopStart(Callback):
+        """The loop begins once the data and model are ready and step 0 is checkpointed."""
 
-    start = time.perf_counter()
-    trainer = TimedTrainer(spec, run_dir, overwrite=True, stream=None)
+        def on_fit_start(self, run: TrainingRun) -> None:
+            self.at = time.perf_counter()
+
+    start, loop = time.perf_counter(), LoopStart(Params())
+    trainer = Trainer(spec, run_dir, overwrite=True, stream=None, callbacks=[loop])
     result = trainer.fit()
     end = time.perf_counter()
     for split in ("train", "test"):
         theirs = torch.as_tensor(getattr(trainer.data, split).x).reshape(-1)
         if not torch.equal(theirs, torch.from_numpy(data[f"x_{split}"]).reshape(-1)):
             raise UnequalWork(f"genkit trained on other {split} data than the plain loop")
-    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
-    wall = (end - trainer.loop_started) / args.epochs
-    out = Result("genkit", [float(r["seconds"]) for r in rows], [wall] * args.epochs)
-    out.setup.append(trainer.loop_started - start)
+    seconds = [float(s) for s in read_history(run_dir)["seconds"] if s is not None]
+    wall = (end - loop.at) / args.epochs
+    out = Result("genkit", seconds, [wall] * args.epochs)
+    out.setup.append(loop.at - start)
     out.test_losses.append(result.metrics["test_loss"])
     out.steps.append(result.steps)
     return out, shapes

@@ -492,6 +492,8 @@ def _compare(args: argparse.Namespace) -> int:
         COMPARE_PAGE,
         collect,
         columns,
+        pruned_runs,
+        pruned_text,
         rows,
         to_csv,
         to_json,
@@ -501,12 +503,15 @@ def _compare(args: argparse.Namespace) -> int:
 
     device = _device(args.device)
     found, reference = collect(args.runs, args.iw_samples, device, metrics=args.metric)
+    pruned = pruned_runs(args.runs)
     names = columns(found)
     table = rows(found, names, args.sort)
-    outputs = {"csv": to_csv(table, names), "json": to_json(table, names, reference)}
+    outputs = {"csv": to_csv(table, names), "json": to_json(table, names, reference, pruned)}
     to_stdout = [kind for kind in outputs if getattr(args, kind) == "-"]
     if not to_stdout:
         _out(to_text(table, names, reference))
+        if pruned:
+            _out(pruned_text(pruned))
     for kind, text in outputs.items():
         target = getattr(args, kind)
         if target == "-":
@@ -516,7 +521,7 @@ def _compare(args: argparse.Namespace) -> int:
             _out(f"wrote {target}")
     if not args.no_page:
         default = args.runs[0] / COMPARE_PAGE if _one_directory(args.runs) else Path(COMPARE_PAGE)
-        page = write_compare_page(table, names, reference, args.output or default, device)
+        page = write_compare_page(table, names, reference, args.output or default, device, pruned)
         print(f"wrote {page}", file=sys.stderr if to_stdout else sys.stdout)
     return 0
 

@@ -34,6 +34,7 @@ from .weights import load_weights, model_tensors
 __all__ = [
     "CHECKPOINT",
     "EVAL",
+    "PRUNED",
     "RECONSTRUCTIONS",
     "SAMPLES",
     "SPEC",
@@ -55,8 +56,10 @@ CHECKPOINT = "checkpoint.safetensors"
 SAMPLES = "samples.png"
 RECONSTRUCTIONS = "reconstructions.png"
 EVAL = "eval.json"  # the final test metrics, cached by genkit sweep and genkit compare
+PRUNED = "pruned.json"  # why genkit sweep's pruner stopped the run (genkit_core.sweep.pruning)
 _OWN_FILES: tuple[str, ...]  # extended below
 _OWN_FILES = (SPEC, WEIGHTS, CHECKPOINT, RECORD, SAMPLES, RECONSTRUCTIONS, EVAL, "report.html")
+_OWN_FILES += (PRUNED,)
 _OWN_FILES += ("curves.png", "latent.png", "interpolation.png", "traversal.png")  # genkit plot
 _OWN_FILES += ("sample.png", "sample_label*.png", "reconstruct.png")  # sample, reconstruct
 _MIN_FREE_BYTES = 64 << 20

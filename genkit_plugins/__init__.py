@@ -29,6 +29,7 @@ from .likelihoods.gaussian import Gaussian
 from .likelihoods.laplace import Laplace
 from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
+from .loggers.mlflow_logger import MLflowLogger
 from .loggers.tensorboard_logger import TensorBoardLogger
 from .metrics import DCI, MIG, SAP, BetaVAEScore, FactorVAEScore
 from .networks.conv import ConvDecoder, ConvEncoder
@@ -98,6 +99,7 @@ def genkit_components() -> list[Component]:
         Component("image_folder", ImageFolder),
         Component("csv", CSVLogger),
         Component("tensorboard", TensorBoardLogger),
+        Component("mlflow", MLflowLogger),
         Component("pictures", Pictures),
         Component("collapse_warning", CollapseWarning),
         Component("early_stopping", EarlyStopping),

@@ -8,21 +8,24 @@ from __future__ import annotations
 from .collect import (
     RUNTIME_FIELDS,
     Configuration,
+    PrunedRun,
     RunRecord,
     collect,
     columns,
     difference,
     find_runs,
     keys,
+    pruned_runs,
 )
 from .curves import plot_overlaid_curves
 from .page import COMPARE_PAGE, render_compare_page, write_compare_page
-from .table import Row, Stat, rows, to_csv, to_json, to_text
+from .table import Row, Stat, pruned_text, rows, to_csv, to_json, to_text
 
 __all__ = [
     "COMPARE_PAGE",
     "RUNTIME_FIELDS",
     "Configuration",
+    "PrunedRun",
     "Row",
     "RunRecord",
     "Stat",
@@ -32,6 +35,8 @@ __all__ = [
     "find_runs",
     "keys",
     "plot_overlaid_curves",
+    "pruned_runs",
+    "pruned_text",
     "render_compare_page",
     "rows",
     "to_csv",

@@ -27,12 +27,14 @@ from ..sweep.naming import value_label
 __all__ = [
     "RUNTIME_FIELDS",
     "Configuration",
+    "PrunedRun",
     "RunRecord",
     "collect",
     "columns",
     "difference",
     "find_runs",
     "keys",
+    "pruned_runs",
 ]
 
 RUNTIME_FIELDS = (
@@ -83,6 +85,43 @@ class Configuration:
         return ", ".join(f"{k}={value_label(v)}" for k, v in self.difference.items())
 
 
+@dataclass(frozen=True)
+class PrunedRun:
+    """A run a sweep's pruner stopped (``pruned.json``): not compared, listed apart.
+
+    Attributes:
+        epoch: the epoch after which it was stopped (of ``epochs``).
+        test_loss: its test loss at that epoch, what the pruner judged.
+        reason: the pruner's reason, as the sweep wrote it.
+    """
+
+    run_dir: Path
+    epoch: int
+    epochs: int
+    test_loss: float | None
+    reason: str
+
+
+def pruned_runs(paths: Iterable[str | Path]) -> list[PrunedRun]:
+    """The runs in ``paths`` (see :func:`find_runs`) that a sweep's pruner stopped, by name;
+    :func:`collect` leaves them out. A run whose files cannot be read is left to its warning.
+    """
+    from ..sweep.pruning import read_pruned
+
+    found = []
+    for run_dir in find_runs(paths, warn=lambda line: None):  # collect says these
+        try:
+            pruned = read_pruned(run_dir)
+            epochs = resolve(load_run_spec(run_dir))["train"]["epochs"] if pruned else 0
+        except GenkitError:
+            continue
+        if pruned is not None:
+            value = pruned.get("test_loss")
+            loss = float(value) if isinstance(value, int | float) else None
+            found.append(PrunedRun(run_dir, pruned["epoch"], epochs, loss, pruned["reason"]))
+    return sorted(found, key=lambda r: r.run_dir.name)
+
+
 def find_runs(paths: Iterable[str | Path], warn: Any = None) -> list[Path]:
     """Run directories: each path that is one, and the runs directly inside each that is not
     (a ``genkit sweep`` directory, or ``runs/``), each once.
@@ -129,16 +168,23 @@ def collect(
 
     Runs that have not finished their epochs, or cannot be loaded or measured, are left out
     with a warning (``warn(line)``, default stderr): a half-trained run would not compare
-    fairly.
+    fairly. Runs a sweep's pruner stopped are left out without one: :func:`pruned_runs` lists
+    them.
 
     Raises:
         RunError: no finished run was found.
     """
+    from ..sweep.pruning import read_pruned
+
     warn = warn or _stderr
     configurations: dict[str, Configuration] = {}
     runs = find_runs(paths, warn)
+    pruned = 0
     for run_dir in runs:
         try:  # one broken or half-trained run among many is left out, not fatal
+            if read_pruned(run_dir) is not None:
+                pruned += 1
+                continue
             loaded = load_run_spec(run_dir)
             spec = resolve(loaded)
             epoch = trained_position(run_dir)["epoch"]
@@ -159,7 +205,8 @@ def collect(
         configuration = configurations.setdefault(key, Configuration(key, key_spec))
         configuration.runs.append(RunRecord(run_dir, spec, {**measured, **score_columns(measured)}))
     if not configurations:
-        raise RunError(f"no finished run to compare among {len(runs)} run directories")
+        some = f" ({pruned} pruned by a sweep, not compared)" if pruned else ""
+        raise RunError(f"no finished run to compare among {len(runs)} run directories{some}")
     found = list(configurations.values())
     reference, what = _reference(runs, found)
     common = _common_to(found)

@@ -3,14 +3,15 @@
 Sections: the table (click a heading to sort by it; ``compare.html#sort=iw_nll`` or
 ``#sort=iw_nll:desc`` opens it sorted), the loss curves of every configuration overlaid,
 samples and reconstructions side by side (one column per configuration, from its first run),
-and each configuration's spec difference from the reference, with its runs.
+each configuration's spec difference from the reference, with its runs, and the runs a sweep's
+pruner stopped (apart: they are not compared).
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ..report.render import figure_png
 from ..report.view import open_run
 from ..report.writing import figure_section
 from ..spec import dump_spec
+from .collect import PrunedRun
 from .curves import plot_overlaid_curves
 from .table import TITLES, Row, Stat, key_cells
 
@@ -80,7 +82,11 @@ table#configurations td:first-child, table#configurations th:first-child {
 
 
 def render_compare_page(
-    table: list[Row], columns: list[str], reference: str, device: str = "cpu"
+    table: list[Row],
+    columns: list[str],
+    reference: str,
+    device: str = "cpu",
+    pruned: Sequence[PrunedRun] = (),
 ) -> str:
     """The page's HTML (see the module's docstring)."""
     runs = sum(r.runs for r in table)
@@ -90,17 +96,25 @@ def render_compare_page(
         Section("pictures", "Samples and reconstructions", body_html=_pictures_html(table, device)),
         Section("differences", "Spec differences", body_html=_differences_html(table, reference)),
     ]
+    if pruned:
+        sections.append(Section("pruned", "Pruned trials", body_html=_pruned_html(pruned)))
     title = f"{len(table)} configurations, {runs} runs"
     subtitle = f"compared by genkit {__version__}; per test example, in nats"
     return render_page(title, subtitle, sections)
 
 
 def write_compare_page(
-    table: list[Row], columns: list[str], reference: str, output: str | Path, device: str = "cpu"
+    table: list[Row],
+    columns: list[str],
+    reference: str,
+    output: str | Path,
+    device: str = "cpu",
+    pruned: Sequence[PrunedRun] = (),
 ) -> Path:
     """Write the page to ``output`` and return its path."""
     output = Path(output)
-    atomic_write(output, render_compare_page(table, columns, reference, device).encode())
+    page = render_compare_page(table, columns, reference, device, pruned)
+    atomic_write(output, page.encode())
     return output
 
 
@@ -209,3 +223,16 @@ def _differences_html(table: list[Row], reference: str) -> str:
         parts.append(f"<h3>C{i}: {html.escape(c.label)}</h3><pre>{html.escape(text)}</pre>"
                      f"<ul>{runs}</ul>")  # fmt: skip
     return "".join(parts)
+
+
+def _pruned_html(pruned: Sequence[PrunedRun]) -> str:
+    items = "".join(
+        f"<li>{html.escape(str(r.run_dir))}: {html.escape(r.reason)}"
+        + (f" (test loss {r.test_loss:.2f})" if r.test_loss is not None else "")
+        + "</li>"
+        for r in pruned
+    )
+    return (
+        "<p class='caption'>Trials the sweep's pruner stopped early: their epochs are fewer, "
+        f"so they are not compared.</p><ul>{items}</ul>"
+    )

@@ -12,14 +12,17 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RunError
 from ..sweep.naming import value_labels
-from .collect import Configuration, keys
+from .collect import Configuration, PrunedRun, keys
 
-__all__ = ["TITLES", "Row", "Stat", "key_cells", "rows", "to_csv", "to_json", "to_text"]
+__all__ = [
+    "TITLES", "Row", "Stat", "key_cells", "pruned_text", "rows", "to_csv", "to_json", "to_text",
+]  # fmt: skip
 
 TITLES = {
     "negative_elbo": "negative ELBO",
@@ -168,8 +171,22 @@ def to_csv(table: list[Row], columns: list[str]) -> str:
     return text.getvalue()
 
 
-def to_json(table: list[Row], columns: list[str], reference: str) -> str:
-    """The table as JSON, each run's own metrics included."""
+def pruned_text(pruned: Sequence[PrunedRun]) -> str:
+    """The runs a sweep's pruner stopped, one line each, apart from the table ("" for none)."""
+    if not pruned:
+        return ""
+    width = max(len(r.run_dir.name) for r in pruned)
+    lines = [f"Pruned by the sweep (stopped early, not compared): {len(pruned)}"]
+    for r in pruned:
+        loss = f"  test loss {r.test_loss:.2f}" if r.test_loss is not None else ""
+        lines.append(f"  {r.run_dir.name:<{width}}  after epoch {r.epoch} of {r.epochs}{loss}")
+    return "\n".join(lines)
+
+
+def to_json(
+    table: list[Row], columns: list[str], reference: str, pruned: Sequence[PrunedRun] = ()
+) -> str:
+    """The table as JSON, each run's own metrics included; the pruned runs apart."""
     data: dict[str, Any] = {
         "unit": "nats per test example",
         "reference": reference,
@@ -194,6 +211,16 @@ def to_json(table: list[Row], columns: list[str], reference: str) -> str:
                 ],
             }
             for r in table
+        ],
+        "pruned": [
+            {
+                "run_dir": str(r.run_dir),
+                "epoch": r.epoch,
+                "epochs": r.epochs,
+                "test_loss": _finite(r.test_loss),
+                "reason": r.reason,
+            }
+            for r in pruned
         ],
     }
     return json.dumps(data, indent=2) + "\n"

@@ -13,6 +13,7 @@
       trials: 20
       metric: iw_nll                # iw_nll | negative_elbo | test_loss | <metric>.<score>
       direction: minimize           # default: minimize, or the metric's own direction
+      pruner: median                # none (default) | median | hyperband: stop poor trials early
     iw_samples: 100                 # K of each trial's importance-weighted -log p(x)
 
 Unknown keys are errors, as in a spec; :mod:`genkit_core.sweep.loading` checks the swaps against
@@ -44,9 +45,13 @@ __all__ = [
     "METRICS",
     "Choice",
     "Distribution",
+    "HyperbandPruner",
     "IntRange",
     "LogInt",
     "LogUniform",
+    "MedianPruner",
+    "NoPruner",
+    "Pruner",
     "SearchSection",
     "SweepFile",
     "Uniform",
@@ -56,7 +61,7 @@ METRICS = ("iw_nll", "negative_elbo", "test_loss")
 """What a search may optimise, besides a metric component's score (``mig.discrete_mig``): per
 test example, in nats (see ``docs/sweeps.md``)."""
 
-_SEARCH_FIELDS = ("trials", "metric", "direction", "seed")
+_SEARCH_FIELDS = ("trials", "metric", "direction", "seed", "pruner")
 _SCORE = re.compile(r"[a-z][a-z0-9_]*\.[A-Za-z0-9_.-]+")
 """``<metric>.<score>``: a metric component's score (load_sweep checks the metric exists)."""
 
@@ -152,10 +157,87 @@ else:
 """A search parameter's distribution, one key naming its kind."""
 
 
+class NoPruner(BaseModel):
+    """Every trial trains all its epochs (Optuna's ``NopPruner``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["none"] = "none"
+
+
+class MedianPruner(BaseModel):
+    """Stop a trial whose test loss at an epoch is worse than the median of the earlier trials'
+    at that epoch (Optuna's ``MedianPruner``; its steps are epochs).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["median"] = "median"
+    n_startup_trials: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        5, description="Trials that run all their epochs before any is pruned."
+    )
+    n_warmup_steps: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        0, description="Epochs of every trial during which it is never pruned."
+    )
+
+
+class HyperbandPruner(BaseModel):
+    """Successive halving in brackets (Optuna's ``HyperbandPruner``; its resource is epochs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["hyperband"] = "hyperband"
+    min_resource: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        1, description="Epochs every trial trains before it may be pruned."
+    )
+    max_resource: Annotated[int, Field(ge=1, le=1_000_000)] | Literal["auto"] = Field(
+        "auto",
+        description="Epochs of a whole trial; auto: train.epochs (where a grid or the search "
+        "changes it, the epochs of the first trial to finish).",
+    )
+    reduction_factor: Annotated[int, Field(ge=2, le=1_000)] = Field(
+        3, description="1 in reduction_factor trials goes on at each rung."
+    )
+
+    @field_validator("max_resource", mode="before")
+    @classmethod
+    def _epochs_or_auto(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "auto":
+            raise ValueError(f"must be a number of epochs or auto, got {value!r}")
+        return value
+
+
+_PRUNERS: dict[str, type[BaseModel]] = {
+    "none": NoPruner,
+    "median": MedianPruner,
+    "hyperband": HyperbandPruner,
+}
+
+
+def _pruner_kind(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in _PRUNERS else None
+
+
+if TYPE_CHECKING:
+    Pruner: TypeAlias = NoPruner | MedianPruner | HyperbandPruner
+else:
+    Pruner = Annotated[
+        Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in _PRUNERS.items())],  # noqa: UP007 - built from a table
+        Discriminator(
+            _pruner_kind,
+            custom_error_type="pruner",
+            custom_error_message=(
+                "must be none, median or hyperband, alone or as {type: median, <its settings>}"
+            ),
+        ),
+    ]
+"""What stops poor trials of a search early: ``none``, ``median`` or ``hyperband``, named alone
+(``pruner: median``) or with its settings (``pruner: {type: median, n_startup_trials: 3}``).
+"""
+
+
 class SearchSection(BaseModel):
     """What Optuna tunes: ``trials`` trials (per grid cell) of a TPE sampler seeded by ``seed``,
-    minimising or maximising ``metric``; every other key is a dotted spec key and its
-    distribution.
+    minimising or maximising ``metric``, poor ones stopped early by ``pruner``; every other key
+    is a dotted spec key and its distribution.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -165,6 +247,22 @@ class SearchSection(BaseModel):
     metric: str = "iw_nll"
     direction: Literal["minimize", "maximize"] | None = None
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    pruner: Pruner = NoPruner()
+
+    @field_validator("pruner", mode="before")
+    @classmethod
+    def _pruner_by_name(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _pruner_minimises(self) -> SearchSection:
+        if self.pruner.type != "none" and self.direction == "maximize":
+            raise _at(
+                "pruner",
+                f"the {self.pruner.type} pruner compares test losses, lower is better; use it "
+                "with direction: minimize, or set pruner: none",
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -270,6 +368,12 @@ def sweep_schema(spec_schema: dict[str, Any]) -> dict[str, Any]:
         "or the spec itself",
         "anyOf": [{"type": "string", "minLength": 1}, {"$ref": "#/$defs/ModelSpec"}],
     }
+    pruner = schema["$defs"]["SearchSection"]["properties"]["pruner"]
+    pruner.pop("discriminator", None)  # the name alone is a pruner too
+    pruner["oneOf"] = [{"enum": ["none", "median", "hyperband"]}, *pruner["oneOf"]]
+    pruner["description"] = (
+        "what stops poor trials early: none, median or hyperband, or {type: ..., settings}"
+    )
     schema["properties"]["grid"]["description"] = (
         "dotted spec key -> list of values (a value may be a whole section); every combination "
         "is a trial"

@@ -75,11 +75,12 @@ def load_sweep(
         metric=search.metric if search else "test_loss",
         direction=_direction(search, registry),
         seed=search.seed if search else 0,
+        pruner=search.pruner.model_dump() if search and search.pruner.type != "none" else None,
         iw_samples=file.iw_samples,
         source=where,
     )
     errors += _score_errors(sweep.metric, registry)
-    errors += _swap_errors(sweep, registry)
+    errors += _swap_errors(sweep, registry) + _pruner_errors(sweep)
     errors = errors or _name_clashes(sweep)  # repeated values, said already, repeat names
     if not errors and check_combinations:
         errors += _combination_errors(sweep, registry)
@@ -236,6 +237,30 @@ def _combination_errors(sweep: Sweep, registry: Registry) -> list[tuple[str, str
     return [(field, f"{text} (trial {_some(names)})") for (field, text), names in problems.items()]
 
 
+def _pruner_errors(sweep: Sweep) -> list[tuple[str, str]]:
+    """A pruner judges a trial by its test losses before its last epoch: a base that measures
+    none (``train.eval_every`` not below ``train.epochs``) would prune nothing, silently; and
+    a search that maximises (a metric's score better higher) would prune the best trials.
+    """
+    if sweep.pruner is not None and sweep.direction == "maximize":
+        why = f"the {sweep.pruner['type']} pruner compares test losses, lower is better"
+        return [("search.pruner", f"{why}, and {sweep.metric} is maximised; set pruner: none")]
+    swept = {a.key for a in sweep.grid} | {p.key for p in sweep.search}
+    if sweep.pruner is None or swept & {"train", "train.epochs", "train.eval_every"}:
+        return []
+    epochs, every = sweep.defaults["train"]["epochs"], sweep.defaults["train"]["eval_every"]
+    if every < epochs:
+        return []
+    return [
+        (
+            "search.pruner",
+            f"{sweep.pruner['type']} has no test loss to judge a trial by before its last "
+            f"epoch (train.eval_every {every}, train.epochs {epochs}); set train.eval_every "
+            "below train.epochs in the base, or pruner: none",
+        )
+    ]
+
+
 def _direction(search: SearchSection | None, registry: Registry) -> Literal["minimize", "maximize"]:
     """The search's direction: as written, else the metric's own (a score that is better
     higher is maximised), else ``minimize``.
@@ -304,6 +329,8 @@ def _describe(error: Any) -> tuple[str, str]:
     loc = [str(p) for p in error["loc"]]
     if loc[:1] == ["search"] and len(loc) > 2 and loc[2] in DISTRIBUTIONS:
         del loc[2]  # the distribution's tag: search.train.lr.log_uniform.log_uniform.0
+    if loc[:2] == ["search", "pruner"] and len(loc) > 3:
+        del loc[2]  # the pruner's tag: search.pruner.median.n_startup_trials
     field = ".".join(loc)
     kind = error["type"]
     if kind == "sweep_field":
@@ -314,6 +341,6 @@ def _describe(error: Any) -> tuple[str, str]:
     if kind == "missing":
         return field, "required, but missing"
     message = error["msg"].removeprefix("Value error, ")
-    if kind in ("value_error", "distribution"):
+    if kind in ("value_error", "distribution", "pruner"):
         return field, message
     return field, f"{message} (got {error.get('input')!r:.60})"

@@ -167,6 +167,7 @@ class Sweep:
         metric: what each trial tells Optuna (``test_loss`` for a grid alone).
         direction: ``minimize`` or ``maximize``.
         seed: the TPE sampler's seed.
+        pruner: the search's pruner section (``type`` and its settings); None for none.
         iw_samples: K for each trial's importance-weighted -log p(x).
     """
 
@@ -179,6 +180,7 @@ class Sweep:
     metric: str = "test_loss"
     direction: Literal["minimize", "maximize"] = "minimize"
     seed: int = 0
+    pruner: dict[str, Any] | None = None
     iw_samples: int = 100
     source: str | None = field(default=None, compare=False)
 
@@ -256,6 +258,8 @@ class Sweep:
             search.update(
                 trials=self.trials, metric=self.metric, direction=self.direction, seed=self.seed
             )
+            if self.pruner is not None:  # absent for none: sweeps made before pruners match
+                search["pruner"] = dict(self.pruner)
             data["search"] = search
         data["iw_samples"] = self.iw_samples
         return data

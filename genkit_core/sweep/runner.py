@@ -43,6 +43,7 @@ from .storage import (
 )
 from .study import (
     LOCKS,
+    PRUNED_AT,
     RETRIABLE,
     RETRY_OF,
     Counts,
@@ -385,6 +386,8 @@ def _finished_line(sweep: Sweep, trial: Any) -> str:
     name = trial.user_attrs.get("run", f"trial {trial.number}")
     if trial.state == TrialState.COMPLETE:
         return f"  done {name}: {sweep.metric} {trial.value:.4f}"
+    if trial.state == TrialState.PRUNED:
+        return f"  pruned {name} after epoch {trial.user_attrs.get(PRUNED_AT, '?')}"
     return f"  FAILED {name}: {trial.user_attrs.get('error', trial.state.name.lower())}"
 
 

@@ -37,6 +37,7 @@ from .plan import StudyPlan, Sweep
 
 __all__ = [
     "LOCKS",
+    "PRUNED_AT",
     "RETRIABLE",
     "RETRY_OF",
     "Claim",
@@ -58,15 +59,18 @@ _SWEEP_ATTR = "genkit_sweep"
 
 
 def open_study(storage: BaseStorage, sweep: Sweep, plan: StudyPlan) -> optuna.Study:
-    """Create the study of ``plan`` or attach to it, checking that it was made by this sweep.
+    """Create the study of ``plan`` or attach to it, checking that it was made by this sweep;
+    its pruner is the sweep's (Optuna stores none: every worker builds its own).
 
     Raises:
         RunError: a study of that name holds another sweep.
     """
+    from .pruning import build_pruner
+
     direction = sweep.direction
     study = optuna.create_study(
         storage=storage, study_name=plan.name, sampler=plan.sampler(), direction=direction,
-        load_if_exists=True,
+        load_if_exists=True, pruner=build_pruner(sweep),
     )  # fmt: skip
     recorded = study.user_attrs.get(_SWEEP_ATTR)
     mine = sweep.as_dict()
@@ -135,6 +139,9 @@ def claim_next(sweep: Sweep, storage: BaseStorage, directory: Path) -> Claim | N
 RETRY_OF = "retry_of"
 """A trial's user attribute: the number of the failed trial it runs again."""
 
+PRUNED_AT = "pruned_at_epoch"
+"""A pruned trial's user attribute: the epoch after which its pruner stopped it."""
+
 RETRIABLE = "retriable"
 """A failed trial's user attribute: it failed for a cause that may pass (a full disk, a damaged
 file), so the next ``genkit sweep`` runs it again.
@@ -160,10 +167,9 @@ def retry_failed(sweep: Sweep, storage: BaseStorage) -> int:
 
 
 def failed_trials(trials: list[FrozenTrial]) -> list[FrozenTrial]:
-    """The failed (or pruned) trials that no later trial runs again."""
+    """The failed trials that no later trial runs again (a pruned trial did not fail)."""
     retried = _retried(trials)
-    bad = (TrialState.FAIL, TrialState.PRUNED)
-    return [t for t in trials if t.state in bad and t.number not in retried]
+    return [t for t in trials if t.state == TrialState.FAIL and t.number not in retried]
 
 
 def _retried(trials: list[FrozenTrial]) -> set[int]:
@@ -182,16 +188,20 @@ def is_orphan(directory: Path, study_name: str, number: int) -> bool:
 
 @dataclass(frozen=True)
 class Counts:
-    """Trials of a sweep by state: done (complete), failed, running, and left to start."""
+    """Trials of a sweep by state: done (complete), failed, running, left to start, and
+    pruned (stopped early by the search's pruner).
+    """
 
     done: int
     failed: int
     running: int
     left: int
+    pruned: int = 0
 
     def __str__(self) -> str:
+        pruned = f", {self.pruned} pruned" if self.pruned else ""
         failed = f", {self.failed} failed" if self.failed else ""
-        return f"{self.done} done{failed}, {self.running} running, {self.left} left"
+        return f"{self.done} done{pruned}{failed}, {self.running} running, {self.left} left"
 
 
 def sweep_trials(sweep: Sweep, storage: BaseStorage) -> list[tuple[StudyPlan, list[FrozenTrial]]]:
@@ -221,6 +231,7 @@ def count_trials(studies: list[tuple[StudyPlan, list[FrozenTrial]]]) -> Counts:
             max(0, plan.budget - len(s) + len(_retried(trials)))
             for (plan, trials), s in zip(studies, started, strict=True)
         ),
+        pruned=states.count(TrialState.PRUNED),
     )
 
 

@@ -20,14 +20,17 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import DataError, GenkitError, NonFiniteError, RunError, SpecError
 from ..memory import keep_freed_memory
 from .loading import load_sweep
 from .plan import Sweep
 from .storage import open_storage, own_file_errors
-from .study import RETRIABLE, RETRY_OF, Claim, claim_next
+from .study import PRUNED_AT, RETRIABLE, RETRY_OF, Claim, claim_next
+
+if TYPE_CHECKING:
+    from .pruning import TrialPruning
 
 __all__ = ["LOGS", "STORAGE_ENV", "SWEEP_FILE", "main", "run_trial"]
 
@@ -49,14 +52,25 @@ def run_trial(sweep: Sweep, claim: Claim, directory: Path, log: TextIO | None) -
     """
     from ..run_metrics import measure_run, read_cached
     from ..training import TrainingInterrupted
+    from .pruning import read_pruned
 
     run_dir = directory / claim.name
     try:
+        # a trial pruned before its worker died stays pruned: its checkpoint is marked stopped
+        pruned = read_pruned(run_dir) if claim.resumed else None
         metrics = read_cached(run_dir, sweep.iw_samples) if claim.resumed else None
-        if metrics is None:
-            trainer = _trainer(sweep, claim, run_dir, log)
+        if pruned is None and metrics is None:
+            pruning = _pruning(sweep, claim)
+            trainer = _trainer(sweep, claim, run_dir, log, pruning)
             trainer.fit()
-            metrics = measure_run(run_dir, sweep.iw_samples, _device(trainer.spec.train.device))
+            pruned = pruning.pruned if pruning is not None else None
+            if pruned is None:
+                device = _device(trainer.spec.train.device)
+                metrics = measure_run(run_dir, sweep.iw_samples, device)
+        if pruned is not None:
+            _prune(claim, pruned, log)
+            return
+        assert metrics is not None  # measured when not pruned
         if sweep.metric not in metrics:  # a metric component's score: <metric>.<score>
             metrics = {**metrics, **_scores(run_dir, sweep.metric)}
         if metrics.get(sweep.metric) is None:
@@ -94,23 +108,51 @@ def _scores(run_dir: Path, metric: str) -> dict[str, Any]:
     return score_columns({"weights": next(iter(found.values()))["weights"], "metrics": found})
 
 
-def _trainer(sweep: Sweep, claim: Claim, run_dir: Path, log: TextIO | None) -> Any:
+def _trainer(
+    sweep: Sweep, claim: Claim, run_dir: Path, log: TextIO | None, pruning: TrialPruning | None
+) -> Any:
     """The trial's trainer: resuming its checkpoint, or from the start. A trial run again after
     a failure whose checkpoint cannot be read (what it may have failed of) starts over.
     """
     from ..run import CHECKPOINT
     from ..training import Trainer
 
+    callbacks = [pruning] if pruning is not None else []
     if (run_dir / CHECKPOINT).is_file():
         try:
-            return Trainer(None, run_dir, resume=True, stream=log)
+            return Trainer(None, run_dir, resume=True, stream=log, callbacks=callbacks)
         except RunError as exc:
             if RETRY_OF not in claim.trial.user_attrs:
                 raise
             if log is not None:
                 print(f"genkit: cannot resume ({exc}); training from the start", file=log)
     spec = sweep.spec(claim.params, claim.name)
-    return Trainer(spec, run_dir, overwrite=True, stream=log)
+    return Trainer(spec, run_dir, overwrite=True, stream=log, callbacks=callbacks)
+
+
+def _pruning(sweep: Sweep, claim: Claim) -> TrialPruning | None:
+    """The callback that reports the trial's test losses to its study's pruner (None when the
+    search prunes nothing); a resumed trial's reported epochs are not reported again.
+    """
+    from .pruning import TrialPruning
+
+    if sweep.pruner is None:
+        return None
+    reported: set[int] = set()
+    if claim.resumed:
+        mine = [t for t in claim.study.get_trials(deepcopy=False) if t.number == claim.trial.number]
+        reported = {step for t in mine for step in t.intermediate_values}
+    return TrialPruning(claim.trial, sweep.pruner["type"], reported)
+
+
+def _prune(claim: Claim, pruned: dict[str, Any], log: TextIO | None) -> None:
+    """Tell Optuna the trial is pruned (the dashboard shows it so), keeping where and why."""
+    from optuna.trial import TrialState
+
+    if log is not None:
+        print(f"genkit: {pruned['reason']}", file=log, flush=True)
+    claim.trial.set_user_attr(PRUNED_AT, pruned["epoch"])
+    claim.study.tell(claim.trial, state=TrialState.PRUNED)
 
 
 def _may_pass(exc: BaseException) -> bool:

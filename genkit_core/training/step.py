@@ -14,6 +14,7 @@ decision to skip an update is taken by all ranks together, so their weights neve
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -131,21 +132,22 @@ class TrainStep:
         rows = x.shape[0]
         sums = [loss.detach() * rows if rows else torch.zeros_like(loss) for loss in losses]
         sums += [out.terms[t].detach().sum() for t in self.terms]
-        sums.append(self._gradient_norm())
+        sums.append(self._gradient_check())
         checked = torch.stack(sums)  # a loss is nan for no rows: the mean of nothing
         if self.sync and not self._finite_on_every_rank(checked):
             self._record_bad(checked)
             if self.skip:
                 self.skipped += 1
-                self.step_t += 1
+                self.step_t.add_(1)
             return
         for optimizer in self.optimizers.optimizers.values():
             optimizer.step()
         if not self.sync:
             self._record_bad(checked)
-        self.sums[0] += rows
-        self.sums[1:] += checked[:-1]
-        self.step_t += 1
+        # add_ on the views: ``+=`` on an indexed tensor would also copy the result back
+        self.sums[0].add_(rows)
+        self.sums[1:].add_(checked[:-1])
+        self.step_t.add_(1)
 
     def _backward(self, losses: list[Tensor], weight: float) -> None:
         """Each group's loss into its own parameters, all before any update."""
@@ -159,17 +161,27 @@ class TrainStep:
                 inputs=params, retain_graph=i < last
             )
 
-    def _gradient_norm(self) -> Tensor:
-        """The global gradient norm, after clipping each group's (a non-finite gradient with a
-        finite loss would otherwise reach the weights unseen).
+    def _gradient_check(self) -> Tensor:
+        """A value that is finite exactly when every gradient is (a non-finite gradient with a
+        finite loss would otherwise reach the weights unseen): the global gradient norm, after
+        clipping each group's. On the CPU without clipping it is the sum of the gradients'
+        elements instead, which adds where a norm squares and adds; finite gradients' sum
+        overflows only where their norm would already have.
         """
-        if self.clip is None:
-            return nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
-        norms = [nn.utils.clip_grad_norm_(params, self.clip) for params in self.groups.values()]
-        return norms[0] if len(norms) == 1 else torch.stack(norms).square().sum().sqrt()
+        if self.clip is not None:
+            norms = [nn.utils.clip_grad_norm_(ps, self.clip) for ps in self.groups.values()]
+            return norms[0] if len(norms) == 1 else torch.stack(norms).square().sum().sqrt()
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads or grads[0].device.type != "cpu":  # CUDA: one fused kernel for all
+            return nn.utils.get_total_norm(grads)
+        return torch.stack(
+            [g.sum(dtype=torch.promote_types(g.dtype, torch.float32)) for g in grads]
+        ).sum()
 
     def _finite_on_every_rank(self, checked: Tensor) -> bool:
         """Whether ``checked`` is finite here and on every other rank (synchronises)."""
+        if not self.distributed.active:  # one read instead of a chain of small operations
+            return all(math.isfinite(v) for v in checked.tolist())
         bad = (~torch.isfinite(checked)).any().to(torch.float32).reshape(1)
         return not bool(self.distributed.all_sum(bad))
 

@@ -127,8 +127,9 @@ def test_genkit_schema_sweep_describes_sweep_files_with_specs_inside(capsys):
     assert schema["properties"]["base"]["anyOf"][1] == {"$ref": "#/$defs/ModelSpec"}
     spec = schema["$defs"]["ModelSpec"]
     assert "encoder" in spec["properties"] and "search" not in spec["properties"]
-    assert set(schema["$defs"]["SearchSection"]["properties"]) == {"trials", "metric",
-                                                                   "direction", "seed"}  # fmt: skip
+    search = schema["$defs"]["SearchSection"]["properties"]
+    assert set(search) == {"trials", "metric", "direction", "seed", "pruner"}
+    assert search["pruner"]["oneOf"][0] == {"enum": ["none", "median", "hyperband"]}  # by name
 
 
 @pytest.mark.parametrize(
@@ -195,3 +196,13 @@ def test_a_trial_measures_the_metric_it_is_searched_on(factor_run: Path):
     scores = _scores(factor_run, "counting.spread")
     assert list(scores) == ["counting.spread"] and scores["counting.spread"] > 0
     assert _scores(factor_run, "negative_elbo") == {}
+
+
+def test_a_pruner_is_refused_for_a_score_the_search_maximises(factor_registry, factor_spec):
+    search = {**SEARCH, "metric": "mig.discrete_mig", "pruner": "median"}
+    factor_spec["train"] = {**factor_spec["train"], "epochs": 3}
+    with pytest.raises(SpecValidationError) as info:
+        load_sweep({"base": factor_spec, "search": search}, registry=factor_registry)
+    assert info.value.errors == [("search.pruner", "the median pruner compares test losses, "
+                                  "lower is better, and mig.discrete_mig is maximised; set "
+                                  "pruner: none")]  # fmt: skip

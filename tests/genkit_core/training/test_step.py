@@ -78,3 +78,31 @@ def test_restore_undoes_steps_in_place(spec_dict):
     for key, value in optimizer.state[next(model.parameters())].items():
         assert torch.equal(value, state[key])
     assert int(step.step_t) == 1 and step.sums[0] == 4
+
+
+def test_the_gradient_check_is_non_finite_exactly_when_a_gradient_is(spec_dict):
+    """On the CPU without clipping the step checks the sum of the gradients (cheaper than their
+    norm): any nan or inf, of either sign, makes it non-finite; large finite gradients, whose
+    squares overflow float32 (the norm called them non-finite), do not.
+    """
+    model, _, step = _step(spec_dict)
+    params = list(model.parameters())
+    for p in params:
+        p.grad = torch.full_like(p, 1e30)
+    assert torch.isfinite(step._gradient_check())
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        params[-1].grad[0] = bad
+        assert not torch.isfinite(step._gradient_check()), bad
+    params[0].grad.view(-1)[0], params[-1].grad.view(-1)[0] = float("inf"), -float("inf")
+    assert not torch.isfinite(step._gradient_check())
+
+
+def test_a_non_finite_gradient_of_a_finite_loss_is_caught_before_the_update(spec_dict):
+    model, _, step = _step(spec_dict)
+    first = next(model.parameters())
+    first.register_hook(lambda g: torch.where(g == g.flatten()[0], float("nan"), g))
+    before = [p.detach().clone() for p in model.parameters()]
+    step(torch.rand(4, 1, 8, 8), None, torch.zeros(4, 4))
+    problem = step.nonfinite()
+    assert problem is not None and problem.names == ("gradient",)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
