@@ -90,7 +90,8 @@ def _train(args: argparse.Namespace) -> int:
     if "test_loss" in result.metrics:
         at = f" at epoch {int(result.metrics['epoch'])}" if result.stopped else ""
         loss = result.metrics["test_loss"]
-        _out(f"test loss {loss:.4f} nats per example{at}{_loss_note(trainer)}")
+        note = _loss_note(trainer.spec, trainer.model)
+        _out(f"test loss {loss:.4f} nats per example{at}{note}")
         if trainer.model.is_variational:
             _out(f"  genkit eval {result.run_dir} gives the negative ELBO and -log p(x)")
     if args.quiet:  # the trainer printed them on its stream otherwise
@@ -99,11 +100,9 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loss_note(trainer: Any) -> str:
+def _loss_note(spec: Any, model: Any) -> str:
     """How the training objective's test loss relates to genkit eval's negative ELBO."""
-    spec, model = trainer.spec, trainer.model
-    # asked of the objective's class: the interface's default is False (not the ELBO)
-    if not model.objective.loss_is_elbo:
+    if not model.objective.loss_is_elbo:  # asked of the objective, not named
         # genkit eval gives the negative ELBO of a variational model, and of an autoencoder
         # only its reconstruction term
         beside = "the negative ELBO" if model.is_variational else "-log p(x|z) at the code"
@@ -114,7 +113,7 @@ def _loss_note(trainer: Any) -> str:
     weighted = divergence.beta != 1 or divergence.anneal is not None or divergence.free_bits > 0
     if weighted or not model.divergence.is_kl:
         why = "weights its divergence" if weighted else f"uses {divergence.type}, not a KL"
-        return f" (the training objective, which {why}: not the negative ELBO)"
+        return f" (the training objective, which {why}: not the negative ELBO; docs/terms.md)"
     draws = spec.objective.samples
     per = "one draw" if draws == 1 else f"the mean of {draws} draws"
     return f" (the negative ELBO with {per} of z per test example)"
@@ -128,7 +127,10 @@ def _eval(args: argparse.Namespace) -> int:
     from .data import load_data
     from .evaluation import evaluate_test_split
     from .run import load_run
+    from .run_metrics import training_test_loss
 
+    if args.metric:
+        return _eval_metrics(args)
     model = load_run(args.run_dir, device=_device(args.device))
     spec = model.spec
     assert spec is not None  # load_run builds the model from the run's spec
@@ -137,25 +139,53 @@ def _eval(args: argparse.Namespace) -> int:
         spec.train.num_workers,
     )  # fmt: skip
     report = {"run": str(args.run_dir), "model": spec.model, "data": spec.data.type, **report}
+    with contextlib.suppress(RunError):  # a foreign record: the bounds, without the loss
+        loss = training_test_loss(args.run_dir, spec)
+        if loss is not None:
+            report["test_loss"] = loss
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        _print_report(report, spec.likelihood.type)
+        _print_report(report, spec.likelihood.type, _loss_note(spec, model))
     return 0
 
 
-def _print_report(r: dict[str, Any], likelihood: str) -> None:
+def _eval_metrics(args: argparse.Namespace) -> int:
+    """``genkit eval RUN --metric NAME ...``: the metrics' scores, kept in ``eval.json``."""
+    from .run import load_run_spec
+    from .run_metrics import evaluate_metrics
+
+    spec = load_run_spec(args.run_dir)
+    found = evaluate_metrics(args.run_dir, args.metric, _device(args.device))
+    report = {"run": str(args.run_dir), "model": spec.model, "data": spec.data.type,
+              "metrics": found}  # fmt: skip
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    _out(f"{args.run_dir}: {spec.model} on {spec.data.type}")
+    for name, entry in found.items():
+        changed = {k: v for k, v in entry["params"].items() if k != "type"}
+        _out(f"  {name}  ({', '.join(f'{k}={v}' for k, v in changed.items())})")
+        for score, value in entry["scores"].items():
+            _out(f"    {score:<22} {value:10.4f}")
+    return 0
+
+
+def _print_report(r: dict[str, Any], likelihood: str, loss_note: str) -> None:
     _out(
         f"{r['run']}: {r['model']} on {r['data']}, {r['examples']} test examples, nats per example"
     )
     if "negative_elbo" in r:
-        _out(f"  negative ELBO     {r['negative_elbo']:10.4f}")
+        _out(f"  negative ELBO     {r['negative_elbo']:10.4f}   (reconstruction + KL)")
         _out(f"    reconstruction  {r['reconstruction']:10.4f}")
         _out(f"    KL              {r['kl']:10.4f}")
         if "iw_nll" in r:
             _out(f"  -log p(x), IW     {r['iw_nll']:10.4f}   (K = {r['iw_samples']})")
     else:
         _out(f"  reconstruction    {r['reconstruction']:10.4f}")
+    if "test_loss" in r:  # what training printed: say how it relates to the bound above
+        _out(f"  training loss     {r['test_loss']:10.4f}   (its last test loss in training)")
+        _out(f"    {loss_note.strip().removeprefix('(').removesuffix(')')}")
     _out(f"  active units      {r['active_units']:>10} of {r['latent_units']}")
     if not r["normalized"]:
         _out(f"  note: the {likelihood} likelihood drops its normalising constant, so these are "
@@ -466,7 +496,7 @@ def _compare(args: argparse.Namespace) -> int:
     )
 
     device = _device(args.device)
-    found, reference = collect(args.runs, args.iw_samples, device)
+    found, reference = collect(args.runs, args.iw_samples, device, metrics=args.metric)
     pruned = pruned_runs(args.runs)
     names = columns(found)
     table = rows(found, names, args.sort)
@@ -538,6 +568,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive, default=500, help="test examples per batch")
     p.add_argument("--max-batch", type=_positive, default=1 << 15,
                    help="bound on examples x samples per decoder call (memory)")  # fmt: skip
+    p.add_argument("--metric", action="append", default=[], metavar="NAME|SPEC",
+                   help="compute a metric instead (repeatable): its name, e.g. mig, or its spec, "
+                   "e.g. '{type: dci, num_train: 2000}'; kept in RUN/eval.json")  # fmt: skip
 
     p = parsers["sample"]
     p.add_argument("run_dir", type=Path)
@@ -598,6 +631,9 @@ def _parser() -> argparse.ArgumentParser:
                    "IW NLL, else negative ELBO, else test loss")  # fmt: skip
     p.add_argument("--iw-samples", type=_nonnegative, default=100, metavar="K",
                    help="importance samples for -log p(x) (default 100)")  # fmt: skip
+    p.add_argument("--metric", action="append", default=[], metavar="NAME|SPEC",
+                   help="also a metric's scores as columns <metric>.<score> (repeatable; scores "
+                   "kept in a run's eval.json are shown without it)")  # fmt: skip
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
 
     parsers["plugins"].add_argument("--json", action="store_true", help="print as JSON")

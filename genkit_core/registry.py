@@ -34,6 +34,8 @@ from .interfaces import (
     DataSource,
     Divergence,
     DivergenceParams,
+    Metric,
+    MetricParams,
     Objective,
     ObjectiveParams,
 )
@@ -46,6 +48,7 @@ _REQUIRED_PARAMS_BASE: dict[type, type[BaseModel]] = {
     Divergence: DivergenceParams,
     DataSource: DataParams,
     Objective: ObjectiveParams,
+    Metric: MetricParams,
 }
 
 

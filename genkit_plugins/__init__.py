@@ -31,6 +31,7 @@ from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
 from .loggers.mlflow_logger import MLflowLogger
 from .loggers.tensorboard_logger import TensorBoardLogger
+from .metrics import DCI, MIG, SAP, BetaVAEScore, FactorVAEScore
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
 from .objectives.elbo import ELBO
@@ -103,4 +104,9 @@ def genkit_components() -> list[Component]:
         Component("collapse_warning", CollapseWarning),
         Component("early_stopping", EarlyStopping),
         Component("ema", EMA),
+        Component("mig", MIG),
+        Component("factor_vae_score", FactorVAEScore),
+        Component("beta_vae_score", BetaVAEScore),
+        Component("dci", DCI),
+        Component("sap", SAP),
     ]

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import GenkitError, RunError
 from ..run import SPEC, load_run_spec
-from ..run_metrics import INFO_KEYS, measure_run, trained_position
+from ..run_metrics import INFO_KEYS, evaluate_metrics, measure_run, score_columns, trained_position
 from ..spec import resolve
 from ..sweep.naming import value_label
 
@@ -157,9 +157,14 @@ def collect(
     iw_samples: int = 100,
     device: str = "cpu",
     warn: Any = None,
+    metrics: Sequence[Any] = (),
 ) -> tuple[list[Configuration], str]:
     """The configurations of the runs in ``paths`` (see :func:`find_runs`), each run measured
     (from its ``eval.json`` when current), and what their differences are taken from.
+
+    Each run's metric scores cached in its ``eval.json`` are columns ``<metric>.<score>``;
+    ``metrics`` (names or specs, as ``genkit eval --metric`` takes them) are computed where
+    they are not cached.
 
     Runs that have not finished their epochs (and were not stopped by a callback, such as
     early stopping), or cannot be loaded or measured, are left out
@@ -189,14 +194,17 @@ def collect(
                     f"trained {epoch} of {spec['train']['epochs']} epochs (finish it with "
                     f"genkit train --resume {run_dir})"
                 )
-            metrics = measure_run(run_dir, iw_samples, device, spec=loaded)
+            measured = measure_run(run_dir, iw_samples, device, spec=loaded)
+            if metrics:
+                scores = evaluate_metrics(run_dir, metrics, device)
+                measured = {**measured, "metrics": {**measured.get("metrics", {}), **scores}}
         except GenkitError as exc:
             warn(f"genkit: skipping {run_dir}: {exc}")
             continue
         key_spec = _without_runtime(spec)
         key = json.dumps(key_spec, sort_keys=True)
         configuration = configurations.setdefault(key, Configuration(key, key_spec))
-        configuration.runs.append(RunRecord(run_dir, spec, metrics))
+        configuration.runs.append(RunRecord(run_dir, spec, {**measured, **score_columns(measured)}))
     if not configurations:
         some = f" ({pruned} pruned by a sweep, not compared)" if pruned else ""
         raise RunError(f"no finished run to compare among {len(runs)} run directories{some}")

@@ -150,7 +150,8 @@ def _table_html(table: list[Row], columns: list[str], reference: str) -> str:
     )  # fmt: skip
     return (
         f"<p class='caption'>Mean ± standard deviation over each configuration's runs (seeds) of "
-        f"the test metrics, per example in nats; lower is better except active units. {keyed}"
+        f"the test metrics, per example in nats; lower is better except active units (a "
+        f"column named metric.score is that metric's score, in its own units). {keyed}"
         f"each configuration's difference from {html.escape(reference)} is under Spec "
         f"differences. Click a heading to sort.</p>"
         f"<div class='fit'><table id='configurations' class='sortable'><thead><tr>{head}</tr>"

@@ -141,6 +141,9 @@ def to_text(table: list[Row], columns: list[str], reference: str) -> str:
              for line in [head, *body]]  # fmt: skip
     lines.append(f"Mean ± standard deviation over runs (seeds), per test example, in nats; "
                  f"each configuration's difference from {reference} is in --json.")  # fmt: skip
+    if any("." in c for c in columns):
+        lines.append("<metric>.<score> columns are a metric's scores (genkit eval --metric), in "
+                     "its own units; see genkit describe metric NAME.")  # fmt: skip
     if not all(r.normalized for r in table):
         lines.append("* its likelihood drops its normalising constant: compare its numbers only "
                      "with runs of the same likelihood.")  # fmt: skip

@@ -8,6 +8,7 @@ from .data import DataBundle, DataInfo, DataSource, GroundTruthData, Split
 from .divergence import Divergence, Penalty
 from .likelihood import Likelihood
 from .logger import Logger, RunStatus
+from .metric import Metric, MetricData, MetricParams
 from .networks import Decoder, Encoder
 from .objective import Objective, ObjectiveOutput, ObjectiveParams
 from .params import Annealing, DataParams, DivergenceParams, Params, spec_type
@@ -39,6 +40,7 @@ COMPONENT_KINDS: dict[str, Kind] = {
     "data": Kind(DataSource, "data"),
     "logger": Kind(Logger, "logging", many=True),
     "callback": Kind(Callback, "callbacks", many=True),
+    "metric": Kind(Metric, None),
 }
 """The one table of component kinds: every other view (:data:`KINDS`, the spec's sections)
 is derived from it."""
@@ -65,6 +67,9 @@ __all__ = [
     "Kind",
     "Likelihood",
     "Logger",
+    "Metric",
+    "MetricData",
+    "MetricParams",
     "Objective",
     "ObjectiveOutput",
     "ObjectiveParams",

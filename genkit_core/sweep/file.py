@@ -11,8 +11,8 @@
     search:                         # optional: Optuna tunes these (TPE), `trials` per grid cell
       train.lr: {log_uniform: [1.0e-4, 1.0e-2]}
       trials: 20
-      metric: iw_nll                # iw_nll | negative_elbo | test_loss
-      direction: minimize
+      metric: iw_nll                # iw_nll | negative_elbo | test_loss | <metric>.<score>
+      direction: minimize           # default: minimize, or the metric's own direction
       pruner: median                # none (default) | median | hyperband: stop poor trials early
     iw_samples: 100                 # K of each trial's importance-weighted -log p(x)
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
@@ -58,9 +59,12 @@ __all__ = [
 ]
 
 METRICS = ("iw_nll", "negative_elbo", "test_loss")
-"""What a search may optimise: per test example, in nats (see ``docs/sweeps.md``)."""
+"""What a search may optimise, besides a metric component's score (``mig.discrete_mig``): per
+test example, in nats (see ``docs/sweeps.md``)."""
 
 _SEARCH_FIELDS = ("trials", "metric", "direction", "seed", "pruner")
+_SCORE = re.compile(r"[a-z][a-z0-9_]*\.[A-Za-z0-9_.-]+")
+"""``<metric>.<score>``: a metric component's score (load_sweep checks the metric exists)."""
 
 
 _MAX_STEPS = 10**12
@@ -242,8 +246,8 @@ class SearchSection(BaseModel):
     __pydantic_extra__: dict[str, Distribution] = Field(init=False)
 
     trials: Annotated[int, Field(gt=0, le=100_000)]
-    metric: Literal["iw_nll", "negative_elbo", "test_loss"] = "iw_nll"
-    direction: Literal["minimize", "maximize"] = "minimize"
+    metric: str = "iw_nll"
+    direction: Literal["minimize", "maximize"] | None = None
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
     pruner: Pruner = NoPruner()
 
@@ -254,7 +258,7 @@ class SearchSection(BaseModel):
 
     @model_validator(mode="after")
     def _pruner_minimises(self) -> SearchSection:
-        if self.pruner.type != "none" and self.direction != "minimize":
+        if self.pruner.type != "none" and self.direction == "maximize":
             raise _at(
                 "pruner",
                 f"the {self.pruner.type} pruner compares test losses, lower is better; use it "
@@ -282,6 +286,18 @@ class SearchSection(BaseModel):
                 "names no parameter to tune; add one, e.g. train.lr: {log_uniform: [1.0e-4, 0.01]}"
             )
         return data
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_is_a_measure_or_a_score(cls, metric: str) -> str:
+        if metric in METRICS or _SCORE.fullmatch(metric):
+            return metric
+        close = difflib.get_close_matches(metric, METRICS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ValueError(
+            f"unknown metric '{metric}'; {hint}use {', '.join(METRICS)} or a metric's score as "
+            "<metric>.<score>, e.g. mig.discrete_mig (genkit plugins lists the metrics)"
+        )
 
     @property
     def params(self) -> dict[str, _Distribution]:

@@ -10,18 +10,19 @@ for a mistake in the file.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
 from ..errors import GenkitError, SpecError
 from ..registry import Registry, get_registry
 from ..spec import ModelSpec, SpecValidationError, load_spec, read_spec_file, resolve
-from .file import DISTRIBUTIONS, SweepFile
+from .file import DISTRIBUTIONS, METRICS, SearchSection, SweepFile
 from .naming import safe_name
 from .plan import Axis, Parameter, Sweep
 
@@ -75,12 +76,13 @@ def load_sweep(
         search=tuple(Parameter.of(k, d) for k, d in (search.params if search else {}).items()),
         trials=search.trials if search else 0,
         metric=search.metric if search else "test_loss",
-        direction=search.direction if search else "minimize",
+        direction=_direction(search, registry),
         seed=search.seed if search else 0,
         pruner=search.pruner.model_dump() if search and search.pruner.type != "none" else None,
         iw_samples=file.iw_samples,
         source=where,
     )
+    errors += _score_errors(sweep.metric, registry)
     errors += _swap_errors(sweep, registry) + _pruner_errors(sweep)
     errors = errors or _name_clashes(sweep)  # repeated values, said already, repeat names
     if not errors and check_combinations:
@@ -233,15 +235,19 @@ def _combination_errors(sweep: Sweep, registry: Registry) -> list[tuple[str, str
         except GenkitError as exc:
             problems.setdefault(("grid", str(exc)), []).append(name)
             continue
-        for problem in _metric_problems(sweep, model):
+        for problem in _metric_problems(sweep, spec, registry, model):
             problems.setdefault(problem, []).append(name)
     return [(field, f"{text} (trial {_some(names)})") for (field, text), names in problems.items()]
 
 
 def _pruner_errors(sweep: Sweep) -> list[tuple[str, str]]:
     """A pruner judges a trial by its test losses before its last epoch: a base that measures
-    none (``train.eval_every`` not below ``train.epochs``) would prune nothing, silently.
+    none (``train.eval_every`` not below ``train.epochs``) would prune nothing, silently; and
+    a search that maximises (a metric's score better higher) would prune the best trials.
     """
+    if sweep.pruner is not None and sweep.direction == "maximize":
+        why = f"the {sweep.pruner['type']} pruner compares test losses, lower is better"
+        return [("search.pruner", f"{why}, and {sweep.metric} is maximised; set pruner: none")]
     swept = {a.key for a in sweep.grid} | {p.key for p in sweep.search}
     if sweep.pruner is None or swept & {"train", "train.epochs", "train.eval_every"}:
         return []
@@ -258,10 +264,46 @@ def _pruner_errors(sweep: Sweep) -> list[tuple[str, str]]:
     ]
 
 
-def _metric_problems(sweep: Sweep, model: LatentVariableModel) -> list[tuple[str, str]]:
-    """What the model cannot measure: a bound on -log p(x) needs a variational model (asked of
-    the model, not its kind: an ``ae`` with a prior fitted after training has none either).
+def _direction(search: SearchSection | None, registry: Registry) -> Literal["minimize", "maximize"]:
+    """The search's direction: as written, else the metric's own (a score that is better
+    higher is maximised), else ``minimize``.
     """
+    if search is None:
+        return "minimize"
+    if search.direction is not None:
+        return search.direction
+    name = search.metric.split(".")[0]
+    if search.metric not in METRICS and name in registry.names("metric"):
+        cls = registry.get("metric", name).cls
+        return "maximize" if cls.higher_is_better else "minimize"  # type: ignore[attr-defined]
+    return "minimize"
+
+
+def _score_errors(metric: str, registry: Registry) -> list[tuple[str, str]]:
+    """A ``<metric>.<score>`` whose metric is not registered, or that it does not return."""
+    if metric in METRICS:
+        return []
+    name, score = metric.split(".", 1)
+    if name not in registry.names("metric"):
+        return [("search.metric", registry.unknown_message("metric", name))]
+    scores = registry.get("metric", name).cls.scores  # type: ignore[attr-defined]
+    if scores and score not in scores:
+        close = difflib.get_close_matches(score, scores, n=1)
+        hint = f"did you mean '{name}.{close[0]}'? " if close else ""
+        known = ", ".join(f"{name}.{s}" for s in scores)
+        return [("search.metric", f"{name} has no score '{score}'; {hint}its scores: {known}")]
+    return []
+
+
+def _metric_problems(
+    sweep: Sweep, spec: ModelSpec, registry: Registry, model: LatentVariableModel
+) -> list[tuple[str, str]]:
+    """What the model cannot measure: a score that needs factors its data lacks, or a bound on
+    -log p(x) of a model that is not variational (asked of the model, not its kind: an ``ae``
+    with a prior fitted after training has no ELBO either).
+    """
+    if sweep.metric not in METRICS:
+        return _factor_problems(sweep.metric.split(".")[0], spec, registry)
     if sweep.metric in ("iw_nll", "negative_elbo") and not model.is_variational:
         return [(
             "search.metric",
@@ -270,6 +312,22 @@ def _metric_problems(sweep: Sweep, model: LatentVariableModel) -> list[tuple[str
         )]  # fmt: skip
     if sweep.metric == "iw_nll" and sweep.iw_samples == 0:
         return [("search.metric", "iw_nll needs iw_samples above 0")]
+    return []
+
+
+def _factor_problems(metric: str, spec: ModelSpec, registry: Registry) -> list[tuple[str, str]]:
+    """A metric that reads the data's true factors, on data that has none (said before any
+    trial trains, not after the first).
+    """
+    from ..components import build_component
+    from ..interfaces.metric import provides_factors
+
+    if not registry.get("metric", metric).cls.needs_factors:  # type: ignore[attr-defined]
+        return []
+    if not provides_factors(build_component("data", spec.data, registry)):
+        data = spec.data.type
+        why = f"{metric} needs the data's true factors, and data '{data}' has none"
+        return [("search.metric", f"{why}; sweep data with factors, e.g. dsprites")]
     return []
 
 

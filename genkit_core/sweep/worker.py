@@ -72,6 +72,8 @@ def run_trial(sweep: Sweep, claim: Claim, directory: Path, log: TextIO | None) -
             _prune(claim, pruned, log)
             return
         assert metrics is not None  # measured when not pruned
+        if sweep.metric not in metrics:  # a metric component's score: <metric>.<score>
+            metrics = {**metrics, **_scores(run_dir, sweep.metric)}
         if metrics.get(sweep.metric) is None:
             raise RunError(f"{run_dir}: no {sweep.metric} was measured")
         if not math.isfinite(float(metrics[sweep.metric])):
@@ -91,6 +93,20 @@ def run_trial(sweep: Sweep, claim: Claim, directory: Path, log: TextIO | None) -
         if isinstance(value, int | float) and not isinstance(value, bool):
             claim.trial.set_user_attr(key, value)
     claim.study.tell(claim.trial, float(metrics[sweep.metric]))
+
+
+def _scores(run_dir: Path, metric: str) -> dict[str, Any]:
+    """The scores of the metric ``<metric>.<score>`` names, as columns (computed once, then
+    read from the run's ``eval.json``), or nothing for a built-in measure.
+    """
+    from ..run import load_run_spec
+    from ..run_metrics import evaluate_metrics, score_columns
+
+    if "." not in metric:
+        return {}
+    device = resolve_device(load_run_spec(run_dir).train.device, "train.device")
+    found = evaluate_metrics(run_dir, [metric.split(".")[0]], device)
+    return score_columns({"weights": next(iter(found.values()))["weights"], "metrics": found})
 
 
 def _trainer(

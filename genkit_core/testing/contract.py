@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
 import torch
 from pydantic import ValidationError
 from torch import Tensor, nn
@@ -42,6 +43,7 @@ DEFAULT_CONTEXT: dict[str, dict[str, Any]] = {
     "data": {},
     "logger": {},
     "callback": {},
+    "metric": {},
 }
 """The constructor arguments each kind is checked with, unless ``context`` says otherwise."""
 
@@ -373,6 +375,34 @@ class _CtrlC(Callback):
             run.signals.requested = True
 
 
+def _metric(check: _Checker, metric: Any, ctx: dict[str, Any]) -> None:
+    from ..build import build_model
+    from ..interfaces import MetricData
+    from .checks import tiny_spec
+    from .factor_images import FactorImages
+
+    for flag in ("needs_factors", "higher_is_better"):
+        if not isinstance(getattr(metric, flag), bool):
+            check.fail(f"{flag} must be True or False, got {getattr(metric, flag)!r}")
+    if not all(isinstance(s, str) for s in metric.scores):
+        check.fail(f"scores must be a tuple of score names, got {metric.scores!r}")
+    model = build_model(tiny_spec(latent_dim=4), data=_DATA).eval()
+    source = FactorImages(FactorImages.Params())
+    data = MetricData("factor_images", source.load, source)
+    scores = metric(model, data, np.random.default_rng(0))
+    if not isinstance(scores, dict) or not all(isinstance(k, str) for k in scores):
+        check.fail(f"__call__ returned {scores!r:.80}, expected a dict of score names and numbers")
+    for name, value in scores.items():
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            check.fail(f"__call__ returned {name}={value!r}, expected a finite number")
+    if metric.scores and set(scores) != set(metric.scores):
+        check.fail(f"__call__ returned the scores {sorted(scores)}, not {list(metric.scores)}")
+
+
 _CHECKS: dict[str, Callable[[_Checker, Any, dict[str, Any]], None]] = {
     "encoder": _encoder,
     "posterior": _posterior,
@@ -385,4 +415,5 @@ _CHECKS: dict[str, Callable[[_Checker, Any, dict[str, Any]], None]] = {
     "data": _data,
     "logger": _logger,
     "callback": _callback,
+    "metric": _metric,
 }

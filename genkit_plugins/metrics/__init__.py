@@ -3,17 +3,23 @@ data set (:class:`~genkit_core.GroundTruthData`) and a representation (observati
 
 Each takes a ``numpy.random.Generator`` and returns a dict of scores; the sample counts,
 discretisation and classifiers default to those of disentanglement_lib's study configuration
-(Locatello et al. 2019).
+(Locatello et al. 2019). Each is also a ``metric`` component (:class:`MIG`, ...) for
+``genkit eval RUN --metric mig``, its parameters those defaults.
 """
 
 from ._sampling import Representation, factor_codes, histogram_discretize
-from .beta_vae_score import beta_vae_score
-from .dci import dci
-from .factor_vae_score import factor_vae_score
-from .mig import mig
-from .sap import sap
+from .beta_vae_score import BetaVAEScore, beta_vae_score
+from .dci import DCI, dci
+from .factor_vae_score import FactorVAEScore, factor_vae_score
+from .mig import MIG, mig
+from .sap import SAP, sap
 
 __all__ = [
+    "DCI",
+    "MIG",
+    "SAP",
+    "BetaVAEScore",
+    "FactorVAEScore",
     "Representation",
     "beta_vae_score",
     "dci",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 from sklearn.metrics import mutual_info_score
 
 from genkit_core import GenkitError, GroundTruthData
 
 __all__ = [
+    "Count",
     "Representation",
     "discrete_entropy",
     "discrete_mutual_info",
@@ -19,6 +21,9 @@ __all__ = [
     "need_two_dimensions",
     "represent",
 ]
+
+Count = Annotated[int, Field(gt=0, le=10_000_000)]
+"""A sample count of a metric's parameters."""
 
 Representation = Callable[[Any], Any]
 """Observations ``(B, *shape)`` to codes ``(B, D)`` (a NumPy array or a tensor), e.g. the mean of

@@ -9,14 +9,17 @@ fixed factor can always be read off a linear function of the differences.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
+from pydantic import Field
 from sklearn.linear_model import LogisticRegression
 
-from genkit_core import GroundTruthData
+from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
 
-from ._sampling import Representation, represent
+from ._sampling import Count, Representation, represent
 
-__all__ = ["beta_vae_score"]
+__all__ = ["BetaVAEScore", "BetaVAEScoreParams", "beta_vae_score"]
 
 
 def beta_vae_score(
@@ -71,3 +74,36 @@ def _points(
         points.append(np.mean(np.abs(codes[0] - codes[1]), axis=0))
         labels[i] = k
     return np.stack(points), labels
+
+
+class BetaVAEScoreParams(MetricParams):
+    """disentanglement_lib's defaults."""
+
+    batch_size: Count = Field(
+        64, description="The pairs of draws averaged into each point (one factor fixed)."
+    )
+    num_train: Count = Field(10_000, description="The points the logistic regression is fitted on.")
+    num_eval: Count = Field(5_000, description="The points it is scored on.")
+
+
+class BetaVAEScore(Metric):
+    r"""The beta-VAE score (Higgins et al. 2017) of the model's posterior means, as
+    disentanglement_lib computes it: the accuracy with which a logistic regression tells,
+    from the mean absolute code difference of pairs that share one factor, which factor they
+    share (in [0, 1]). Needs data with factors (``data: {type: dsprites}``).
+    """
+
+    Params = BetaVAEScoreParams
+    params: BetaVAEScoreParams
+    needs_factors = True
+    scores = ("train_accuracy", "eval_accuracy")
+
+    def __call__(
+        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
+    ) -> dict[str, float]:
+        assert data.factors is not None  # needs_factors: genkit gives only data with factors
+        p = self.params
+        codes = partial(self.codes, model)
+        return beta_vae_score(
+            data.factors, codes, random_state, p.batch_size, p.num_train, p.num_eval
+        )

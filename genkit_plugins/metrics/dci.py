@@ -17,14 +17,17 @@ share). Informativeness is the classifiers' mean accuracy, on the training and t
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
+from pydantic import Field
 from sklearn.ensemble import GradientBoostingClassifier
 
-from genkit_core import GroundTruthData
+from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
 
-from ._sampling import Representation, factor_codes
+from ._sampling import Count, Representation, factor_codes
 
-__all__ = ["completeness", "dci", "disentanglement", "importance_matrix"]
+__all__ = ["DCI", "DCIParams", "completeness", "dci", "disentanglement", "importance_matrix"]
 
 
 def dci(
@@ -99,3 +102,34 @@ def _entropy(weights: np.ndarray, axis: int) -> np.ndarray:
     """
     p = weights / weights.sum(axis=axis, keepdims=True)
     return -(p * np.log(p)).sum(axis=axis) / np.log(weights.shape[axis])  # type: ignore[no-any-return]
+
+
+class DCIParams(MetricParams):
+    """disentanglement_lib's defaults."""
+
+    num_train: Count = Field(
+        10_000, description="The draws the gradient-boosted trees are fitted on."
+    )
+    num_test: Count = Field(5_000, description="The draws informativeness is also measured on.")
+    batch_size: Count = Field(16, description="How many observations are encoded at a time.")
+
+
+class DCI(Metric):
+    r"""Disentanglement, completeness and informativeness (Eastwood and Williams 2018) of the
+    model's posterior means, as disentanglement_lib computes them: from the feature
+    importances of one gradient-boosted tree classifier per factor (sklearn's defaults), each
+    in [0, 1]. Needs data with factors (``data: {type: dsprites}``).
+    """
+
+    Params = DCIParams
+    params: DCIParams
+    needs_factors = True
+    scores = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
+
+    def __call__(
+        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
+    ) -> dict[str, float]:
+        assert data.factors is not None  # needs_factors: genkit gives only data with factors
+        p = self.params
+        codes = partial(self.codes, model)
+        return dci(data.factors, codes, random_state, p.num_train, p.num_test, p.batch_size)

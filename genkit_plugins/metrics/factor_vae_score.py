@@ -10,13 +10,17 @@ fixing a factor always leaves one dimension, its own, the least varied.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Annotated
+
 import numpy as np
+from pydantic import Field
 
-from genkit_core import GroundTruthData
+from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
 
-from ._sampling import Representation, represent
+from ._sampling import Count, Representation, represent
 
-__all__ = ["factor_vae_score"]
+__all__ = ["FactorVAEScore", "FactorVAEScoreParams", "factor_vae_score"]
 
 
 def factor_vae_score(
@@ -85,3 +89,46 @@ def _votes(
         local = np.var(represent(representation, observations), axis=0, ddof=1)
         votes[k, np.argmin(local[active] / variances[active])] += 1
     return votes
+
+
+class FactorVAEScoreParams(MetricParams):
+    """disentanglement_lib's defaults."""
+
+    batch_size: Count = Field(64, description="The draws per vote, one factor fixed among them.")
+    num_train: Count = Field(
+        10_000, description="The votes the majority-vote classifier is fitted on."
+    )
+    num_eval: Count = Field(5_000, description="The votes it is scored on.")
+    num_variance_estimate: Count = Field(
+        10_000, description="The draws each dimension's variance over the data comes from."
+    )
+    prune_threshold: Annotated[float, Field(ge=0)] = Field(
+        0.05,
+        description="Code dimensions whose standard deviation over the data is below this "
+        "(collapsed to the prior) take no part.",
+    )
+
+
+class FactorVAEScore(Metric):
+    r"""The FactorVAE score (Kim and Mnih 2018) of the model's posterior means, as
+    disentanglement_lib computes it: fixing one factor in a batch, the code dimension whose
+    variance (over its variance on the data) drops most votes for that factor; the score is
+    the accuracy of the majority-vote classifier (in [0, 1]). Needs data with factors
+    (``data: {type: dsprites}``).
+    """
+
+    Params = FactorVAEScoreParams
+    params: FactorVAEScoreParams
+    needs_factors = True
+    scores = ("train_accuracy", "eval_accuracy", "num_active_dims")
+
+    def __call__(
+        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
+    ) -> dict[str, float]:
+        assert data.factors is not None  # needs_factors: genkit gives only data with factors
+        p = self.params
+        codes = partial(self.codes, model)
+        return factor_vae_score(
+            data.factors, codes, random_state, p.batch_size, p.num_train, p.num_eval,
+            p.num_variance_estimate, p.prune_threshold,
+        )  # fmt: skip

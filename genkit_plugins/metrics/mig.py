@@ -15,11 +15,16 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
+from functools import partial
+from typing import Annotated
 
-from genkit_core import GroundTruthData
+import numpy as np
+from pydantic import Field
+
+from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
 
 from ._sampling import (
+    Count,
     Representation,
     discrete_entropy,
     discrete_mutual_info,
@@ -28,7 +33,7 @@ from ._sampling import (
     need_two_dimensions,
 )
 
-__all__ = ["mig"]
+__all__ = ["MIG", "MIGParams", "mig"]
 
 
 def mig(
@@ -57,3 +62,37 @@ def mig(
     info = discrete_mutual_info(histogram_discretize(codes, num_bins), factors)  # (D, K)
     top = np.sort(info, axis=0)[::-1]
     return {"discrete_mig": float(np.mean((top[0] - top[1]) / discrete_entropy(factors)))}
+
+
+class MIGParams(MetricParams):
+    """disentanglement_lib's defaults."""
+
+    num_train: Count = Field(
+        10_000, description="How many (code, factor) pairs the mutual information comes from."
+    )
+    batch_size: Count = Field(16, description="How many observations are encoded at a time.")
+    num_bins: Annotated[int, Field(ge=2, le=10_000)] = Field(
+        20, description="The equal-width bins each code dimension is discretised into."
+    )
+
+
+class MIG(Metric):
+    r"""The mutual information gap (Chen et al. 2018) of the model's posterior means, as
+    disentanglement_lib computes it: per factor, the gap between the code dimension that tells
+    the most about it and the next, over the factor's entropy, averaged over factors (in
+    [0, 1]; each dimension discretised into ``num_bins`` bins). Needs data with factors
+    (``data: {type: dsprites}``).
+    """
+
+    Params = MIGParams
+    params: MIGParams
+    needs_factors = True
+    scores = ("discrete_mig",)
+
+    def __call__(
+        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
+    ) -> dict[str, float]:
+        assert data.factors is not None  # needs_factors: genkit gives only data with factors
+        p = self.params
+        codes = partial(self.codes, model)
+        return mig(data.factors, codes, random_state, p.num_train, p.batch_size, p.num_bins)

@@ -10,14 +10,17 @@ With ``continuous_factors=True`` ``S_jk`` is the squared correlation of ``z_j`` 
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
+from pydantic import Field
 from sklearn.svm import LinearSVC
 
-from genkit_core import GroundTruthData
+from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
 
-from ._sampling import Representation, factor_codes, need_two_dimensions
+from ._sampling import Count, Representation, factor_codes, need_two_dimensions
 
-__all__ = ["sap", "score_matrix"]
+__all__ = ["SAP", "SAPParams", "sap", "score_matrix"]
 
 
 def sap(
@@ -70,3 +73,40 @@ def score_matrix(
                 )
                 matrix[j, k] = np.mean(svm.predict(codes_test[:, j : j + 1]) == factors_test[:, k])
     return matrix
+
+
+class SAPParams(MetricParams):
+    """disentanglement_lib's defaults."""
+
+    num_train: Count = Field(10_000, description="The draws each classifier is fitted on.")
+    num_test: Count = Field(5_000, description="The draws each classifier is scored on.")
+    batch_size: Count = Field(16, description="How many observations are encoded at a time.")
+    continuous_factors: bool = Field(
+        False,
+        description="Score each (dimension, factor) pair by squared correlation instead of a "
+        "linear SVM's accuracy.",
+    )
+
+
+class SAP(Metric):
+    r"""The separated attribute predictability score (Kumar et al. 2018) of the model's
+    posterior means, as disentanglement_lib computes it: per factor, how much better the best
+    single code dimension predicts it than the second best (a linear SVM, ``C = 0.01``),
+    averaged over factors (in [0, 1]). Needs data with factors (``data: {type: dsprites}``).
+    """
+
+    Params = SAPParams
+    params: SAPParams
+    needs_factors = True
+    scores = ("sap_score",)
+
+    def __call__(
+        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
+    ) -> dict[str, float]:
+        assert data.factors is not None  # needs_factors: genkit gives only data with factors
+        p = self.params
+        codes = partial(self.codes, model)
+        return sap(
+            data.factors, codes, random_state, p.num_train, p.num_test, p.batch_size,
+            p.continuous_factors,
+        )  # fmt: skip

@@ -156,11 +156,27 @@ def test_a_healthy_run_has_no_warning(tmp_path: Path, spec_dict):
 )
 def test_the_test_loss_note_says_only_what_is_true_of_the_model(spec_dict, changes, note):
     """An autoencoder has no ELBO: genkit eval gives it its reconstruction term alone."""
-    from types import SimpleNamespace
-
     from genkit_core import build_model, load_spec
     from genkit_core.cli import _loss_note
 
     spec = load_spec(spec_dict(**changes))
-    trainer = SimpleNamespace(spec=spec, model=build_model(spec))
-    assert _loss_note(trainer) == f" {note}"
+    assert _loss_note(spec, build_model(spec)) == f" {note}"
+
+
+def test_eval_names_the_negative_elbo_and_the_training_loss_beside_it(train_tiny, tmp_path, capsys):
+    """A beta_tc run's test loss weighs its total correlation (docs/terms.md): genkit eval
+    prints it beside the negative ELBO, each named, and says which one is the bound."""
+    import json
+
+    run = train_tiny(tmp_path / "run", "vae", ("divergence={type: beta_tc, beta: 6}",)).run_dir
+    assert main(["eval", str(run), "--iw-samples", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["test_loss"] > report["negative_elbo"] + 5  # 5 TC, the TC at least log N
+    assert main(["eval", str(run), "--iw-samples", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"  negative ELBO     {report['negative_elbo']:10.4f}   (reconstruction + KL)\n" in out
+    assert (
+        f"  training loss     {report['test_loss']:10.4f}   (its last test loss in training)\n"
+        "    the training objective, which weights its divergence: not the negative ELBO; "
+        "docs/terms.md\n" in out
+    )

@@ -161,3 +161,58 @@ def test_safe_names_are_short_and_keep_their_start():
     name = safe_name("x" * 300)
     assert len(name) == 200 and name.startswith("x" * 150)
     assert safe_name("../a b") == "_a_b" and safe_name("") == "_"
+
+
+# --- a metric component's score as the search metric -----------------------------------------
+
+SEARCH = {"trials": 1, "train.lr": {"uniform": [0.001, 0.01]}}
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        pytest.param("mgi.discrete_mig", "unknown metric 'mgi'; did you mean 'mig'?", id="metric"),
+        pytest.param("mig.discrete", "mig has no score 'discrete'; did you mean "
+                     "'mig.discrete_mig'? its scores: mig.discrete_mig", id="score"),
+        pytest.param("elbo", "unknown metric 'elbo'; use iw_nll, negative_elbo, test_loss or a "
+                     "metric's score as <metric>.<score>, e.g. mig.discrete_mig", id="no-dot"),
+    ],
+)  # fmt: skip
+def test_a_search_metric_names_a_registered_metric_and_its_score(metric, message, tmp_path):
+    errors = _errors({"base": BASE, "search": {**SEARCH, "metric": metric}}, tmp_path)
+    assert errors[0][0] == "search.metric" and errors[0][1].startswith(message), errors
+
+
+def test_a_metric_that_needs_factors_is_refused_on_data_without_them(tmp_path: Path):
+    errors = _errors({"base": BASE, "search": {**SEARCH, "metric": "mig.discrete_mig"}}, tmp_path)
+    why = "mig needs the data's true factors, and data 'digits' has none"
+    assert errors == [("search.metric", f"{why}; sweep data with factors, e.g. dsprites "
+                       "(trial lr=0.001)")]  # fmt: skip
+
+
+def test_a_metric_score_is_optimised_in_the_metric_s_direction(factor_registry, factor_spec):
+    file = {"base": factor_spec, "search": {**SEARCH, "metric": "mig.discrete_mig"}}
+    sweep = load_sweep(file, registry=factor_registry)
+    assert (sweep.metric, sweep.direction) == ("mig.discrete_mig", "maximize")
+    assert sweep.as_dict()["search"]["direction"] == "maximize"  # DIR/sweep.yaml says it
+    file["search"] = {**file["search"], "direction": "minimize"}  # as the user wrote it
+    assert load_sweep(file, registry=factor_registry).direction == "minimize"
+    assert load_sweep({**file, "search": SEARCH}, registry=factor_registry).direction == "minimize"
+
+
+def test_a_trial_measures_the_metric_it_is_searched_on(factor_run: Path):
+    from genkit_core.sweep.worker import _scores
+
+    scores = _scores(factor_run, "counting.spread")
+    assert list(scores) == ["counting.spread"] and scores["counting.spread"] > 0
+    assert _scores(factor_run, "negative_elbo") == {}
+
+
+def test_a_pruner_is_refused_for_a_score_the_search_maximises(factor_registry, factor_spec):
+    search = {**SEARCH, "metric": "mig.discrete_mig", "pruner": "median"}
+    factor_spec["train"] = {**factor_spec["train"], "epochs": 3}
+    with pytest.raises(SpecValidationError) as info:
+        load_sweep({"base": factor_spec, "search": search}, registry=factor_registry)
+    assert info.value.errors == [("search.pruner", "the median pruner compares test losses, "
+                                  "lower is better, and mig.discrete_mig is maximised; set "
+                                  "pruner: none")]  # fmt: skip

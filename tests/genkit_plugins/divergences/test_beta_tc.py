@@ -12,7 +12,7 @@ from torch.distributions import Independent, Normal
 
 from genkit_core import DataInfo, SpecError
 from genkit_core.testing import check_component
-from genkit_plugins.divergences.beta_tc import BetaTC, BetaTCParams, log_weights
+from genkit_plugins.divergences.beta_tc import BetaTC, BetaTCParams, log_weights, mws_log_densities
 
 N = 1000
 INFO = DataInfo((4,), train_size=N)
@@ -134,3 +134,72 @@ def test_with_identical_posteriors_the_stratified_aggregate_is_exact():
     assert torch.allclose(exact["total_correlation"], torch.zeros(8), atol=1e-5)
     weighted = BetaTC(BetaTCParams(estimator="mws"), INFO).penalty(q, q, z, log_q).parts
     assert torch.allclose(weighted["mutual_information"], torch.full((8,), math.log(N)), atol=1e-4)
+
+
+# --- the whole data set as the batch: against the exact aggregate posterior --------------------
+
+WHOLE = 7
+"""A data set small enough to be the batch; prime, so stepping through it by any k < N visits
+every example once (the orders of the stratified test)."""
+TOLERANCE = 1e-6
+"""Nats, in float64: what the float32 log-weights of mss leave (about 1e-7)."""
+
+
+def _whole_set(latent: int = 3):
+    """N = 7 overlapping posteriors of mixed widths, a draw z_i of each, and the exact
+    log q(z_i) and log q(z_ij) of the aggregate posterior."""
+    g = torch.Generator().manual_seed(1)
+    mu = torch.randn(WHOLE, latent, generator=g, dtype=torch.float64)
+    sigma = torch.rand(WHOLE, latent, generator=g, dtype=torch.float64) + 0.2
+    q = Independent(Normal(mu, sigma), 1)
+    z = q.sample()
+    # log q(z) = logsumexp_n log q(z|x_n) - log N, the mixture computed directly
+    each = Independent(Normal(mu[None], sigma[None]), 1).log_prob(z[:, None])  # (i, n)
+    exact = torch.logsumexp(each, dim=1) - math.log(WHOLE)
+    each_dim = Normal(mu[None], sigma[None]).log_prob(z[:, None])  # (i, n, j)
+    exact_marginals = torch.logsumexp(each_dim, dim=1) - math.log(WHOLE)
+    return q, z, exact, exact_marginals
+
+
+def test_minibatch_weighted_sampling_of_the_whole_set_is_the_exact_density_less_log_n():
+    """At M = N, 1/(NM) sum_m q(z|x_m) is q(z) / N: every log-density sits exactly log N below
+    the aggregate posterior's (the paper's and the authors' normalisation). The parts carry
+    +log N (mutual information), +(L-1) log N (total correlation) and -L log N (dimension-wise
+    KL); they still sum to the KL."""
+    q, z, exact, exact_marginals = _whole_set()
+    joint, marginals = mws_log_densities(q, z, WHOLE, "mws")
+    log_n = math.log(WHOLE)
+    torch.testing.assert_close(joint, exact - log_n, atol=TOLERANCE, rtol=0)
+    torch.testing.assert_close(marginals, exact_marginals - log_n, atol=TOLERANCE, rtol=0)
+    parts = (
+        BetaTC(BetaTCParams(), DataInfo((4,), train_size=WHOLE))
+        .penalty(
+            q, Independent(Normal(torch.zeros(3, dtype=torch.float64), 1.0), 1), z, q.log_prob(z)
+        )
+        .parts
+    )
+    exact_tc = exact - exact_marginals.sum(-1)
+    torch.testing.assert_close(parts["total_correlation"], exact_tc + 2 * log_n,
+                               atol=TOLERANCE, rtol=0)  # fmt: skip
+
+
+def test_stratified_sampling_of_the_whole_set_is_exact_on_average_over_its_orders():
+    """At M = N the stratified weights are not 1/N (1/N for the example itself, 1/(N(N-1)) for
+    the next in the batch, 1/(N-1) for the others), so one order of the batch is not exact; but
+    which example comes next is uniform over the others when the order is, and the density
+    averaged over the orders is the aggregate posterior exactly. Ordering the batch 0, k, 2k,
+    ... (mod 7) for k = 1..6 puts each other example next once."""
+    q, z, exact, exact_marginals = _whole_set()
+    mu, sigma = q.base_dist.loc, q.base_dist.scale
+    joints, marginals = [], []
+    for k in range(1, WHOLE):
+        order = torch.arange(WHOLE) * k % WHOLE
+        q_k = Independent(Normal(mu[order], sigma[order]), 1)
+        joint, marginal = mws_log_densities(q_k, z[order], WHOLE, "mss")
+        joints.append(torch.empty_like(joint).index_copy_(0, order, joint))
+        marginals.append(torch.empty_like(marginal).index_copy_(0, order, marginal))
+    mean_over_orders = torch.logsumexp(torch.stack(joints), 0) - math.log(WHOLE - 1)
+    torch.testing.assert_close(mean_over_orders, exact, atol=TOLERANCE, rtol=0)
+    mean_marginals = torch.logsumexp(torch.stack(marginals), 0) - math.log(WHOLE - 1)
+    torch.testing.assert_close(mean_marginals, exact_marginals, atol=TOLERANCE, rtol=0)
+    assert (joints[0] - exact).abs().max() > 1e-3  # one order alone is not exact
