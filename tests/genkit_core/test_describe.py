@@ -16,6 +16,7 @@ from genkit_core import KINDS, Component, Likelihood, Params
 from genkit_core.cli import main
 from genkit_core.describe import component_markdown, component_text, describe, reference_pages
 from genkit_core.fields import ParameterDoc, parameters
+from genkit_core.interfaces import COMPONENT_KINDS
 from genkit_core.registry import get_registry
 from genkit_core.spec import TrainSpec, spec_model
 
@@ -155,7 +156,7 @@ def test_every_builtin_example_line_is_a_valid_spec_section(builtins_registry):
     for component in builtins_registry.components():
         line = describe(component).example
         ((section, value),) = yaml.safe_load(line).items()
-        assert section == {"logger": "logging"}.get(component.kind, component.kind)
+        assert section == (COMPONENT_KINDS[component.kind].section or component.kind)
         value = value[0] if isinstance(value, list) else value
         model = builtins_registry.spec_model(component.kind, component.name)
         assert model.model_validate(value).type == component.name, line

@@ -345,9 +345,9 @@ def test_a_damaged_checkpoint_of_a_trial_run_again_trains_from_the_start(grid):
     (run_dir / "spec.yaml").write_text(dump_spec(sweep.spec(claim.params, claim.name)))
     (run_dir / "checkpoint.safetensors").write_bytes(b"torn")
     with pytest.raises(RunError, match="not a readable safetensors file"):
-        worker._trainer(sweep, claim, directory / claim.name, None)
+        worker._trainer(sweep, claim, directory / claim.name, None, None)
     claim.trial.set_user_attr(RETRY_OF, 7)
-    trainer = worker._trainer(sweep, claim, directory / claim.name, None)
+    trainer = worker._trainer(sweep, claim, directory / claim.name, None, None)
     assert trainer.spec.train.seed == claim.params["train.seed"]
 
 
