@@ -627,8 +627,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the table as JSON (- for stdout)")
     p.add_argument("--no-page", action="store_true", help="write no compare.html")
     p.add_argument("--sort", metavar="COLUMN",
-                   help="sort by a column, e.g. negative_elbo (--sort=-COLUMN: descending); default: "
-                   "IW NLL, else negative ELBO, else test loss")  # fmt: skip
+                   help="sort by a column, e.g. negative_elbo (--sort=-COLUMN: descending); "
+                   "default: IW NLL, else negative ELBO, else test loss")  # fmt: skip
     p.add_argument("--iw-samples", type=_nonnegative, default=100, metavar="K",
                    help="importance samples for -log p(x) (default 100)")  # fmt: skip
     p.add_argument("--metric", action="append", default=[], metavar="NAME|SPEC",

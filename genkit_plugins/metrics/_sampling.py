@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field
-from sklearn.metrics import mutual_info_score
 
 from genkit_core import GenkitError, GroundTruthData
 
@@ -100,6 +99,9 @@ def discrete_mutual_info(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
     """``(D, K)``: I(code_i; factor_j) in nats, from discrete ``(N, D)`` codes and ``(N, K)``
     factors (sklearn's ``mutual_info_score`` of the contingency table).
     """
+    # imported when used: sklearn takes a second to import
+    from sklearn.metrics import mutual_info_score
+
     return np.array(
         [
             [mutual_info_score(factors[:, j], codes[:, i]) for j in range(factors.shape[1])]
@@ -110,4 +112,7 @@ def discrete_mutual_info(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
 
 def discrete_entropy(factors: np.ndarray) -> np.ndarray:
     """``(K,)``: H(factor_j) in nats, as I(factor_j; factor_j)."""
+    # imported when used: sklearn takes a second to import
+    from sklearn.metrics import mutual_info_score
+
     return np.array([mutual_info_score(f, f) for f in factors.T])

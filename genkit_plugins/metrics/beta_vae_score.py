@@ -13,7 +13,6 @@ from functools import partial
 
 import numpy as np
 from pydantic import Field
-from sklearn.linear_model import LogisticRegression
 
 from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
 
@@ -43,6 +42,9 @@ def beta_vae_score(
     Returns:
         ``train_accuracy`` and ``eval_accuracy`` (the score).
     """
+    # imported when used: sklearn takes a second to import
+    from sklearn.linear_model import LogisticRegression
+
     x_train, y_train = _points(data, representation, random_state, batch_size, num_train)
     seed = int(random_state.integers(2**31))
     model = LogisticRegression(random_state=seed).fit(x_train, y_train)

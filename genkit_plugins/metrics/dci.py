@@ -21,7 +21,6 @@ from functools import partial
 
 import numpy as np
 from pydantic import Field
-from sklearn.ensemble import GradientBoostingClassifier
 
 from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
 
@@ -72,6 +71,9 @@ def importance_matrix(
     seed: int = 0,
 ) -> tuple[np.ndarray, float, float]:
     """The ``(D, K)`` importance matrix, and the classifiers' mean train and test accuracy."""
+    # imported when used: sklearn takes a second to import
+    from sklearn.ensemble import GradientBoostingClassifier
+
     matrix = np.zeros((codes.shape[1], factors.shape[1]))
     train_acc, test_acc = [], []
     for k in range(factors.shape[1]):

@@ -14,7 +14,6 @@ from functools import partial
 
 import numpy as np
 from pydantic import Field
-from sklearn.svm import LinearSVC
 
 from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
 
@@ -61,6 +60,9 @@ def score_matrix(
     continuous_factors: bool = False,
 ) -> np.ndarray:
     """``(D, K)``: how well code dimension j alone predicts factor k."""
+    # imported when used: sklearn takes a second to import
+    from sklearn.svm import LinearSVC
+
     matrix = np.zeros((codes.shape[1], factors.shape[1]))
     for j in range(codes.shape[1]):
         for k in range(factors.shape[1]):
