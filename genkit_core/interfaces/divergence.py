@@ -112,6 +112,15 @@ class Divergence(nn.Module, ABC):
                 )
             value = per_dim.sum(-1)
             floored = per_dim.mean(0).clamp(min=self.params.free_bits).sum()
-            return Penalty(value, self.weight(step) * floored, {})
+            return Penalty(value, self.weighted(floored, step), {})
         value = self.forward(q, p, z, log_q)
-        return Penalty(value, self.weight(step) * value.mean(), {})
+        return Penalty(value, self.weighted(value.mean(), step), {})
+
+    def weighted(self, loss: Tensor, step: Tensor | None) -> Tensor:
+        """``loss`` times :meth:`weight` at ``step``; the loss itself where the weight is 1 (a
+        plain KL, or once annealed), which is the same number without a product in the graph.
+        """
+        weight = self.weight(step)
+        if isinstance(weight, float) and weight == 1.0:
+            return loss
+        return weight * loss

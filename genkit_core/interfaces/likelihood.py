@@ -49,6 +49,19 @@ class Likelihood(nn.Module, ABC):
     def sample(self, params: Tensor) -> Tensor:
         """One draw ``(B, *data_shape)``."""
 
+    @staticmethod
+    def channels(params: Tensor) -> tuple[Tensor, ...]:
+        """``params (B, P, *data_shape)`` -> its P channels ``(B, *data_shape)``, as views.
+
+        Use this rather than ``params[:, k]``: the backward of indexing fills a zero tensor of
+        the whole decoder output and copies into it for every channel taken, every step; a
+        single channel is a plain view here (its backward copies nothing), and several are
+        unbound in one operation (whose backward stacks their gradients once).
+        """
+        if params.shape[1] == 1:
+            return (params.squeeze(1),)
+        return params.unbind(1)
+
     def support_error(self, x: Tensor) -> str | None:
         """Why data ``x`` (in [0, 1] for 8-bit images) lies outside this likelihood's support.
 

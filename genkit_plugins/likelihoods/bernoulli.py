@@ -23,12 +23,11 @@ class Bernoulli(Likelihood):
     Params = Params
 
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
-        return (
-            -F.binary_cross_entropy_with_logits(params[:, 0], x, reduction="none").flatten(1).sum(1)
-        )
+        logits = self.channels(params)[0]
+        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
     def mean(self, params: Tensor) -> Tensor:
-        return torch.sigmoid(params[:, 0])
+        return torch.sigmoid(self.channels(params)[0])
 
     def sample(self, params: Tensor) -> Tensor:
         return torch.bernoulli(self.mean(params))

@@ -52,7 +52,8 @@ class DiscretizedLogistic(Likelihood):
         self.num_params = 2
 
     def _loc_scale(self, params: Tensor) -> tuple[Tensor, Tensor]:
-        return params[:, 0], self.params.min_scale + params[:, 1].exp()
+        loc, log_scale = self.channels(params)
+        return loc, self.params.min_scale + log_scale.exp()
 
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
         loc, scale = self._loc_scale(params)
@@ -69,7 +70,7 @@ class DiscretizedLogistic(Likelihood):
 
     def mean(self, params: Tensor) -> Tensor:
         """The logistic's location, clamped to [0, 1] (the discretised mean differs near edges)."""
-        return params[:, 0].clamp(0, 1)
+        return self.channels(params)[0].clamp(0, 1)
 
     def sample(self, params: Tensor) -> Tensor:
         loc, scale = self._loc_scale(params)

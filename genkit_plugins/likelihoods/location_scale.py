@@ -56,12 +56,12 @@ class LocationScale(Likelihood):
 
     def loc(self, params: Tensor) -> Tensor:
         """The location ``(B, *data_shape)``."""
-        out = params[:, 0]
+        out = self.channels(params)[0]
         return torch.sigmoid(out) if self.params.activation == "sigmoid" else out
 
     def scale(self, params: Tensor) -> Tensor:
         """The scale, ``(B, *data_shape)`` or broadcastable to it, floored at ``min_scale``."""
-        log_scale = params[:, 1] if self.log_scale is None else self.log_scale
+        log_scale = self.channels(params)[1] if self.log_scale is None else self.log_scale
         return self.params.min_scale + log_scale.exp()
 
     def distribution(self, params: Tensor) -> Distribution:

@@ -44,7 +44,7 @@ class MSE(Likelihood):
     normalized = False
 
     def mean(self, params: Tensor) -> Tensor:
-        out = params[:, 0]
+        out = self.channels(params)[0]
         return torch.sigmoid(out) if self.params.activation == "sigmoid" else out
 
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:

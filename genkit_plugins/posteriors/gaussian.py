@@ -45,7 +45,8 @@ class GaussianPosterior(Posterior):
 
     def forward(self, features: Tensor) -> Distribution:
         mu, log_var = self.head(features.flatten(1)).chunk(2, dim=-1)
-        return Independent(Normal(mu, torch.exp(0.5 * log_var), validate_args=False), 1)
+        scale = torch.exp(0.5 * log_var)
+        return Independent(Normal(mu, scale, validate_args=False), 1, validate_args=False)
 
     def sample(self, q: Distribution, noise: Tensor) -> Draw:
         z, log_q = gaussian_draw(q, noise)  # type: ignore[arg-type]

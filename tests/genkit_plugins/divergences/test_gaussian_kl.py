@@ -64,6 +64,15 @@ def test_beta_scales_the_penalty_but_not_the_reported_value(beta):
     assert torch.allclose(penalty, beta * value.mean())
 
 
+def test_a_weight_of_one_adds_no_product_to_the_graph():
+    """A plain KL's penalty is the batch mean itself: no multiplication by 1.0 every step."""
+    mu = torch.randn(6, 3, requires_grad=True)
+    kl = GaussianKL(KLParams())
+    value, penalty, _ = kl.penalty(_q(mu, torch.ones(6, 3)), _standard(3), mu, torch.zeros(6))
+    assert type(penalty.grad_fn).__name__ == "MeanBackward0"
+    assert torch.equal(penalty, value.mean())
+
+
 def test_auto_settles_on_the_closed_form_and_says_so():
     kl = GaussianKL(KLParams())
     mu = torch.randn(2, 3)
