@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
-from genkit_core import GenkitError, GroundTruthData
+from genkit_core import GenkitError, GroundTruthData, LatentVariableModel, Metric, MetricData
 
 __all__ = [
     "Count",
+    "FactorMetric",
     "Representation",
     "discrete_entropy",
     "discrete_mutual_info",
@@ -27,6 +29,24 @@ Count = Annotated[int, Field(gt=0, le=10_000_000)]
 Representation = Callable[[Any], Any]
 """Observations ``(B, *shape)`` to codes ``(B, D)`` (a NumPy array or a tensor), e.g. the mean of
 an encoder's posterior."""
+
+
+class FactorMetric(Metric):
+    """A disentanglement_lib metric: ``function(factors, representation, random_state,
+    **options)`` of the data's ground truth and the model's posterior means, its options the
+    fields of its ``Params`` (less ``seed``, which seeds ``random_state``).
+    """
+
+    needs_factors = True
+    function: ClassVar[Callable[..., dict[str, float]]]
+
+    def __call__(
+        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
+    ) -> dict[str, float]:
+        assert data.factors is not None  # needs_factors: genkit gives only data with factors
+        options = self.params.model_dump(exclude={"type", "seed"})
+        codes = partial(self.codes, model)
+        return type(self).function(data.factors, codes, random_state, **options)
 
 
 def represent(representation: Representation, observations: Any) -> np.ndarray:

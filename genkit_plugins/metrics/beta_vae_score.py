@@ -9,14 +9,12 @@ fixed factor can always be read off a linear function of the differences.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 from pydantic import Field
 
-from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
+from genkit_core import GroundTruthData, MetricParams
 
-from ._sampling import Count, Representation, represent
+from ._sampling import Count, FactorMetric, Representation, represent
 
 __all__ = ["BetaVAEScore", "BetaVAEScoreParams", "beta_vae_score"]
 
@@ -88,7 +86,7 @@ class BetaVAEScoreParams(MetricParams):
     num_eval: Count = Field(5_000, description="The points it is scored on.")
 
 
-class BetaVAEScore(Metric):
+class BetaVAEScore(FactorMetric):
     r"""The beta-VAE score (Higgins et al. 2017) of the model's posterior means, as
     disentanglement_lib computes it: the accuracy with which a logistic regression tells,
     from the mean absolute code difference of pairs that share one factor, which factor they
@@ -97,15 +95,5 @@ class BetaVAEScore(Metric):
 
     Params = BetaVAEScoreParams
     params: BetaVAEScoreParams
-    needs_factors = True
+    function = staticmethod(beta_vae_score)
     scores = ("train_accuracy", "eval_accuracy")
-
-    def __call__(
-        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
-    ) -> dict[str, float]:
-        assert data.factors is not None  # needs_factors: genkit gives only data with factors
-        p = self.params
-        codes = partial(self.codes, model)
-        return beta_vae_score(
-            data.factors, codes, random_state, p.batch_size, p.num_train, p.num_eval
-        )

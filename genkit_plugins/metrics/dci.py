@@ -17,14 +17,12 @@ share). Informativeness is the classifiers' mean accuracy, on the training and t
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 from pydantic import Field
 
-from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
+from genkit_core import GroundTruthData, MetricParams
 
-from ._sampling import Count, Representation, factor_codes
+from ._sampling import Count, FactorMetric, Representation, factor_codes
 
 __all__ = ["DCI", "DCIParams", "completeness", "dci", "disentanglement", "importance_matrix"]
 
@@ -116,7 +114,7 @@ class DCIParams(MetricParams):
     batch_size: Count = Field(16, description="How many observations are encoded at a time.")
 
 
-class DCI(Metric):
+class DCI(FactorMetric):
     r"""Disentanglement, completeness and informativeness (Eastwood and Williams 2018) of the
     model's posterior means, as disentanglement_lib computes them: from the feature
     importances of one gradient-boosted tree classifier per factor (sklearn's defaults), each
@@ -125,13 +123,5 @@ class DCI(Metric):
 
     Params = DCIParams
     params: DCIParams
-    needs_factors = True
+    function = staticmethod(dci)
     scores = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
-
-    def __call__(
-        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
-    ) -> dict[str, float]:
-        assert data.factors is not None  # needs_factors: genkit gives only data with factors
-        p = self.params
-        codes = partial(self.codes, model)
-        return dci(data.factors, codes, random_state, p.num_train, p.num_test, p.batch_size)

@@ -10,15 +10,14 @@ fixing a factor always leaves one dimension, its own, the least varied.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 import numpy as np
 from pydantic import Field
 
-from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
+from genkit_core import GroundTruthData, MetricParams
 
-from ._sampling import Count, Representation, represent
+from ._sampling import Count, FactorMetric, Representation, represent
 
 __all__ = ["FactorVAEScore", "FactorVAEScoreParams", "factor_vae_score"]
 
@@ -109,7 +108,7 @@ class FactorVAEScoreParams(MetricParams):
     )
 
 
-class FactorVAEScore(Metric):
+class FactorVAEScore(FactorMetric):
     r"""The FactorVAE score (Kim and Mnih 2018) of the model's posterior means, as
     disentanglement_lib computes it: fixing one factor in a batch, the code dimension whose
     variance (over its variance on the data) drops most votes for that factor; the score is
@@ -119,16 +118,5 @@ class FactorVAEScore(Metric):
 
     Params = FactorVAEScoreParams
     params: FactorVAEScoreParams
-    needs_factors = True
+    function = staticmethod(factor_vae_score)
     scores = ("train_accuracy", "eval_accuracy", "num_active_dims")
-
-    def __call__(
-        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
-    ) -> dict[str, float]:
-        assert data.factors is not None  # needs_factors: genkit gives only data with factors
-        p = self.params
-        codes = partial(self.codes, model)
-        return factor_vae_score(
-            data.factors, codes, random_state, p.batch_size, p.num_train, p.num_eval,
-            p.num_variance_estimate, p.prune_threshold,
-        )  # fmt: skip

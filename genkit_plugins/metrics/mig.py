@@ -15,16 +15,16 @@ Example:
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 import numpy as np
 from pydantic import Field
 
-from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
+from genkit_core import GroundTruthData, MetricParams
 
 from ._sampling import (
     Count,
+    FactorMetric,
     Representation,
     discrete_entropy,
     discrete_mutual_info,
@@ -76,7 +76,7 @@ class MIGParams(MetricParams):
     )
 
 
-class MIG(Metric):
+class MIG(FactorMetric):
     r"""The mutual information gap (Chen et al. 2018) of the model's posterior means, as
     disentanglement_lib computes it: per factor, the gap between the code dimension that tells
     the most about it and the next, over the factor's entropy, averaged over factors (in
@@ -86,13 +86,5 @@ class MIG(Metric):
 
     Params = MIGParams
     params: MIGParams
-    needs_factors = True
+    function = staticmethod(mig)
     scores = ("discrete_mig",)
-
-    def __call__(
-        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
-    ) -> dict[str, float]:
-        assert data.factors is not None  # needs_factors: genkit gives only data with factors
-        p = self.params
-        codes = partial(self.codes, model)
-        return mig(data.factors, codes, random_state, p.num_train, p.batch_size, p.num_bins)

@@ -10,14 +10,12 @@ With ``continuous_factors=True`` ``S_jk`` is the squared correlation of ``z_j`` 
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 from pydantic import Field
 
-from genkit_core import GroundTruthData, LatentVariableModel, Metric, MetricData, MetricParams
+from genkit_core import GroundTruthData, MetricParams
 
-from ._sampling import Count, Representation, factor_codes, need_two_dimensions
+from ._sampling import Count, FactorMetric, Representation, factor_codes, need_two_dimensions
 
 __all__ = ["SAP", "SAPParams", "sap", "score_matrix"]
 
@@ -90,7 +88,7 @@ class SAPParams(MetricParams):
     )
 
 
-class SAP(Metric):
+class SAP(FactorMetric):
     r"""The separated attribute predictability score (Kumar et al. 2018) of the model's
     posterior means, as disentanglement_lib computes it: per factor, how much better the best
     single code dimension predicts it than the second best (a linear SVM, ``C = 0.01``),
@@ -99,16 +97,5 @@ class SAP(Metric):
 
     Params = SAPParams
     params: SAPParams
-    needs_factors = True
+    function = staticmethod(sap)
     scores = ("sap_score",)
-
-    def __call__(
-        self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator
-    ) -> dict[str, float]:
-        assert data.factors is not None  # needs_factors: genkit gives only data with factors
-        p = self.params
-        codes = partial(self.codes, model)
-        return sap(
-            data.factors, codes, random_state, p.num_train, p.num_test, p.batch_size,
-            p.continuous_factors,
-        )  # fmt: skip
