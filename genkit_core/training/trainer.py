@@ -187,14 +187,13 @@ class Trainer:
             try:
                 with self.signals:
                     result = self._loop()
+                self._writer.wait()  # the loggers' last look at the run sees its files
                 status = "finished"
                 return result
-            except TrainingInterrupted:
+            except TrainingInterrupted:  # its checkpoint and weights are on disk already
                 status = "interrupted"
                 raise
             finally:
-                if status != "failed":
-                    self._writer.wait()  # the loggers' last look at the run sees its files
                 if dist.is_main:
                     self.recorder.close(status)
 

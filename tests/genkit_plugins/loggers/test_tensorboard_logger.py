@@ -4,6 +4,7 @@ import csv
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -135,3 +136,45 @@ def test_a_new_run_replaces_earlier_event_files_and_a_resumed_one_keeps_them(
     logger.start({}, resumed)
     logger.close()
     assert old.exists() == kept
+
+
+class _StatusLogger(Logger):
+    """Remembers how the run ended (test only)."""
+
+    Params = Params
+    closed: ClassVar[list[str]] = []
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        pass
+
+    def close(self, status: str = "finished") -> None:
+        _StatusLogger.closed.append(status)
+
+
+class _StatusPlugin:
+    @hookimpl
+    def genkit_components(self) -> list[Component]:
+        return [Component("status", _StatusLogger)]
+
+
+def test_a_last_write_that_fails_still_closes_every_logger_as_failed(
+    tmp_path: Path, spec_dict, builtins_registry, monkeypatch
+):
+    """The last weights are written in the background; their failure must not skip closing
+    the loggers (an MLflow run would stay RUNNING)."""
+    from genkit_core import files
+
+    builtins_registry.register_plugin(_StatusPlugin(), name="status")
+    _StatusLogger.closed.clear()
+    write_now = files._write_now
+
+    def full_disk_for_the_weights(path, write, need):
+        if path.name == "model.safetensors":
+            raise RunError(f"{path}: the disk is full")
+        write_now(path, write, need)
+
+    monkeypatch.setattr(files, "_write_now", full_disk_for_the_weights)
+    spec = spec_dict(logging=[{"type": "status"}])
+    with pytest.raises(RunError, match="the disk is full"):
+        Trainer(spec, tmp_path / "run", registry=builtins_registry, stream=None).fit()
+    assert _StatusLogger.closed == ["failed"]
