@@ -627,7 +627,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the table as JSON (- for stdout)")
     p.add_argument("--no-page", action="store_true", help="write no compare.html")
     p.add_argument("--sort", metavar="COLUMN",
-                   help="sort by a column, e.g. negative_elbo (--sort=-COLUMN: descending); "
+                   help="sort by a column, e.g. negative_elbo (--sort -COLUMN: descending); "
                    "default: IW NLL, else negative ELBO, else test loss")  # fmt: skip
     p.add_argument("--iw-samples", type=_nonnegative, default=100, metavar="K",
                    help="importance samples for -log p(x) (default 100)")  # fmt: skip
@@ -727,9 +727,26 @@ _DRAWING = frozenset({"train", "eval", "sample", "reconstruct", "report", "plot"
 """The commands that run models and may draw images or read data with torchvision."""
 
 
+_DASH_VALUES = ("--sort",)
+"""Options whose value may begin with ``-`` (``--sort -test_loss``: descending)."""
+
+
+def _attach_dash_values(argv: list[str]) -> list[str]:
+    """``--sort -COLUMN`` as ``--sort=-COLUMN``: argparse reads a value that begins with
+    ``-`` and is not a number as the next option, and fails with "expected one argument".
+    """
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in _DASH_VALUES and arg.startswith("-") and arg != "--":
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_attach_dash_values(argv))
     args.argv = argv  # the command as typed: genkit sweep repeats it in its hint after Ctrl-C
     keep_freed_memory()  # the command owns its process: large CPU tensors reuse freed memory
     command, _ = _COMMANDS[args.command]
