@@ -14,12 +14,13 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import GenkitError, RunError, one_line, with_article
+from .errors import GenkitError, GenkitWarning, RunError, one_line, with_article
 from .files import atomic_write, path_error
 from .memory import keep_freed_memory
 
@@ -714,7 +715,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     quietly with the shell's status for SIGPIPE, 141, as ``cat`` or ``ls`` would end.
     """
     try:
-        return _main(argv)
+        with _one_line_warnings():
+            return _main(argv)
     except BrokenPipeError:
         # Python flushes stdout again at exit; point it at /dev/null so that flush is silent
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -742,6 +744,26 @@ def _attach_dash_values(argv: list[str]) -> list[str]:
         else:
             out.append(arg)
     return out
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Show a :class:`GenkitWarning` as ``genkit: warning: ...``, one line without Python's
+    file and source line; other warnings as Python shows them.
+    """
+    shown_before = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        if issubclass(category, GenkitWarning):
+            print(f"genkit: warning: {one_line(str(message))}", file=sys.stderr)
+        else:
+            shown_before(message, category, *rest, **kw)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown_before
 
 
 def _main(argv: Sequence[str] | None) -> int:
