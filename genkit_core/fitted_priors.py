@@ -22,8 +22,9 @@ is false): evaluate a VAE's bound on the run without ``prior=``.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ __all__ = [
     "check_prior_name",
     "fit_prior",
     "fitted_priors",
+    "load_fitted_prior",
+    "prior_in_place",
 ]
 
 PRIORS = "priors"
@@ -139,7 +142,8 @@ def fit_prior(
     )  # fmt: skip
     with resumable(where / FIT_CHECKPOINT):
         fitted.fit(model.codes_of(batches.in_order()))
-    write_tensors(where / PRIOR_WEIGHTS, fitted.state_dict(), {"prior": section.model_dump(mode="json")})
+    meta = {"prior": section.model_dump(mode="json")}
+    write_tensors(where / PRIOR_WEIGHTS, fitted.state_dict(), meta)
     (where / FIT_CHECKPOINT).unlink(missing_ok=True)
     return where
 
@@ -148,6 +152,31 @@ def attach_prior(
     model: LatentVariableModel, run_dir: str | Path, name: str, registry: Registry | None = None
 ) -> LatentVariableModel:
     """Put the prior fitted under ``RUN/priors/NAME/`` in the model's place; returns the model.
+
+    Raises:
+        RunError: as :func:`load_fitted_prior`.
+    """
+    model.prior = load_fitted_prior(model, run_dir, name, registry)
+    return model
+
+
+@contextlib.contextmanager
+def prior_in_place(model: LatentVariableModel, prior: Prior) -> Iterator[LatentVariableModel]:
+    """Draw from ``prior`` inside the block (``model.sample``, ``sample_grid``, a metric that
+    samples); the model's own prior is back afterwards.
+    """
+    own = model.prior
+    model.prior = prior
+    try:
+        yield model
+    finally:
+        model.prior = own
+
+
+def load_fitted_prior(
+    model: LatentVariableModel, run_dir: str | Path, name: str, registry: Registry | None = None
+) -> Prior:
+    """The prior fitted under ``RUN/priors/NAME/``, bound to ``model``, in eval mode.
 
     Raises:
         RunError: the name is unsafe, no prior is fitted under it (the message lists those
@@ -162,14 +191,17 @@ def attach_prior(
             f"with genkit fit-prior {run_dir} --prior '{{type: code_maf}}' --name {name}"
         )
     try:
-        section = section_spec("prior", yaml.safe_load(read_small_file(where / PRIOR_SPEC)), _EXAMPLE, registry)
-    except (SpecError, yaml.YAMLError, OSError) as exc:
-        raise RunError(f"{where / PRIOR_SPEC}: not a prior's spec ({exc}); fit it again with --overwrite") from None
-    prior = _build(model, section, registry)
+        text = yaml.safe_load(read_small_file(where / PRIOR_SPEC))
+        section = section_spec("prior", text, _EXAMPLE, registry)
+        prior = _build(model, section, registry)
+    except (SpecError, yaml.YAMLError) as exc:
+        raise RunError(
+            f"{where / PRIOR_SPEC}: not a prior this run can use ({exc}); fit it again with "
+            "genkit fit-prior --overwrite"
+        ) from None
     tensors, _ = read_tensors(where / PRIOR_WEIGHTS)
     load_weights(prior, tensors, where / PRIOR_WEIGHTS)
-    model.prior = prior.eval()
-    return model
+    return prior.eval()
 
 
 def _build(model: LatentVariableModel, section: Any, registry: Registry) -> Prior:
@@ -180,7 +212,9 @@ def _build(model: LatentVariableModel, section: Any, registry: Registry) -> Prio
         prior: Prior = build_component("prior", section, registry, latent_dim=model.spec.latent_dim)
     if not prior.fitted_after_training:
         fitted = sorted(
-            c.name for c in registry.components("prior") if getattr(c.cls, "fitted_after_training", False)
+            c.name
+            for c in registry.components("prior")
+            if getattr(c.cls, "fitted_after_training", False)
         )
         raise SpecError(
             f"the '{section.type}' prior is trained with the model, not fitted after training; "

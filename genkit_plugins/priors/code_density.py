@@ -45,7 +45,8 @@ class CodeDensityParams(Params):
         1e-3, description="Adam's learning rate for the fit."
     )
     seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(
-        0, description="Seeds the network's initial weights, the order of the codes and the fit's draws."
+        0,
+        description="Seeds the initial weights, the order of the codes and the fit's draws.",
     )
 
 
@@ -132,7 +133,7 @@ class CodeDensity(Prior):
         return self.sample_standard(n) * self.scale + self.shift
 
     def log_prob(self, z: Tensor) -> Tensor:
-        """``(*S, L) -> (*S)``: :math:`\\log p_u(u) - \\sum_l \\log s_l` in nats."""
+        r"""``(*S, L) -> (*S)``: :math:`\log p_u(u) - \sum_l \log s_l` in nats."""
         lead = z.shape[:-1]
         u = self.standardise(z.reshape(-1, self.latent_dim))
         return (self.log_prob_standard(u) - self.scale.log().sum()).view(lead)

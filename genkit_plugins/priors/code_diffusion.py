@@ -29,7 +29,8 @@ class CodeDiffusionParams(CodeDensityParams):
         100, description="Steps of the sampler: DDIM below steps, ancestral (DDPM) at steps."
     )
     schedule: Literal["linear", "cosine"] = Field(
-        "linear", description="The noise schedule beta_t: linear (Ho et al.) or cosine (Nichol and Dhariwal)."
+        "linear",
+        description="The schedule of beta_t: linear (Ho et al.) or cosine (Nichol, Dhariwal).",
     )
     hidden: Annotated[int, Field(gt=0, le=8192)] = Field(
         256, description="Width of the noise predictor's hidden layers."
@@ -40,7 +41,7 @@ class CodeDiffusionParams(CodeDensityParams):
 
 
 def _betas(steps: int, schedule: str) -> Tensor:
-    """:math:`\\beta_1 .. \\beta_T` ``(T,)`` in float64: linear from 1e-4 to 0.02 scaled to T
+    r""":math:`\beta_1 .. \beta_T` ``(T,)`` in float64: linear from 1e-4 to 0.02 scaled to T
     steps (as T = 1000 has them), or the cosine schedule, each capped at 0.999.
     """
     if schedule == "linear":
@@ -52,8 +53,11 @@ def _betas(steps: int, schedule: str) -> Tensor:
 
 
 class _NoisePredictor(nn.Module):
-    """:math:`\\varepsilon_\\theta(x_t, t)`: an MLP of the noisy code and a sinusoidal
-    embedding of t."""
+    r""":math:`\varepsilon_\theta(x_t, t)`: an MLP of the noisy code and a sinusoidal
+    embedding of t.
+    """
+
+    frequencies: Tensor  # a buffer
 
     def __init__(self, features: int, hidden: int, layers: int, steps: int):
         super().__init__()
@@ -64,7 +68,8 @@ class _NoisePredictor(nn.Module):
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         """``x`` ``(B, L)`` at 0-based steps ``t`` ``(B,)`` -> the predicted noise ``(B, L)``."""
         angles = t.to(x.dtype)[:, None] * self.frequencies.to(x.dtype)
-        return self.mlp(torch.cat([x, angles.sin(), angles.cos()], dim=-1))
+        eps: Tensor = self.mlp(torch.cat([x, angles.sin(), angles.cos()], dim=-1))
+        return eps
 
 
 class CodeDiffusion(CodeDensity):
@@ -90,6 +95,7 @@ class CodeDiffusion(CodeDensity):
 
     Params = CodeDiffusionParams
     params: CodeDiffusionParams
+    net: _NoisePredictor
     betas: Tensor  # buffers
     alpha_bars: Tensor
     bound: Tensor
@@ -120,7 +126,8 @@ class CodeDiffusion(CodeDensity):
     def loss(self, u: Tensor) -> Tensor:
         t = torch.randint(0, self.params.steps, (len(u),), device=u.device)
         eps = torch.randn_like(u)
-        return (eps - self.net(self.noisy(u, t, eps), t)).square().sum(-1)
+        predicted: Tensor = self.net(self.noisy(u, t, eps), t)
+        return (eps - predicted).square().sum(-1)
 
     def sample_standard(self, n: int) -> Tensor:
         x = torch.randn(n, self.latent_dim, device=self.shift.device, dtype=self.shift.dtype)

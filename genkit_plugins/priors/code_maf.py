@@ -19,7 +19,8 @@ class CodeMAFParams(CodeDensityParams):
     """The flow's size, and how it is fitted."""
 
     transforms: Annotated[int, Field(gt=0, le=64)] = Field(
-        5, description="Autoregressive transforms, the order of the dimensions reversed between them."
+        5,
+        description="Autoregressive transforms, the order of the dimensions reversed between them.",
     )
     hidden_features: Annotated[list[Annotated[int, Field(gt=0, le=8192)]], Field(
         min_length=1, max_length=8)] = Field(

@@ -2,6 +2,7 @@ r"""A second-stage VAE fitted to a model's codes after training (Dai and Wipf, 2
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Annotated
 
@@ -26,7 +27,8 @@ class CodeVAEParams(CodeDensityParams):
         2, description="Hidden layers of the encoder and of the decoder."
     )
     latent: Annotated[int, Field(gt=0, le=4096)] | None = Field(
-        None, description="Size of the second stage's latent w (default: latent_dim, as Dai and Wipf)."
+        None,
+        description="Size of the second stage's latent w (default: latent_dim, as Dai and Wipf).",
     )
     iw_samples: Annotated[int, Field(gt=0, le=100_000)] = Field(
         64, description="K of the importance-weighted bound log_prob returns."
@@ -36,13 +38,16 @@ class CodeVAEParams(CodeDensityParams):
 def _mlp(inputs: int, hidden: int, layers: int, outputs: int) -> nn.Sequential:
     sizes = [inputs, *([hidden] * layers)]
     blocks: list[nn.Module] = []
-    for a, b in zip(sizes, sizes[1:], strict=False):
+    for a, b in itertools.pairwise(sizes):
         blocks += [nn.Linear(a, b), nn.SiLU()]
     return nn.Sequential(*blocks, nn.Linear(sizes[-1], outputs))
 
 
 class _SecondStage(nn.Module):
     """Encoder u -> (mean, log variance) of q(w|u), decoder w -> mean of p(u|w), log gamma."""
+
+    encoder: nn.Sequential
+    decoder: nn.Sequential
 
     def __init__(self, features: int, latent: int, hidden: int, layers: int):
         super().__init__()
@@ -75,6 +80,7 @@ class CodeVAE(CodeDensity):
 
     Params = CodeVAEParams
     params: CodeVAEParams
+    net: _SecondStage
 
     def __init__(self, params: CodeVAEParams, latent_dim: int):
         super().__init__(params, latent_dim)
@@ -85,18 +91,20 @@ class CodeVAE(CodeDensity):
     def loss(self, u: Tensor) -> Tensor:
         mean, log_var = self.net.encoder(u).chunk(2, dim=-1)
         w = mean + (0.5 * log_var).exp() * torch.randn_like(mean)
-        kl = 0.5 * (mean.square() + log_var.exp() - 1 - log_var).sum(-1)
+        kl: Tensor = 0.5 * (mean.square() + log_var.exp() - 1 - log_var).sum(-1)
         return -self._log_p_u(u, w) + kl
 
     def _log_p_u(self, u: Tensor, w: Tensor) -> Tensor:
-        """:math:`\\log \\mathcal N(u;\\, g(w), \\gamma I)`, ``(..., L) -> (...)``."""
+        r""":math:`\log \mathcal N(u;\, g(w), \gamma I)`, ``(..., L) -> (...)``."""
         log_gamma = self.net.log_gamma
         sq = (u - self.net.decoder(w)).square().sum(-1)
-        return -0.5 * (sq / log_gamma.exp() + u.shape[-1] * (_LOG_2PI + log_gamma))
+        log_p: Tensor = -0.5 * (sq / log_gamma.exp() + u.shape[-1] * (_LOG_2PI + log_gamma))
+        return log_p
 
     def sample_standard(self, n: int) -> Tensor:
         w = torch.randn(n, self.latent, device=self.shift.device, dtype=self.shift.dtype)
-        return self.net.decoder(w)
+        mean: Tensor = self.net.decoder(w)
+        return mean
 
     @torch.no_grad()
     def log_prob_standard(self, u: Tensor) -> Tensor:
