@@ -3,7 +3,9 @@
 The codes are 60,000 synthetic 16-dimensional ones shaped like an autoencoder's (a non-Gaussian
 cloud: a Gaussian bent by a tanh and mixed by a random matrix), unless ``--codes FILE.npy``
 gives real ones. Each prior is fitted through ``Prior.fit`` as ``genkit fit-prior`` fits it, at
-the thread count ``--threads`` sets (1 by default).
+the thread count ``--threads`` sets (1 by default). Each time is given as wall-clock seconds
+and, in brackets, the CPU seconds the process used (on a shared machine the wall time grows
+with the load; the CPU time much less).
 
     OMP_NUM_THREADS=1 python benchmarks/samplers.py        # the table in docs/evaluation.md
     python benchmarks/samplers.py --smoke                   # CI: 600 codes, 1 epoch
@@ -45,22 +47,23 @@ def main() -> None:
         if args.codes
         else _codes(600 if args.smoke else args.n, args.dim)
     )
-    print(f"| prior | fit {len(codes):,} x {codes.shape[1]} codes (s) | draw {args.draws:,} (s) |")
+    print(f"| prior | fit {len(codes):,} x {codes.shape[1]} codes: wall (CPU) s | "
+          f"draw {args.draws:,}: wall (CPU) s |")  # fmt: skip
     print("| --- | --- | --- |")
     for name in args.only:
         extra = {"epochs": 1} if args.smoke and name not in ("code_gaussian", "code_gmm") else {}
         section = section_spec("prior", {"type": name, **extra}, name)
         prior = build_component("prior", section, latent_dim=codes.shape[1])
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         prior.fit(codes)
-        fitted = time.perf_counter() - start
+        fitted = f"{time.perf_counter() - start:.1f} ({time.process_time() - cpu:.1f})"
         torch.manual_seed(0)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with torch.no_grad():
             drawn = prior.sample(args.draws)
-        drew = time.perf_counter() - start
+        drew = f"{time.perf_counter() - start:.2f} ({time.process_time() - cpu:.2f})"
         assert drawn.shape == (args.draws, codes.shape[1])
-        print(f"| {name} | {fitted:.1f} | {drew:.2f} |", flush=True)
+        print(f"| {name} | {fitted} | {drew} |", flush=True)
 
 
 if __name__ == "__main__":

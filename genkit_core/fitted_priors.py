@@ -119,7 +119,7 @@ def fit_prior(
     registry = registry or get_registry()
     run_dir = Path(run_dir)
     section = section_spec("prior", prior, _EXAMPLE, registry)
-    name = check_prior_name(name or section.type)  # type: ignore[attr-defined]
+    name = check_prior_name(section.type if name is None else name)  # type: ignore[attr-defined]
     model = load_run(run_dir, device=device, registry=registry)
     fitted = _build(model, section, registry)
     where = run_dir / PRIORS / name

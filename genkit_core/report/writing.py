@@ -10,6 +10,7 @@ from .._version import __version__
 from ..errors import GenkitError, RunError, with_article
 from ..evaluation import DEFAULT_IW_SAMPLES, evaluate_test_split
 from ..files import atomic_write
+from ..fitted_priors import fitted_priors
 from ..run import SPEC, load_run_spec
 from .figures import (
     PLOTS,
@@ -53,7 +54,8 @@ def write_report(
     ]
     if view.model.can_sample or len(view.train_x) > 1:
         sections.append(figure_section("samples", lambda: samples_picture(view)))
-    sections.append(_priors_section(view))
+    if fitted_priors(run_dir):
+        sections.append(_priors_section(view))
     sections += [
         figure_section("reconstructions", lambda: reconstructions_picture(view)),
         figure_section("latent", lambda: latent_picture(view)),
@@ -99,16 +101,13 @@ def figure_section(anchor: str, draw: Callable[[], Picture]) -> Section:
 
 
 def _priors_section(view: RunView) -> Section:
-    """Samples of each prior side by side: the run's own and those fitted afterwards."""
+    """Samples of each prior side by side: the run's own and those fitted afterwards (a run
+    without priors fitted afterwards has no such section: its samples are above)."""
     title = "Samples by prior"
     try:
         pictures = prior_pictures(view)
     except GenkitError as exc:
         return Section("priors", title, missing=str(exc))
-    if not pictures:
-        return Section("priors", title, missing=(
-            "no prior to draw from; fit one with genkit fit-prior "
-            f"{view.run_dir} --prior code_maf (or code_vae, code_diffusion)"))  # fmt: skip
     caption = (
         "<p class='caption'>The likelihood's mean at codes drawn from each prior (the same "
         "seed for each): the run's own prior, and each one fitted to its training codes "
