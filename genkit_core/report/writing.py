@@ -102,7 +102,8 @@ def figure_section(anchor: str, draw: Callable[[], Picture]) -> Section:
 
 def _priors_section(view: RunView) -> Section:
     """Samples of each prior side by side: the run's own and those fitted afterwards (a run
-    without priors fitted afterwards has no such section: its samples are above)."""
+    without priors fitted afterwards has no such section: its samples are above).
+    """
     title = "Samples by prior"
     try:
         pictures = prior_pictures(view)

@@ -52,8 +52,10 @@ class _ExactNoise(nn.Module):
 CORRELATED = torch.tensor([[1.0, 0.8], [0.8, 1.0]])
 
 
-@pytest.mark.parametrize(("steps", "sample_steps"), [pytest.param(1000, 100, id="ddim"),
-                                                     pytest.param(200, 200, id="ancestral")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("steps", "sample_steps"),
+    [pytest.param(1000, 100, id="ddim"), pytest.param(200, 200, id="ancestral")],
+)
 def test_the_samplers_with_the_exact_noise_draw_the_codes_distribution(steps, sample_steps):
     """With the exact noise predictor of N(0, C) codes, DDIM's and the ancestral sampler's draws
     have covariance C (standardised), then the codes' scale and shift. (With few steps of large
@@ -70,6 +72,7 @@ def test_the_samplers_with_the_exact_noise_draw_the_codes_distribution(steps, sa
     assert torch.allclose(torch.cov(u.T), CORRELATED, atol=0.1)  # 0 or 1 if a step is wrong
 
 
+@pytest.mark.slow
 def test_fitted_to_correlated_codes_its_draws_are_correlated_alike():
     """The whole fit: 1000 codes of correlation 0.8; the draws' correlation is within 0.15 of it
     (codes drawn independently per dimension, what a broken fit would give, have 0)."""
