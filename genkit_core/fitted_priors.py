@@ -6,8 +6,10 @@ Any prior ``fitted_after_training`` (``code_gaussian``, ``code_gmm``, ``code_maf
 --prior '{type: code_maf}'``) encodes the split once, fits the prior and stores it beside the
 run, leaving the run's own ``spec.yaml`` and weights untouched:
 
-- ``RUN/priors/NAME/prior.yaml``: the prior's resolved section;
-- ``RUN/priors/NAME/prior.safetensors``: its weights, written atomically when the fit ends;
+- ``RUN/priors/NAME/prior.yaml``: the prior's resolved section, to read (the fit in progress's);
+- ``RUN/priors/NAME/prior.safetensors``: its weights and, in their metadata, the section they
+  were fitted with (what is loaded), written atomically when the fit ends: a fit with
+  ``--overwrite`` replaces the earlier prior only then;
 - ``RUN/priors/NAME/fit_checkpoint.safetensors``: the fit's state while it runs, for a prior
   fitted by :func:`~genkit_core.training.fit_density.fit_density`; a fit stopped by Ctrl-C (or
   killed) continues from it when the same command is run again, and ends as an uninterrupted
@@ -128,20 +130,25 @@ def fit_prior(
             f"{where}: a prior is already fitted under the name '{name}'; pass --overwrite to "
             "fit it again, or --name to keep both"
         )
-    text = yaml.safe_dump(section.model_dump(mode="json"), sort_keys=False).encode()
-    where.mkdir(parents=True, exist_ok=True)
-    if not (where / PRIOR_SPEC).is_file() or read_small_file(where / PRIOR_SPEC) != text:
-        (where / FIT_CHECKPOINT).unlink(missing_ok=True)  # a fit of another prior: start over
-    (where / PRIOR_WEIGHTS).unlink(missing_ok=True)
-    atomic_write(where / PRIOR_SPEC, text)
     assert model.spec is not None  # load_run builds the model from the run's spec
     data = load_data(model.spec, registry)
     batches = make_batches(
         data.train, data.info, model.conditioner is not None,
         model.spec.train.eval_batch_size, torch.device(device), num_workers=0,
     )  # fmt: skip
+    codes = model.codes_of(batches.in_order())
+    if not torch.isfinite(codes).all():
+        raise RunError(
+            f"{run_dir}: the codes of its training split hold NaN or inf (the model diverged), "
+            "so no prior can be fitted to them; train the run again with a lower train.lr"
+        )
+    text = yaml.safe_dump(section.model_dump(mode="json"), sort_keys=False).encode()
+    where.mkdir(parents=True, exist_ok=True)
+    if not (where / PRIOR_SPEC).is_file() or read_small_file(where / PRIOR_SPEC) != text:
+        (where / FIT_CHECKPOINT).unlink(missing_ok=True)  # a fit of another prior: start over
+    atomic_write(where / PRIOR_SPEC, text)
     with resumable(where / FIT_CHECKPOINT):
-        fitted.fit(model.codes_of(batches.in_order()))
+        fitted.fit(codes)
     meta = {"prior": section.model_dump(mode="json")}
     write_tensors(where / PRIOR_WEIGHTS, fitted.state_dict(), meta)
     (where / FIT_CHECKPOINT).unlink(missing_ok=True)
@@ -190,16 +197,15 @@ def load_fitted_prior(
             f"{run_dir}: no prior fitted under the name '{name}' (fitted: {known}); fit one "
             f"with genkit fit-prior {run_dir} --prior '{{type: code_maf}}' --name {name}"
         )
+    tensors, meta = read_tensors(where / PRIOR_WEIGHTS)
     try:
-        text = yaml.safe_load(read_small_file(where / PRIOR_SPEC))
-        section = section_spec("prior", text, _EXAMPLE, registry)
+        section = section_spec("prior", meta.get("prior") or {}, _EXAMPLE, registry)
         prior = _build(model, section, registry)
-    except (SpecError, yaml.YAMLError) as exc:
+    except SpecError as exc:
         raise RunError(
-            f"{where / PRIOR_SPEC}: not a prior this run can use ({exc}); fit it again with "
+            f"{where / PRIOR_WEIGHTS}: not a prior this run can use ({exc}); fit it again with "
             "genkit fit-prior --overwrite"
         ) from None
-    tensors, _ = read_tensors(where / PRIOR_WEIGHTS)
     load_weights(prior, tensors, where / PRIOR_WEIGHTS)
     return prior.eval()
 

@@ -17,7 +17,7 @@ from torch import Tensor
 from ..errors import GenkitError, RunError
 from ..fitted_priors import fitted_priors, load_fitted_prior, prior_in_place
 from ..images import as_images, reconstruction_pairs, sample_grid
-from ..interfaces import spec_type
+from ..interfaces import Prior, spec_type
 from ..record import read_history
 from .curves import plot_curves
 from .interpolation import choose_pairs, interpolate
@@ -132,20 +132,19 @@ def prior_pictures(view: RunView, n: int = 36, seed: int = 0) -> list[Picture]:
     model = view.model
     condition = None if view.test_y is None else view.test_y[:1]
     found: list[Picture] = []
-    priors = [("own", model.prior)] if model.prior is not None else []
+    priors: list[tuple[str | None, Prior]] = [] if model.prior is None else [(None, model.prior)]
     for name in fitted_priors(view.run_dir):
         try:
             priors.append((name, load_fitted_prior(model, view.run_dir, name)))
         except GenkitError as exc:
             found.append(Picture(name, f"not drawn: {exc}", b""))
-    for name, prior in priors:
-        assert prior is not None  # listed only when there is one
+    for label, prior in priors:
         with prior_in_place(model, prior):
             grid = sample_grid(
                 model, n, per_class=3, condition=condition, nrow=max(1, math.isqrt(n)), seed=seed
             )
         fig = grid_figure(_images(view, grid.x), grid.nrow)
-        title = f"{spec_type(prior)} (the run's own)" if name == "own" else name
+        title = f"{spec_type(prior)} (the run's own)" if label is None else label
         found.append(Picture(title, spec_type(prior), figure_png(fig)))
     return found
 

@@ -20,7 +20,8 @@ one checkpoint file atomically, with the trainer's :func:`~genkit_core.training.
 Ctrl-C (or SIGTERM) saves it after the current step and raises
 :class:`~genkit_core.training.TrainingInterrupted`; and a fit of the same data and settings that
 finds the file continues from it, ending with the parameters an uninterrupted fit ends with,
-bit for bit. A file of another fit (other data, seed, sizes) is ignored and replaced.
+bit for bit. A file of another fit (other data, seed, sizes), or one that cannot be read, is
+ignored and replaced.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..errors import RunError
 from ..files import content_hash, read_metadata
 from ..spec.train import OptimizerSpec
 from .checkpoint import Position, load_checkpoint, save_checkpoint
@@ -138,7 +140,10 @@ class _Saving:
         """Whether the file holds a checkpoint of this very fit (else it is started over)."""
         if not self.path.is_file():
             return False
-        return read_metadata(self.path).get("fit") == self.fit
+        try:
+            return read_metadata(self.path).get("fit") == self.fit
+        except RunError:  # torn or foreign: the fit starts over and replaces it
+            return False
 
 
 @dataclass

@@ -18,6 +18,7 @@ from genkit_core.cli import main
 from genkit_core.errors import RunError
 from genkit_core.files import read_tensors
 from genkit_core.fitted_priors import FIT_CHECKPOINT, PRIOR_WEIGHTS, fit_prior, fitted_priors
+from genkit_core.model import LatentVariableModel
 from genkit_core.run import load_run
 from genkit_plugins.priors.code_vae import CodeVAE
 
@@ -147,3 +148,15 @@ def test_ctrl_c_during_the_verb_keeps_the_fit_and_the_same_command_finishes_it(r
     resumed = read_tensors(where / PRIOR_WEIGHTS)[0]
     assert whole.keys() == resumed.keys()
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_codes_of_a_diverged_run_are_refused_and_the_fitted_prior_is_kept(runs, monkeypatch):
+    run = runs["ae"]
+    fit_prior(run, SAMPLERS["code_maf"])
+    before = (run / "priors" / "code_maf" / PRIOR_WEIGHTS).read_bytes()
+    monkeypatch.setattr(
+        LatentVariableModel, "codes_of", lambda self, b: torch.full((4, 3), torch.nan)
+    )
+    with pytest.raises(RunError, match="hold NaN or inf \\(the model diverged\\)"):
+        fit_prior(run, {**SAMPLERS["code_maf"], "seed": 2}, overwrite=True)
+    assert (run / "priors" / "code_maf" / PRIOR_WEIGHTS).read_bytes() == before

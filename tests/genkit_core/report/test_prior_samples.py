@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from genkit_core.cli import main
-from genkit_core.fitted_priors import PRIOR_SPEC, fit_prior
+from genkit_core.fitted_priors import PRIOR_WEIGHTS, fit_prior
 from genkit_core.report import write_report
 
 MAF = {"type": "code_maf", "transforms": 1, "hidden_features": [8], "epochs": 1}
@@ -16,7 +16,7 @@ MAF = {"type": "code_maf", "transforms": 1, "hidden_features": [8], "epochs": 1}
 def _with_priors(run: Path, where: Path) -> Path:
     copy = Path(shutil.copytree(run, where))
     fit_prior(copy, MAF)
-    fit_prior(copy, {**MAF, "seed": 1}, name="maf-seed1")
+    fit_prior(copy, {**MAF, "seed": 1}, name="own")
     return copy
 
 
@@ -25,18 +25,19 @@ def test_the_report_shows_each_fitted_prior_named_under_its_grid(trained_runs, t
     page = write_report(run, iw_samples=0).read_text()
     section = page[page.index("<section id='priors'><h2>Samples by prior</h2>") :]
     section = section[: section.index("</section>")]
-    captions = ["standard_normal (the run&#x27;s own)", "code_maf", "maf-seed1"]
+    captions = ["standard_normal (the run&#x27;s own)", "code_maf", "own"]
     assert [f"<figcaption>{c}</figcaption>" in section for c in captions] == [True] * 3
     assert section.count("<img ") == 3 and "Not drawn" not in section
 
 
 def test_a_damaged_fitted_prior_is_a_note_and_the_others_are_drawn(trained_runs, tmp_path):
     run = _with_priors(trained_runs["ae"], tmp_path / "ae")
-    (run / "priors" / "code_maf" / PRIOR_SPEC).write_text("type: [")
+    weights = run / "priors" / "code_maf" / PRIOR_WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:-50])
     page = write_report(run, iw_samples=0).read_text()
     section = page[page.index("<section id='priors'>") :]
-    assert "code_maf/prior.yaml: not a prior this run can use" in section
-    assert "<figcaption>maf-seed1</figcaption>" in section
+    assert "code_maf/prior.safetensors" in section and "Not drawn" not in section
+    assert "<figcaption>own</figcaption>" in section
 
 
 def test_compare_shows_the_fitted_priors_of_each_configuration(trained_runs, tmp_path):
@@ -46,6 +47,4 @@ def test_compare_shows_the_fitted_priors_of_each_configuration(trained_runs, tmp
     assert main(["compare", str(vae), str(ae), "-o", str(out), "--iw-samples", "0"]) == 0
     page = out.read_text()
     row = page[page.index("<tr><th>samples by prior</th>") :]
-    assert (
-        "<figcaption>maf-seed1</figcaption>" in row and "<figcaption>code_maf</figcaption>" in row
-    )
+    assert "<figcaption>own</figcaption>" in row and "<figcaption>code_maf</figcaption>" in row

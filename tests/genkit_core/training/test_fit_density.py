@@ -262,3 +262,12 @@ def test_a_checkpoint_of_another_fit_is_ignored(tmp_path):
     _fit(whole)
     _fit(fresh, checkpoint)
     assert fresh.calls == 16 and torch.equal(fresh.loc, whole.loc)
+
+
+def test_a_torn_checkpoint_is_started_over(tmp_path):
+    checkpoint = tmp_path / "fit.safetensors"
+    checkpoint.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    fresh, whole = _Noisy(3), _Noisy(3)
+    _fit(whole)
+    _fit(fresh, checkpoint)
+    assert fresh.calls == 16 and torch.equal(fresh.loc, whole.loc)
