@@ -66,9 +66,9 @@ def test_the_samplers_with_the_exact_noise_draw_the_codes_distribution(steps, sa
     prior.shift.copy_(torch.tensor([1.0, -2.0]))
     prior.scale.copy_(torch.tensor([2.0, 0.5]))
     torch.manual_seed(0)
-    drawn = prior.sample(4000)
+    drawn = prior.sample(2000)
     u = (drawn - prior.shift) / prior.scale
-    assert torch.allclose(u.mean(0), torch.zeros(2), atol=0.06)
+    assert torch.allclose(u.mean(0), torch.zeros(2), atol=0.08)
     assert torch.allclose(torch.cov(u.T), CORRELATED, atol=0.1)  # 0 or 1 if a step is wrong
 
 

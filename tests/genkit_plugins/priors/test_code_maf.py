@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal
 
@@ -37,6 +38,7 @@ def test_the_density_integrates_to_one():
     assert math.isclose(float(mass), 1.0, abs_tol=2e-3)
 
 
+@pytest.mark.slow
 def test_fitted_to_gaussian_codes_it_is_close_to_the_gaussian():
     """KL(true || fitted), estimated on fresh draws, is small (an untrained flow's is > 1)."""
     true = MultivariateNormal(torch.tensor([1.0, -2.0]), torch.tensor([[4.0, 1.5], [1.5, 1.0]]))
