@@ -21,6 +21,7 @@ from .errors import (
     SpecError,
     UnknownComponentError,
 )
+from .fitted_priors import fit_prior, fitted_priors
 from .hookspecs import hookimpl, hookspec
 from .interfaces import (
     KINDS,
@@ -107,6 +108,8 @@ __all__ = [
     "build_component",
     "build_model",
     "describe_data",
+    "fit_prior",
+    "fitted_priors",
     "get_registry",
     "hookimpl",
     "hookspec",

@@ -1,5 +1,5 @@
-"""The ``genkit`` command line: train, eval, sample, reconstruct, report, plot, plugins, describe,
-schema, validate, sweep, compare.
+"""The ``genkit`` command line: train, eval, sample, reconstruct, fit-prior, report, plot,
+plugins, describe, schema, validate, sweep, compare.
 
 A user's mistake (a :class:`~genkit_core.errors.GenkitError`) is printed as one line and exits
 with status 1; Ctrl-C exits with 130 after saving a checkpoint (SIGTERM: 143); anything else is
@@ -206,7 +206,7 @@ def _sample(args: argparse.Namespace) -> int:
     from .images import as_images, sample_grid, save_grid
     from .run import load_run
 
-    model = load_run(args.run_dir, device=_device(args.device))
+    model = load_run(args.run_dir, device=_device(args.device), prior=args.prior)
     if not model.can_sample:
         raise RunError(
             f"{args.run_dir} is an autoencoder without a prior to sample from; use genkit "
@@ -220,6 +220,7 @@ def _sample(args: argparse.Namespace) -> int:
     )  # fmt: skip
     images = _images_or_fail(as_images(grid.x, model.data_info.shape))
     suffix = f"_label{args.label}" if args.label is not None else ""
+    suffix += f"_{args.prior}" if args.prior is not None else ""
     out = args.output or Path(args.run_dir) / f"sample{suffix}.png"
     save_grid(Path(out), images, nrow=grid.nrow)
     per_class = " (one row per class)" if grid.labels is not None and args.label is None else ""
@@ -297,6 +298,17 @@ def _images_or_fail(images: Any) -> Any:
     if images is None:
         raise RunError("this data is not images (nor flat squares), so there is no picture to draw")
     return images
+
+
+@_command("fit-prior", "fit a sampler to a trained run's codes, stored in RUN/priors/NAME")
+def _fit_prior(args: argparse.Namespace) -> int:
+    from .fitted_priors import fit_prior
+
+    where = fit_prior(
+        args.run_dir, args.prior, args.name, _device(args.device), overwrite=args.overwrite
+    )
+    _out(f"wrote {where}; draw from it with genkit sample {args.run_dir} --prior {where.name}")
+    return 0
 
 
 # --- report and plot -----------------------------------------------------------------------
@@ -592,6 +604,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--draw", action="store_true", help="draw from the likelihood instead of its mean"
     )
+    p.add_argument("--prior", metavar="NAME",
+                   help="draw from the prior fitted under NAME (genkit fit-prior)")  # fmt: skip
+
+    p = parsers["fit-prior"]
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--prior", required=True, metavar="NAME|SPEC",
+                   help="the prior: its name, e.g. code_maf, or its spec, e.g. "
+                   "'{type: code_diffusion, epochs: 50}'")  # fmt: skip
+    p.add_argument("--name", help="its directory under RUN/priors/ (default: its type)")
+    p.add_argument("--overwrite", action="store_true", help="fit again a prior of that name")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
 
     p = parsers["reconstruct"]
     p.add_argument("run_dir", type=Path)
@@ -725,7 +748,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE
 
 
-_DRAWING = frozenset({"train", "eval", "sample", "reconstruct", "report", "plot", "sweep"})
+_DRAWING = frozenset(
+    {"train", "eval", "sample", "reconstruct", "fit-prior", "report", "plot", "sweep"}
+)
 """The commands that run models and may draw images or read data with torchvision."""
 
 
@@ -805,7 +830,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _leave_process_group(together)
 
 
-_READS_RUNS = ("eval", "sample", "reconstruct", "report", "plot", "compare")
+_READS_RUNS = ("eval", "sample", "reconstruct", "fit-prior", "report", "plot", "compare")
 """The verbs that read run directories, which may come from anyone (docs/reliability.md)."""
 
 
