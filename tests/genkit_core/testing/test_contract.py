@@ -30,14 +30,26 @@ FEW_DRAWS = {
     "beta_vae_score": {"batch_size": 8, "num_train": 40, "num_eval": 20},
     "factor_vae_score": {"batch_size": 8, "num_train": 40, "num_eval": 20,
                          "num_variance_estimate": 200},
+    "fd": {"n": 40, "features": {"type": "pixels"}},
+    "precision_recall": {"n": 40, "features": {"type": "pixels"}},
 }  # fmt: skip
-"""A metric's contract holds on a few draws; its defaults (disentanglement_lib's) take minutes."""
+"""A metric's contract holds on a few draws; its defaults (disentanglement_lib's) take minutes.
+The sample-quality metrics compare pixels: the check's data has no labels to train a
+classifier on."""
+
+FEATURE_PARAMS = {"digit_classifier": {"steps": 5, "cache": False}}
+"""A feature extractor's contract holds after a few steps of training."""
+
+NEEDS_WEIGHTS = {"inception"}
+"""Extractors that read weights from a file: tests/genkit_plugins/features/ checks them on a
+file of their own."""
 
 
 @pytest.mark.parametrize(
     "component",
     [pytest.param(c, id=f"{c.kind}-{c.name}") for c in get_registry().components()
-     if c.plugin == "builtins" and not (c.kind == "data" and c.name in NEEDS_FILES)],
+     if c.plugin == "builtins" and not (c.kind == "data" and c.name in NEEDS_FILES)
+     and not (c.kind == "feature_extractor" and c.name in NEEDS_WEIGHTS)],
 )  # fmt: skip
 def test_every_builtin_keeps_its_contract(component, tmp_path, monkeypatch):
     if component.kind == "logger":  # MLflow's default store is in the working directory
@@ -45,7 +57,8 @@ def test_every_builtin_keeps_its_contract(component, tmp_path, monkeypatch):
         monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
         monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a sqlite store takes seconds
     model = MODELS.get((component.kind, component.name))
-    params = FEW_DRAWS.get(component.name) if component.kind == "metric" else None
+    params = {"metric": FEW_DRAWS, "feature_extractor": FEATURE_PARAMS}.get(component.kind, {})
+    params = params.get(component.name)
     built = check_component(component.cls, params, name=component.name, model=model)
     assert isinstance(built, component.cls)
 
