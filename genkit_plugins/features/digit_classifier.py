@@ -92,7 +92,8 @@ class DigitClassifier(FeatureExtractor):
             )
         classes = int(bundle.info.num_classes or int(y.max()) + 1)
         key = self._key(x, y, classes)
-        network = _Network((x.shape[1], x.shape[2], x.shape[3]), classes)
+        with torch.random.fork_rng(devices=[]):  # its weights come from the seed or the cache
+            network = _Network((x.shape[1], x.shape[2], x.shape[3]), classes)
         path = feature_cache_dir() / f"digit_classifier-{key}.safetensors"
         if not (self.params.cache and _read(network, path, key)):
             accuracy = self._train(network, x, y, bundle.test, bundle.info)

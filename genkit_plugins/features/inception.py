@@ -59,11 +59,12 @@ class Inception(FeatureExtractor):
         from torchvision.models import inception_v3
 
         aux = any(k.startswith("AuxLogits.") for k in weights)
-        network = inception_v3(
-            weights=None, aux_logits=aux, transform_input=False, init_weights=False
-        )
+        with torch.device("meta"):  # no memory or time spent on weights the file replaces
+            network = inception_v3(
+                weights=None, aux_logits=aux, transform_input=False, init_weights=False
+            )
         try:
-            network.load_state_dict(weights, strict=True)
+            network.load_state_dict(weights, strict=True, assign=True)
         except RuntimeError as exc:
             first = str(exc).split("\n")[1].strip() if "\n" in str(exc) else str(exc)
             raise RunError(

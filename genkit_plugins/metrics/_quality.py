@@ -38,6 +38,7 @@ __all__ = [
     "QualityParams",
     "SampleQualityMetric",
     "SampleSets",
+    "check_prior",
     "default_features",
     "draw_images",
 ]
@@ -104,11 +105,7 @@ def draw_images(
         SpecError: a prior other than the run's own is named.
         RunError: the model has no prior to draw from.
     """
-    if prior is not None:
-        raise SpecError(
-            f"'{prior}': this version draws from the run's own prior only; leave prior out",
-            field="prior",
-        )
+    check_prior(prior)
     if not model.can_sample:
         raise RunError(
             "this run has no prior to draw images from (an autoencoder without a prior fitted "
@@ -121,6 +118,19 @@ def draw_images(
         torch.manual_seed(seed)
         with torch.no_grad():
             return torch.cat([model.sample(len(c)) for c in chunks])
+
+
+def check_prior(prior: str | None) -> None:
+    """Refuse a prior that :func:`draw_images` cannot draw from.
+
+    Raises:
+        SpecError: a prior other than the run's own is named.
+    """
+    if prior is not None:
+        raise SpecError(
+            f"'{prior}': this version draws from the run's own prior only; leave prior out",
+            field="prior",
+        )
 
 
 def default_features(shape: tuple[int, ...], metric: str) -> dict[str, Any]:
@@ -155,6 +165,7 @@ class SampleQualityMetric(Metric):
 
     def __init__(self, params: BaseModel):
         super().__init__(params)
+        check_prior(self.params.prior)  # before any work
         named = self.params.features
         self.features_spec = None if named is None else component_spec(
             "feature_extractor", named, field="features", example="{type: digit_classifier}"
