@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from genkit_core import DataError, MetricData, RunError, SpecError, build_model, load_spec
+from genkit_core import DataError, MetricData, SpecError, build_model, load_spec
 from genkit_core.cli import main
 from genkit_core.data import load_data
 from genkit_core.interfaces import DataInfo
@@ -105,8 +105,8 @@ def test_mistakes_are_one_line_naming_the_field(run: Path, capsys, metric, messa
 def test_digits_and_mnist_have_a_default_extractor_and_other_images_name_one():
     assert default_features((1, 8, 8), "fd") == {"type": "digit_classifier"}
     assert default_features((784,), "fd") == {"type": "digit_classifier"}  # flattened MNIST
-    with pytest.raises(SpecError, match=r"features: no default feature extractor for .*"
-                       r"\(3, 32, 32\); name one, e.g. --metric '\{type: fd, features"):  # fmt: skip
+    message = r"features: no default feature extractor for .*\(3, 32, 32\); name one, e.g. "
+    with pytest.raises(SpecError, match=message + r"--metric '\{type: fd, features"):
         default_features((3, 32, 32), "fd")
 
 
