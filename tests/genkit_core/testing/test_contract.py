@@ -7,7 +7,7 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor, nn
 
-from genkit_core import Encoder, Likelihood, Params, PluginError, get_registry
+from genkit_core import Encoder, FeatureExtractor, Likelihood, Params, PluginError, get_registry
 from genkit_core.testing import check_component
 from genkit_plugins.likelihoods.bernoulli import Bernoulli
 from genkit_plugins.networks.mlp import MLPEncoder
@@ -159,9 +159,28 @@ class _Raising(Likelihood):
     def sample(self, params: Tensor) -> Tensor: ...
 
 
+class _FlatFeatures(FeatureExtractor):
+    """One number for the whole batch."""
+
+    def __call__(self, images: Tensor) -> Tensor:
+        return images.sum().reshape(1)
+
+
+class _BatchFeatures(FeatureExtractor):
+    """Features that depend on the rest of the batch (a batch norm left in training mode)."""
+
+    def __call__(self, images: Tensor) -> Tensor:
+        flat = images.flatten(1)
+        return flat - flat.mean(0)
+
+
 @pytest.mark.parametrize(
     ("cls", "params", "message"),
     [
+        pytest.param(_FlatFeatures, None, r"__call__ returned \(1,\) for 4 images, expected "
+                     r"\(B, F\)", id="features-shape"),
+        pytest.param(_BatchFeatures, None, "other features alone than in a batch",
+                     id="features-of-the-batch"),
         pytest.param(_WrongShape, None,
                      r"forward\(x\) returned shape \(512,\), expected \(4, 512\)", id="shape"),
         pytest.param(_Integer, None, "forward.x. returned dtype torch.int64", id="dtype"),
