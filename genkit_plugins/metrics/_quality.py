@@ -58,9 +58,9 @@ class QualityParams(MetricParams):
         description="Generated, test and training images compared, each (at most the size of "
         "the smaller split).",
     )
-    features: dict[str, Any] | None = Field(
+    features: str | dict[str, Any] | None = Field(
         None,
-        description="The feature extractor, e.g. {type: digit_classifier} or {type: inception, "
+        description="The feature extractor, its name or spec, e.g. pixels or {type: inception, "
         "path: WEIGHTS}; by default digit_classifier for 1x28x28 and 1x8x8 images.",
     )
     prior: str | None = Field(
@@ -103,13 +103,18 @@ def draw_images(
 
     Raises:
         SpecError: a prior other than the run's own is named.
-        RunError: the model has no prior to draw from.
+        RunError: the model has no prior to draw from, or is a cvae conditioned on vectors.
     """
     check_prior(prior)
     if not model.can_sample:
         raise RunError(
             "this run has no prior to draw images from (an autoencoder without a prior fitted "
             "after training); train it with prior: {type: code_gaussian}, or as a vae"
+        )
+    if model.conditioner is not None and model.data_info.num_classes is None:
+        raise RunError(
+            "this cvae is conditioned on vectors, and there is no condition to draw each image "
+            "with; the sample-quality metrics draw from vaes and cvaes of classes"
         )
     seed = int(random_state.integers(2**63))
     device = next(model.parameters()).device

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from genkit_core import DataError, MetricData, SpecError, build_model, load_spec
+from genkit_core import DataError, MetricData, RunError, SpecError, build_model, load_spec
 from genkit_core.cli import main
 from genkit_core.data import load_data
 from genkit_core.interfaces import DataInfo
@@ -65,7 +65,7 @@ def test_the_scores_are_reproducible_under_a_seed_and_change_with_it(run: Path):
 def test_a_cvae_draws_each_class_and_reconstructs_with_its_labels(trained_runs):
     model = load_run(trained_runs["cvae"])
     data = MetricData("digits", lambda: load_data(model.spec))  # type: ignore[arg-type]
-    scores = _metric(PrecisionRecall, n=40, features={"type": "pixels"})(
+    scores = _metric(PrecisionRecall, n=40, features="pixels")(  # a name is a spec too
         model, data, np.random.default_rng(0)
     )
     assert 0 <= scores["precision"] <= 1
@@ -149,3 +149,11 @@ def test_genkit_eval_of_the_quality_metrics_imports_no_sklearn_scipy_or_torchvis
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_cvae_of_condition_vectors_is_refused_with_the_reason():
+    spec = tiny_spec(model="cvae", latent_dim=2)
+    info = DataInfo((1, 8, 8), condition_dim=3, name="conditioned")
+    model = build_model(spec, data=info).eval()
+    with pytest.raises(RunError, match=r"conditioned on vectors, and there is no condition"):
+        draw_images(model, 4, np.random.default_rng(0))
