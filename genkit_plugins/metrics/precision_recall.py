@@ -56,9 +56,17 @@ def precision_recall(real: np.ndarray, generated: np.ndarray, k: int = 3) -> dic
     }
 
 
+_ROUNDING = 1e-12
+"""The relative error allowed in a squared distance from ``|a|^2 + |b|^2 - 2 a.b``: without
+it, a copy of a point (a duplicate image) could land just outside the other's zero radius."""
+
+
 def _squared_distances(a: Tensor, b: Tensor) -> Tensor:
-    """``(len(a), len(b))`` squared Euclidean distances."""
-    return ((a * a).sum(1, keepdim=True) + (b * b).sum(1) - 2 * a @ b.T).clamp_(min=0)
+    """``(len(a), len(b))`` squared Euclidean distances, less their possible rounding error
+    (so that equal points are at 0).
+    """
+    norms = (a * a).sum(1, keepdim=True) + (b * b).sum(1)
+    return (norms * (1 - _ROUNDING) - 2 * a @ b.T).clamp_(min=0)
 
 
 def _radii(points: Tensor, k: int) -> Tensor:
