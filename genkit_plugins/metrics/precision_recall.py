@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import numpy as np
@@ -30,7 +31,12 @@ from genkit_core import GenkitError, LatentVariableModel, MetricData
 
 from ._quality import QualityParams, SampleQualityMetric
 
-__all__ = ["PrecisionRecall", "PrecisionRecallParams", "precision_recall"]
+__all__ = [
+    "PrecisionRecall",
+    "PrecisionRecallParams",
+    "precision_recall",
+    "precision_recall_of_each",
+]
 
 _ROWS = 1000
 """Rows of a distance matrix computed at a time: bounded memory for any n."""
@@ -43,17 +49,44 @@ def precision_recall(real: np.ndarray, generated: np.ndarray, k: int = 3) -> dic
         GenkitError: a set has ``k`` or fewer points (no ``k``-th neighbour), or the sets
             differ in F.
     """
-    r = torch.as_tensor(np.asarray(real), dtype=torch.float64)
-    g = torch.as_tensor(np.asarray(generated), dtype=torch.float64)
-    if r.dim() != 2 or g.dim() != 2 or r.shape[1] != g.shape[1] or min(len(r), len(g)) <= k:
+    return precision_recall_of_each(real, [generated], k)[0]
+
+
+def precision_recall_of_each(
+    real: np.ndarray, sets: Sequence[np.ndarray], k: int = 3
+) -> list[dict[str, float]]:
+    """:func:`precision_recall` of each set against the same ``real`` features, whose radii
+    are computed once.
+
+    Raises:
+        GenkitError: as :func:`precision_recall`.
+    """
+    r = _checked(real, real, k)
+    real_radii = _radii(r, k)
+    scores = []
+    for generated in sets:
+        g = _checked(generated, real, k)
+        scores.append(
+            {"precision": _covered(g, r, real_radii), "recall": _covered(r, g, _radii(g, k))}
+        )
+    return scores
+
+
+def _checked(points: np.ndarray, real: np.ndarray, k: int) -> Tensor:
+    """``points`` as float64, refused unless 2-D, more than ``k``, as wide as ``real``."""
+    p = torch.as_tensor(np.asarray(points), dtype=torch.float64)
+    r_shape = np.shape(real)
+    if (
+        p.dim() != 2
+        or len(r_shape) != 2
+        or p.shape[1] != r_shape[1]
+        or min(len(p), r_shape[0]) <= k
+    ):
         raise GenkitError(
             f"precision and recall need two sets of more than k={k} feature vectors of one "
-            f"size, (N, F) and (M, F); got {tuple(r.shape)} and {tuple(g.shape)}"
+            f"size, (N, F) and (M, F); got {tuple(r_shape)} and {tuple(p.shape)}"
         )
-    return {
-        "precision": _covered(g, r, _radii(r, k)),
-        "recall": _covered(r, g, _radii(g, k)),
-    }
+    return p
 
 
 _ROUNDING = 1e-12
@@ -114,7 +147,6 @@ class PrecisionRecall(SampleQualityMetric):
     ) -> dict[str, float]:
         sets = self.sample_sets(model, data, random_state)
         k = self.params.k
-        model_scores = precision_recall(sets.test, sets.generated, k)
-        floor = precision_recall(sets.test, sets.train, k)
+        model_scores, floor = precision_recall_of_each(sets.test, [sets.generated, sets.train], k)
         return {**model_scores, "precision_floor": floor["precision"],
                 "recall_floor": floor["recall"]}  # fmt: skip
