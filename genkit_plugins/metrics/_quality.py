@@ -15,7 +15,7 @@ from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from torch import Tensor
 
 from genkit_core import (
@@ -63,6 +63,17 @@ class QualityParams(MetricParams):
         description="The feature extractor, its name or spec, e.g. pixels or {type: inception, "
         "path: WEIGHTS}; by default digit_classifier for 1x28x28 and 1x8x8 images.",
     )
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _name_or_mapping(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str | dict):
+            raise ValueError(
+                f"expected a feature extractor's name or a mapping with its type, e.g. pixels "
+                f"or {{type: digit_classifier}}, got {value!r:.60}"
+            )
+        return value
+
     prior: str | None = Field(
         None, description="The prior the images are drawn from; the run's own when not given."
     )

@@ -24,10 +24,10 @@ from typing import Annotated
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import BaseModel, Field
 from torch import Tensor
 
-from genkit_core import GenkitError, LatentVariableModel, MetricData
+from genkit_core import GenkitError, LatentVariableModel, MetricData, SpecError
 
 from ._quality import QualityParams, SampleQualityMetric
 
@@ -141,6 +141,15 @@ class PrecisionRecall(SampleQualityMetric):
     Params = PrecisionRecallParams
     params: PrecisionRecallParams
     scores = ("precision", "recall", "precision_floor", "recall_floor")
+
+    def __init__(self, params: BaseModel):
+        super().__init__(params)
+        if self.params.n <= self.params.k:
+            raise SpecError(
+                f"{self.params.n} images cannot give each one k={self.params.k} neighbours; "
+                f"raise n above k",
+                field="n",
+            )
 
     def __call__(
         self, model: LatentVariableModel, data: MetricData, random_state: np.random.Generator

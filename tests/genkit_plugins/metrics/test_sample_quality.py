@@ -93,6 +93,12 @@ def test_an_autoencoder_without_a_prior_is_refused_in_one_line(trained_runs, cap
                      r"no such file /nope.pth; genkit does not download", id="missing-weights"),
         pytest.param("{type: precision_recall, k: 0}", r"metric.k: Input should be greater",
                      id="k"),
+        pytest.param("{type: precision_recall, n: 3}", r"metric.n: 3 images cannot give each "
+                     r"one k=3 neighbours; raise n above k", id="n-within-k"),
+        pytest.param("{type: fd, features: 5}", r"metric.features: Value error, expected a "
+                     r"feature extractor's name or a mapping", id="features-a-number"),
+        pytest.param("{type: fd, features: {type: digit_classifier, steps: 0}}",
+                     r"metric.features.steps: Input should be greater than 0", id="features-field"),
     ],
 )  # fmt: skip
 def test_mistakes_are_one_line_naming_the_field(run: Path, capsys, metric, message):
