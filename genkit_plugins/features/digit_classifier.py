@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from typing import Annotated, Any
 
@@ -175,9 +176,11 @@ def _read(network: _Network, path: Any, key: str) -> bool:
     """Load the cached classifier of ``key`` into ``network``; False when there is none or the
     file is not it (said on stderr: it is then trained again and replaced).
     """
-    if not path.exists():
+    if not os.path.lexists(path):
         return False
     try:
+        if not path.is_file():  # follows a link: a link to /dev/zero is refused too
+            raise RunError(f"{path}: not a regular file (a FIFO, a device or a folder); not read")
         tensors, meta = read_tensors(path)
         if meta.get("format") != _FORMAT or meta.get("key") != key:
             raise RunError(f"{path}: not genkit's digit_classifier of key {key}")

@@ -4,6 +4,7 @@ damaged, never executed) and Inception from weights on disk (never downloaded).
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -104,6 +105,26 @@ def test_a_damaged_or_foreign_cache_file_is_trained_again_and_replaced(cache, ca
     assert torch.equal(again(images), reference(images))
     _classifier().prepare(_data())  # replaced: read without complaint
     assert "refused" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "special",
+    [
+        pytest.param(os.mkfifo, id="fifo"),  # reading would wait for a writer forever
+        pytest.param(lambda p: p.symlink_to("/dev/zero"), id="endless"),
+    ],
+)
+def test_a_special_file_in_the_caches_place_is_neither_read_nor_replaced(cache, capsys, special):
+    reference = _classifier(cache=False)
+    reference.prepare(_data())
+    cache.mkdir(parents=True)
+    special(cache / f"digit_classifier-{reference.identity.split(':')[1]}.safetensors")
+    classifier = _classifier()
+    classifier.prepare(_data())
+    err = capsys.readouterr().err
+    assert "not a regular file" in err and "not cached" in err
+    images = torch.rand(3, 1, 8, 8)
+    assert torch.equal(classifier(images), reference(images))
 
 
 def test_a_cache_that_cannot_be_written_is_trained_without_it(cache: Path, capsys):
