@@ -38,6 +38,7 @@ __all__ = [
     "QualityParams",
     "SampleQualityMetric",
     "SampleSets",
+    "check_can_draw",
     "check_prior",
     "default_features",
     "draw_images",
@@ -116,6 +117,23 @@ def draw_images(
         SpecError: a prior other than the run's own is named.
         RunError: the model has no prior to draw from, or is a cvae conditioned on vectors.
     """
+    check_can_draw(model, prior)
+    seed = int(random_state.integers(2**63))
+    device = next(model.parameters()).device
+    chunks = torch.split(torch.arange(n), batch_size)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            return torch.cat([model.sample(len(c)) for c in chunks])
+
+
+def check_can_draw(model: LatentVariableModel, prior: str | None) -> None:
+    """Refuse, before any work, a model :func:`draw_images` cannot draw from.
+
+    Raises:
+        SpecError: a prior other than the run's own is named.
+        RunError: the model has no prior, or is a cvae conditioned on vectors.
+    """
     check_prior(prior)
     if not model.can_sample:
         raise RunError(
@@ -127,13 +145,6 @@ def draw_images(
             "this cvae is conditioned on vectors, and there is no condition to draw each image "
             "with; the sample-quality metrics draw from vaes and cvaes of classes"
         )
-    seed = int(random_state.integers(2**63))
-    device = next(model.parameters()).device
-    chunks = torch.split(torch.arange(n), batch_size)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            return torch.cat([model.sample(len(c)) for c in chunks])
 
 
 def check_prior(prior: str | None) -> None:
@@ -203,6 +214,7 @@ class SampleQualityMetric(Metric):
             raise DataError(f"{p.type} compares images, and data '{data.name}' has examples "  # type: ignore[attr-defined]
                             f"of shape {shape}")  # fmt: skip
         spec = self.features_spec or default_features(shape, p.type)  # type: ignore[attr-defined]
+        check_can_draw(model, p.prior)  # before the extractor trains
         grey = _grey(model, data)
         extractor: FeatureExtractor = build_component("feature_extractor", _validated(spec))
         extractor.prepare(grey)
