@@ -160,10 +160,11 @@ def test_a_feature_extractor_is_named_like_any_component():
 
 @pytest.fixture(scope="module")
 def inception_weights(tmp_path_factory) -> Path:
-    """torchvision's inception_v3 with its untrained weights, saved as a safetensors file."""
+    """torchvision's inception_v3 with its untrained weights (and its auxiliary head, as the
+    IMAGENET1K_V1 file has it), saved as a safetensors file."""
     from torchvision.models import inception_v3
 
-    network = inception_v3(weights=None, aux_logits=False, init_weights=False)
+    network = inception_v3(weights=None, aux_logits=True, init_weights=False)  # as its file
     path = tmp_path_factory.mktemp("weights") / "inception.safetensors"
     save_file({k: v.contiguous() for k, v in network.state_dict().items()}, path)
     return path
