@@ -39,6 +39,7 @@ def _metric(cls, **params):
     return cls(metric_spec({"type": name, **params}))
 
 
+@pytest.mark.slow  # the digit classifier's 1,000 steps, once per session
 def test_genkit_eval_gives_both_metrics_and_their_floors_on_a_digits_vae(run: Path, capsys):
     args = ["eval", str(run), "--metric", "fd", "--metric", "precision_recall", "--json"]
     assert main(args) == 0
@@ -51,6 +52,16 @@ def test_genkit_eval_gives_both_metrics_and_their_floors_on_a_digits_vae(run: Pa
     assert json.loads((run / "eval.json").read_text())["metrics"] == metrics
     assert main(args) == 0  # kept: read back, not computed again
     assert json.loads(capsys.readouterr().out)["metrics"] == metrics
+
+
+def test_genkit_eval_keeps_both_metrics_in_eval_json(run: Path, capsys):
+    pixels = "{type: precision_recall, n: 50, features: pixels}"
+    args = ["eval", str(run), "--metric", PIXELS, "--metric", pixels, "--json"]
+    assert main(args) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    assert metrics["fd"]["scores"]["floor"] < metrics["fd"]["scores"]["fd"]
+    assert set(metrics["precision_recall"]["scores"]) == set(PrecisionRecall.scores)
+    assert json.loads((run / "eval.json").read_text())["metrics"] == metrics
 
 
 def test_the_scores_are_reproducible_under_a_seed_and_change_with_it(run: Path):
