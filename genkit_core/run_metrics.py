@@ -195,9 +195,9 @@ def metric_spec(spec: str | Mapping[str, Any], registry: Registry | None = None)
     Raises:
         SpecError: an unknown metric (with the closest name), or parameters it refuses.
     """
-    from .components import section_spec
+    from .components import component_spec
 
-    return section_spec("metric", spec, "mig or '{type: dci, num_train: 2000}'", registry)
+    return component_spec("metric", spec, registry, example="mig or '{type: dci, num_train: 2000}'")
 
 
 def evaluate_metrics(
