@@ -1,7 +1,8 @@
 """What the sample-quality metrics share: the images they compare, drawn and read the same way,
 and the feature extractor they compare them in.
 
-Each metric compares ``n`` images drawn from the model's prior (the likelihood's mean at each
+Each metric compares ``n`` images drawn from the model's prior, or from a prior fitted to the
+run afterwards (``prior: NAME``, kept as ``<metric>@NAME``; the likelihood's mean at each
 draw) with ``n`` test images, and reports beside it the floor: the same comparison of ``n``
 training images with those test images, what a model that reproduced the data would score.
 Images are compared as the data's grey values: a run trained on binarised images is compared
@@ -10,6 +11,7 @@ with the images before binarisation, as its draws (the likelihood's means) are g
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Annotated, Any, NamedTuple
 
@@ -26,11 +28,13 @@ from genkit_core import (
     Metric,
     MetricData,
     MetricParams,
+    Prior,
     RunError,
     SpecError,
     build_component,
 )
 from genkit_core.components import component_spec
+from genkit_core.fitted_priors import check_prior_name, load_fitted_prior, prior_in_place
 from genkit_core.images import as_images
 from genkit_core.interfaces import Split
 
@@ -42,6 +46,7 @@ __all__ = [
     "check_prior",
     "default_features",
     "draw_images",
+    "fitted_prior",
 ]
 
 DEFAULT_FEATURES: dict[tuple[int, ...], dict[str, Any]] = {
@@ -76,7 +81,9 @@ class QualityParams(MetricParams):
         return value
 
     prior: str | None = Field(
-        None, description="The prior the images are drawn from; the run's own when not given."
+        None,
+        description="The prior the images are drawn from: a name under RUN/priors/ (genkit "
+        "fit-prior); the run's own when not given. Its scores are kept as <metric>@<name>.",
     )
     batch_size: Annotated[int, Field(gt=0, le=1_000_000)] = Field(
         500, description="Images drawn, and passed through the extractor, at a time."
@@ -104,41 +111,43 @@ def draw_images(
     model: LatentVariableModel,
     n: int,
     random_state: np.random.Generator,
-    prior: str | None = None,
+    prior: Prior | None = None,
     batch_size: int = 500,
 ) -> Tensor:
     """``(n, *data_shape)`` draws of the model: the likelihood's mean at ``n`` draws of its
-    prior (a cvae of classes cycles them), under a torch seed taken from ``random_state``.
-
-    The one place the sample-quality metrics draw; ``prior`` is where a named prior of the run
-    will be chosen.
+    prior, or of ``prior`` (one fitted to the run afterwards, :func:`fitted_prior`), a cvae of
+    classes cycling them, under a torch seed taken from ``random_state``.
 
     Raises:
-        SpecError: a prior other than the run's own is named.
         RunError: the model has no prior to draw from, or is a cvae conditioned on vectors.
     """
     check_can_draw(model, prior)
     seed = int(random_state.integers(2**63))
     device = next(model.parameters()).device
     chunks = torch.split(torch.arange(n), batch_size)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with contextlib.ExitStack() as stack:
+        if prior is not None:
+            stack.enter_context(prior_in_place(model, prior))
+        stack.enter_context(
+            torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+        )
         torch.manual_seed(seed)
         with torch.no_grad():
             return torch.cat([model.sample(len(c)) for c in chunks])
 
 
-def check_can_draw(model: LatentVariableModel, prior: str | None) -> None:
+def check_can_draw(model: LatentVariableModel, prior: Prior | None = None) -> None:
     """Refuse, before any work, a model :func:`draw_images` cannot draw from.
 
     Raises:
-        SpecError: a prior other than the run's own is named.
-        RunError: the model has no prior, or is a cvae conditioned on vectors.
+        RunError: the model has no prior (and none is given), or is a cvae conditioned on
+            vectors.
     """
-    check_prior(prior)
-    if not model.can_sample:
+    if prior is None and not model.can_sample:
         raise RunError(
             "this run has no prior to draw images from (an autoencoder without a prior fitted "
-            "after training); train it with prior: {type: code_gaussian}, or as a vae"
+            "after training); train it with prior: {type: code_gaussian}, fit one with genkit "
+            "fit-prior and name it in the metric's prior, or train it as a vae"
         )
     if model.conditioner is not None and model.data_info.num_classes is None:
         raise RunError(
@@ -148,16 +157,33 @@ def check_can_draw(model: LatentVariableModel, prior: str | None) -> None:
 
 
 def check_prior(prior: str | None) -> None:
-    """Refuse a prior that :func:`draw_images` cannot draw from.
+    """Refuse a prior name that cannot name a directory under ``RUN/priors/``.
 
     Raises:
-        SpecError: a prior other than the run's own is named.
+        SpecError: the name is unsafe (a slash, ``..``, too long).
     """
     if prior is not None:
-        raise SpecError(
-            f"'{prior}': this version draws from the run's own prior only; leave prior out",
-            field="prior",
+        try:
+            check_prior_name(prior)
+        except RunError as exc:
+            raise SpecError(str(exc), field="prior") from None
+
+
+def fitted_prior(model: LatentVariableModel, data: MetricData, name: str | None) -> Prior | None:
+    """The prior fitted to the run as ``name`` (None: the run's own, returned as None).
+
+    Raises:
+        RunError: the model is not measured in a run directory, or no prior is fitted under
+            that name (the message lists those that are), or its files are damaged.
+    """
+    if name is None:
+        return None
+    if data.run_dir is None:
+        raise RunError(
+            f"prior '{name}' is fitted to a run, and this model is measured outside one; "
+            "use genkit eval RUN, or leave prior out"
         )
+    return load_fitted_prior(model, data.run_dir, name)
 
 
 def default_features(shape: tuple[int, ...], metric: str) -> dict[str, Any]:
@@ -190,6 +216,12 @@ class SampleQualityMetric(Metric):
     Params = QualityParams
     params: QualityParams
 
+    @classmethod
+    def key(cls, params: BaseModel) -> str:
+        """``fd`` for the run's own prior, ``fd@NAME`` for the prior fitted as NAME."""
+        prior = getattr(params, "prior", None)
+        return f"{params.type}@{prior}" if prior else str(params.type)  # type: ignore[attr-defined]
+
     def __init__(self, params: BaseModel):
         super().__init__(params)
         check_prior(self.params.prior)  # before any work
@@ -214,13 +246,14 @@ class SampleQualityMetric(Metric):
             raise DataError(f"{p.type} compares images, and data '{data.name}' has examples "  # type: ignore[attr-defined]
                             f"of shape {shape}")  # fmt: skip
         spec = self.features_spec or default_features(shape, p.type)  # type: ignore[attr-defined]
-        check_can_draw(model, p.prior)  # before the extractor trains
+        prior = fitted_prior(model, data, p.prior)
+        check_can_draw(model, prior)  # before the extractor trains
         grey = _grey(model, data)
         extractor: FeatureExtractor = build_component("feature_extractor", _validated(spec))
         extractor.prepare(grey)
         test, labels, train = _reference(grey.bundle, p.n, random_state)
         device = next(model.parameters()).device
-        generated = draw_images(model, len(test), random_state, p.prior, p.batch_size)
+        generated = draw_images(model, len(test), random_state, prior, p.batch_size)
         rec = [
             model.reconstruct(x.to(device), None if y is None else y.to(device))
             for x, y in _batches(test, labels if model.conditioner else None, p.batch_size)

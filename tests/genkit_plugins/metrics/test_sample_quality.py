@@ -54,6 +54,33 @@ def test_genkit_eval_gives_both_metrics_and_their_floors_on_a_digits_vae(run: Pa
     assert json.loads(capsys.readouterr().out)["metrics"] == metrics
 
 
+def test_a_fitted_prior_is_measured_under_its_own_key_and_shown_under_its_samples(
+    run: Path, capsys
+):
+    from genkit_core import fit_prior
+    from genkit_core.report.figures import prior_pictures
+    from genkit_core.report.view import open_run
+
+    fit_prior(run, {"type": "code_gaussian"}, name="gauss")
+    own, fitted = PIXELS, "{type: fd, n: 50, features: {type: pixels}, prior: gauss}"
+    assert main(["eval", str(run), "--metric", own, "--metric", fitted, "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    assert set(metrics) == {"fd", "fd@gauss"}
+    assert metrics["fd@gauss"]["params"]["prior"] == "gauss"
+    # the same floor (the same test and training images), other draws: another distance
+    ours, theirs = metrics["fd"]["scores"], metrics["fd@gauss"]["scores"]
+    assert ours["floor"] == theirs["floor"] and ours["fd"] != theirs["fd"]
+    # compare's columns keep them apart; the report writes each figure under its samples
+    assert main(["compare", str(run), "--no-page", "--csv", "-"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
+    assert {"fd.fd_mean", "fd@gauss.fd_mean"} <= set(header)
+    titles = [p.title for p in prior_pictures(open_run(run), n=4)]
+    assert titles == [
+        f"standard_normal (the run's own): FD {ours['fd']:.2f}, floor {ours['floor']:.2f}",
+        f"gauss: FD {theirs['fd']:.2f}, floor {theirs['floor']:.2f}",
+    ]
+
+
 def test_genkit_eval_keeps_both_metrics_in_eval_json(run: Path, capsys):
     pixels = "{type: precision_recall, n: 50, features: pixels}"
     args = ["eval", str(run), "--metric", PIXELS, "--metric", pixels, "--json"]
@@ -95,8 +122,11 @@ def test_an_autoencoder_without_a_prior_is_refused_in_one_line(trained_runs, cap
 @pytest.mark.parametrize(
     ("metric", "message"),
     [
-        pytest.param("{type: fd, prior: mine}", r"metric.prior: 'mine': .*leave prior out",
-                     id="named-prior"),
+        pytest.param("{type: fd, prior: mine}", r"no prior fitted under the name 'mine' "
+                     r"\(fitted: none yet\); fit one with genkit fit-prior",
+                     id="unknown-named-prior"),
+        pytest.param("{type: fd, prior: ../x}", r"metric.prior: prior name '../x': use 1 to 64",
+                     id="unsafe-named-prior"),
         pytest.param("{type: fd, features: {type: incepton}}",
                      r"unknown feature_extractor 'incepton'; did you mean 'inception'", id="typo"),
         pytest.param("{type: fd, features: {type: inception}}",
