@@ -87,11 +87,14 @@ def tracked_factors(
 
     Returns:
         Per dimension, the name of the factor of largest normalised mutual information and that
-        fraction, in [0, 1] (0 for a dimension that does not vary, named after factor 0).
+        fraction, in [0, 1] (0 for a dimension that does not vary or is not finite, named after
+        factor 0).
     """
     n = len(codes)
     info = np.zeros((codes.shape[1], factors.shape[1]))
     for j in range(codes.shape[1]):
+        if not np.isfinite(codes[:, j]).all():
+            continue  # a diverged model's code tracks nothing measurable
         edges = np.histogram(codes[:, j], num_bins)[1][1:-1]
         binned = np.digitize(codes[:, j], edges)
         for k in range(factors.shape[1]):

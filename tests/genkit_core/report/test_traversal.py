@@ -56,9 +56,11 @@ def test_each_dimension_is_named_after_the_factor_it_copies():
     assert posx > 0.6 and shape == pytest.approx(1.0) and unrelated < 0.05
 
 
-def test_a_constant_dimension_tracks_nothing():
+def test_a_constant_or_diverged_dimension_tracks_nothing():
     factors = np.arange(100)[:, None] % 4
-    assert tracked_factors(np.zeros((100, 1)), factors, ("shape",)) == [("shape", 0.0)]
+    codes = np.zeros((100, 2))
+    codes[3, 1] = np.nan
+    assert tracked_factors(codes, factors, ("shape",)) == [("shape", 0.0), ("shape", 0.0)]
 
 
 def test_on_data_with_factors_each_row_is_labelled_with_the_factor_it_tracks(
