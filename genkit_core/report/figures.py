@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -25,7 +26,7 @@ from .interpolation import choose_pairs, interpolate
 from .latent import plot_latent, project_2d
 from .render import figure_png, grid_figure
 from .samples import draw_samples
-from .traversal import traverse
+from .traversal import tracked_factors, traverse
 from .view import RunView, open_run
 
 __all__ = [
@@ -102,6 +103,11 @@ def traversal_picture(view: RunView, steps: int = 9) -> Picture:
     rows = [
         f"z{u}: {float(v[0]):.2g} to {float(v[-1]):.2g}" for u, v in zip(dims, values, strict=True)
     ]
+    tracked = _tracked_factors(view)
+    if tracked is not None:
+        rows = [
+            f"{row}\n{tracked[u][0]} {tracked[u][1]:.2f}" for row, u in zip(rows, dims, strict=True)
+        ]
     fig = grid_figure(images, steps, row_labels=rows)
     chosen = (
         "every dimension"
@@ -112,7 +118,46 @@ def traversal_picture(view: RunView, steps: int = 9) -> Picture:
         f"Each row varies one latent ({chosen} of {codes.shape[1]}) from its 2nd to 98th test "
         "percentile, the others held at the code of the first test image."
     )
+    if tracked is not None:
+        caption += (
+            f" Under each, the factor it tracks: the largest mutual information with it over "
+            f"{_FACTOR_DRAWS} draws of the data's factors, as a fraction of the factor's entropy."
+        )
     return Picture("Latent traversals", caption, figure_png(fig))
+
+
+_FACTOR_DRAWS = 5000
+
+
+@torch.no_grad()
+def _tracked_factors(view: RunView) -> list[tuple[str, float]] | None:
+    """Per latent dimension, the factor it tracks and how much of it, when the run's data has
+    ground-truth factors (:func:`~.traversal.tracked_factors`); None otherwise.
+    """
+    import numpy as np
+
+    from ..data import data_source
+    from ..interfaces import GroundTruthData, Metric
+    from ..interfaces.metric import provides_factors
+
+    spec = view.model.spec
+    if spec is None or view.model.conditioner is not None:
+        return None
+    source = data_source(spec)
+    if not provides_factors(source):
+        return None
+    data = cast(GroundTruthData, source)
+    rng = np.random.default_rng(0)
+    factors = data.sample_factors(_FACTOR_DRAWS, rng)
+    codes = torch.cat(
+        [
+            Metric.codes(
+                view.model, data.sample_observations_from_factors(factors[i : i + 500], rng)
+            )
+            for i in range(0, len(factors), 500)
+        ]
+    )
+    return tracked_factors(codes.cpu().double().numpy(), factors, data.factor_names)
 
 
 def samples_picture(view: RunView, seed: int = 0) -> Picture:

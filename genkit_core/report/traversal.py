@@ -7,16 +7,21 @@ VAE is about :math:`\pm 2` and for an AE whatever scale its codes took.
 
 Which dimensions: all of them when :math:`L \le 16`; otherwise the 16 whose posterior means
 vary most over the test set (the most active units, see ``genkit eval``), in index order.
+
+When the data has ground-truth factors (dSprites), :func:`tracked_factors` names the factor each
+dimension tracks: the one sharing the most mutual information with it (the dimension's code cut
+into 20 equal-width bins, as MIG does), as a fraction of the factor's entropy.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from .view import RunView
 
-__all__ = ["MAX_ROWS", "chosen_dimensions", "traversal_values", "traverse"]
+__all__ = ["MAX_ROWS", "chosen_dimensions", "tracked_factors", "traversal_values", "traverse"]
 
 MAX_ROWS = 16
 """At most this many dimensions are traversed (one row each)."""
@@ -67,3 +72,42 @@ def traverse(
     )
     decoded = view.decode_mean(z.flatten(0, 1), y)
     return decoded.view(len(dims), steps, *decoded.shape[1:]), dims, values
+
+
+def tracked_factors(
+    codes: np.ndarray, factors: np.ndarray, names: tuple[str, ...], num_bins: int = 20
+) -> list[tuple[str, float]]:
+    """The factor each code dimension tracks, and how much of it: ``I(z_j; v_k) / H(v_k)``.
+
+    Args:
+        codes: ``(N, D)`` codes (posterior means) of examples drawn by their factors.
+        factors: ``(N, K)`` those examples' factor classes (non-negative integers).
+        names: the ``K`` factors' names.
+        num_bins: the equal-width bins each dimension is cut into.
+
+    Returns:
+        Per dimension, the name of the factor of largest normalised mutual information and that
+        fraction, in [0, 1] (0 for a dimension that does not vary or is not finite, named after
+        factor 0).
+    """
+    n = len(codes)
+    info = np.zeros((codes.shape[1], factors.shape[1]))
+    for j in range(codes.shape[1]):
+        if not np.isfinite(codes[:, j]).all():
+            continue  # a diverged model's code tracks nothing measurable
+        edges = np.histogram(codes[:, j], num_bins)[1][1:-1]
+        binned = np.digitize(codes[:, j], edges)
+        for k in range(factors.shape[1]):
+            joint = np.zeros((num_bins, int(factors[:, k].max()) + 1))
+            np.add.at(joint, (binned, factors[:, k]), 1.0)
+            joint /= n
+            outer = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
+            seen = joint > 0
+            info[j, k] = float((joint[seen] * np.log(joint[seen] / outer[seen])).sum())
+    entropy = np.zeros(factors.shape[1])
+    for k in range(factors.shape[1]):
+        p = np.bincount(factors[:, k]) / n
+        entropy[k] = float(-(p[p > 0] * np.log(p[p > 0])).sum())
+    share = np.clip(info / np.maximum(entropy, 1e-12), 0.0, 1.0)
+    best = share.argmax(axis=1)
+    return [(names[k], float(share[j, k])) for j, k in enumerate(best)]

@@ -68,7 +68,21 @@ def _image_folder(tmp_path: Path) -> list[str]:
     return [f"data.path={tmp_path / 'digits'}"]
 
 
+def _dsprites(tmp_path: Path) -> list[str]:
+    """A tiny full-factorial grid in DeepMind's layout (3 shapes x 2 scales x 2 x 3 x 3 = 108
+    images): without it the zoo's dSprites specs would generate all 737,280 images (377 MB)
+    into the checkout's data/.
+    """
+    sizes = (1, 3, 2, 2, 3, 3)
+    classes = np.indices(sizes).reshape(len(sizes), -1).T
+    np.savez(path := tmp_path / "dsprites.npz", latents_classes=classes,
+             latents_values=classes.astype(np.float64),
+             imgs=RNG.integers(0, 2, (len(classes), 64, 64), dtype=np.uint8))  # fmt: skip
+    return [f"data.path={path}"]
+
+
 STAND_INS: dict[str, Callable[[Path], list[str]]] = {
+    "dsprites": _dsprites,
     "tensor_file": _tensor_file,
     "mnist": _torchvision_mnist("MNIST"),
     "fashion_mnist": _torchvision_mnist("FashionMNIST"),
