@@ -61,11 +61,21 @@ PYTHAE_SAMPLERS = [
 
 @dataclass
 class Draws:
-    """What one sampler produced: images ``(n, 1, 28, 28)`` and its CPU seconds."""
+    """What one sampler produced: images ``(n, 1, 28, 28)``, its CPU seconds, and the latents
+    it drew ``(n, L)`` (decoded into the images).
+    """
 
     images: torch.Tensor
     fit_s: float
     sample_s: float
+    latents: torch.Tensor
+
+
+def spread(latents: torch.Tensor, codes: torch.Tensor) -> float:
+    """The drawn latents' total standard deviation over the codes': about 1 for a sampler that
+    covers the codes, near 0 for one that collapsed onto a point.
+    """
+    return float((latents.var(0).sum() / codes.flatten(1).var(0).sum()).sqrt())
 
 
 def _cpu_seconds(work: Callable[[], Any]) -> tuple[Any, float]:
@@ -114,20 +124,24 @@ def _decode(model: LatentVariableModel, z: torch.Tensor) -> torch.Tensor:
 
 
 def genkit_draws(
-    model: LatentVariableModel, section: dict[str, Any], codes: torch.Tensor, n: int
+    model: LatentVariableModel, section: dict[str, Any], codes: torch.Tensor, n: int, seed: int = 0
 ) -> Draws:
     """Build the prior ``section`` names, fit it to ``codes`` (if fitted after training), draw
-    ``n`` latents and decode them.
+    ``n`` latents and decode them. ``seed`` seeds the fit (a prior's own ``seed``) and the draws.
     """
     registry = get_registry()
-    params = registry.spec_model("prior", section["type"]).model_validate(section)
+    spec = registry.spec_model("prior", section["type"])
+    if "seed" in spec.model_fields:
+        section = {**section, "seed": seed}
+    params = spec.model_validate(section)
     prior = build_component("prior", params, registry, latent_dim=model.latent_dim)
     prior.bind(model)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     _, fit_s = _cpu_seconds(lambda: prior.fit(codes) if prior.fitted_after_training else None)
-    torch.manual_seed(0)
-    images, sample_s = _cpu_seconds(lambda: _decode(model, prior.sample(n).detach()))
-    return Draws(images, fit_s, sample_s)
+    torch.manual_seed(seed)
+    z, sample_s = _cpu_seconds(lambda: prior.sample(n).detach())
+    images, decode_s = _cpu_seconds(lambda: _decode(model, z))
+    return Draws(images, fit_s, sample_s + decode_s, z.flatten(1))
 
 
 # --- Pythae's samplers, on a Pythae model wrapping the run ---------------------------------
@@ -166,8 +180,10 @@ def pythae_model(model: LatentVariableModel, brightest: float = 1.0) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.run = model
+            self.seen: list[torch.Tensor] = []  # the latents decoded, kept while sampling
 
         def forward(self, z: torch.Tensor) -> ModelOutput:
+            self.seen.append(z.detach())
             means = self.run.likelihood.mean(self.run.decode(z))
             return ModelOutput(reconstruction=means.reshape(-1, 1, 28, 28).clamp(0, 1))
 
@@ -180,10 +196,11 @@ def pythae_model(model: LatentVariableModel, brightest: float = 1.0) -> Any:
 
 
 def pythae_draws(
-    name: str, wrapped: Any, images: torch.Tensor, n: int, epochs: int, lr: float, out: Path
+    name: str, wrapped: Any, images: torch.Tensor, n: int, args: Any, out: Path
 ) -> Draws | str:
     """Fit Pythae's sampler ``name`` on the training ``images`` through ``wrapped`` and draw
-    ``n`` images; a string says why the sampler does not apply.
+    ``n`` images (``args.epochs``, ``args.lr`` and ``args.seed`` set the trained samplers' fit);
+    a string says why the sampler does not apply.
     """
     import pythae.samplers as samplers
     from pythae.models import VAE
@@ -194,17 +211,18 @@ def pythae_draws(
     sampler = getattr(samplers, name)(wrapped)
     trained = name in ("TwoStageVAESampler", "MAFSampler", "IAFSampler")
     config = BaseTrainerConfig(
-        output_dir=str(out), num_epochs=epochs, learning_rate=lr, seed=0,
+        output_dir=str(out), num_epochs=args.epochs, learning_rate=args.lr, seed=args.seed,
         per_device_train_batch_size=64, per_device_eval_batch_size=64,
     )  # fmt: skip
-    torch.manual_seed(0)
-    np.random.seed(0)  # scikit-learn's GaussianMixture draws from NumPy's global generator
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)  # scikit-learn's GaussianMixture draws from NumPy's global generator
     fit = lambda: sampler.fit(images, training_config=config) if trained else sampler.fit(images)  # noqa: E731
     _, fit_s = _cpu_seconds(fit)
-    torch.manual_seed(0)
-    np.random.seed(0)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    wrapped.decoder.seen = []
     drawn, sample_s = _cpu_seconds(lambda: sampler.sample(num_samples=n, batch_size=1000))
-    return Draws(drawn.detach(), fit_s, sample_s)
+    return Draws(drawn.detach(), fit_s, sample_s, torch.cat(wrapped.decoder.seen))
 
 
 def _have_pythae() -> bool:
@@ -236,13 +254,14 @@ def measure_run(
     rows: list[dict[str, Any]] = []
 
     def add(library: str, sampler: str, result: Draws | str, counterpart: str | None) -> None:
-        row: dict[str, Any] = {"run": run.name, "library": library, "sampler": sampler}
+        label = sampler if args.seed == 0 else f"{sampler} (seed {args.seed})"
+        row: dict[str, Any] = {"run": run.name, "library": library, "sampler": label}
         row["counterpart"] = counterpart
         if isinstance(result, str):
             row["skipped"] = result
         else:
             row.update(score(features(result), reference), fit_s=result.fit_s)
-            row["sample_s"] = result.sample_s
+            row.update(sample_s=result.sample_s, spread=spread(result.latents, codes))
         rows.append(row)
         print(f"  {run.name} {library} {sampler}: {row}", file=sys.stderr)
 
@@ -254,7 +273,7 @@ def measure_run(
         if name not in known:
             add("genkit", name, f"genkit has no '{name}' prior in this version", counterpart)
             continue
-        add("genkit", name, genkit_draws(model, section, codes, args.n), counterpart)
+        add("genkit", name, genkit_draws(model, section, codes, args.n, args.seed), counterpart)
     wanted = [name for name in PYTHAE_SAMPLERS if not args.only or name in args.only]
     if not wanted:
         return [{"run": run.name, "encode_s": encode_s, "codes": list(codes.shape)}, *rows]
@@ -270,7 +289,7 @@ def measure_run(
     gap = float((embedded - codes.flatten(1)).abs().max())
     with tempfile.TemporaryDirectory(prefix="pythae-") as out:
         for name in wanted:
-            drawn = pythae_draws(name, wrapped, images, args.n, args.epochs, args.lr, Path(out))
+            drawn = pythae_draws(name, wrapped, images, args.n, args, Path(out))
             add("pythae", name, drawn, None)
     head = {"run": run.name, "encode_s": encode_s, "codes": list(codes.shape), "max_gap": gap}
     return [head, *rows]
@@ -354,6 +373,7 @@ def main() -> int:
         help="epochs of Pythae's trained samplers (5 of batch 64: the steps of genkit's 20 of 256)",
     )  # fmt: skip
     parser.add_argument("--lr", type=float, default=1e-3, help="their learning rate")
+    parser.add_argument("--seed", type=int, default=0, help="seeds every fit and draw")
     parser.add_argument("--only", nargs="+", help="these samplers alone (genkit or Pythae names)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--smoke", action="store_true", help="random data, two tiny runs")
