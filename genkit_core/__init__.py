@@ -14,12 +14,14 @@ from .errors import (
     DataError,
     DuplicateComponentError,
     GenkitError,
+    GenkitWarning,
     NonFiniteError,
     PluginError,
     RunError,
     SpecError,
     UnknownComponentError,
 )
+from .fitted_priors import fit_prior, fitted_priors
 from .hookspecs import hookimpl, hookspec
 from .interfaces import (
     KINDS,
@@ -74,6 +76,7 @@ __all__ = [
     "DuplicateComponentError",
     "Encoder",
     "GenkitError",
+    "GenkitWarning",
     "GroundTruthData",
     "LatentVariableModel",
     "Likelihood",
@@ -105,6 +108,8 @@ __all__ = [
     "build_component",
     "build_model",
     "describe_data",
+    "fit_prior",
+    "fitted_priors",
     "get_registry",
     "hookimpl",
     "hookspec",

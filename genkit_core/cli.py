@@ -1,5 +1,5 @@
-"""The ``genkit`` command line: train, eval, sample, reconstruct, report, plot, plugins, describe,
-schema, validate, sweep, compare.
+"""The ``genkit`` command line: train, eval, sample, reconstruct, fit-prior, report, plot,
+plugins, describe, schema, validate, sweep, compare.
 
 A user's mistake (a :class:`~genkit_core.errors.GenkitError`) is printed as one line and exits
 with status 1; Ctrl-C exits with 130 after saving a checkpoint (SIGTERM: 143); anything else is
@@ -14,12 +14,13 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import GenkitError, RunError, one_line, with_article
+from .errors import GenkitError, GenkitWarning, RunError, one_line, with_article
 from .files import atomic_write, path_error
 from .memory import keep_freed_memory
 
@@ -205,7 +206,7 @@ def _sample(args: argparse.Namespace) -> int:
     from .images import as_images, sample_grid, save_grid
     from .run import load_run
 
-    model = load_run(args.run_dir, device=_device(args.device))
+    model = load_run(args.run_dir, device=_device(args.device), prior=args.prior)
     if not model.can_sample:
         raise RunError(
             f"{args.run_dir} is an autoencoder without a prior to sample from; use genkit "
@@ -219,6 +220,7 @@ def _sample(args: argparse.Namespace) -> int:
     )  # fmt: skip
     images = _images_or_fail(as_images(grid.x, model.data_info.shape))
     suffix = f"_label{args.label}" if args.label is not None else ""
+    suffix += f"_{args.prior}" if args.prior is not None else ""
     out = args.output or Path(args.run_dir) / f"sample{suffix}.png"
     save_grid(Path(out), images, nrow=grid.nrow)
     per_class = " (one row per class)" if grid.labels is not None and args.label is None else ""
@@ -296,6 +298,17 @@ def _images_or_fail(images: Any) -> Any:
     if images is None:
         raise RunError("this data is not images (nor flat squares), so there is no picture to draw")
     return images
+
+
+@_command("fit-prior", "fit a sampler to a trained run's codes, stored in RUN/priors/NAME")
+def _fit_prior(args: argparse.Namespace) -> int:
+    from .fitted_priors import fit_prior
+
+    where = fit_prior(
+        args.run_dir, args.prior, args.name, _device(args.device), overwrite=args.overwrite
+    )
+    _out(f"wrote {where}; draw from it with genkit sample {args.run_dir} --prior {where.name}")
+    return 0
 
 
 # --- report and plot -----------------------------------------------------------------------
@@ -591,6 +604,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--draw", action="store_true", help="draw from the likelihood instead of its mean"
     )
+    p.add_argument("--prior", metavar="NAME",
+                   help="draw from the prior fitted under NAME (genkit fit-prior)")  # fmt: skip
+
+    p = parsers["fit-prior"]
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--prior", required=True, metavar="NAME|SPEC",
+                   help="the prior: its name, e.g. code_maf, or its spec, e.g. "
+                   "'{type: code_diffusion, epochs: 50}'")  # fmt: skip
+    p.add_argument("--name", help="its directory under RUN/priors/ (default: its type)")
+    p.add_argument("--overwrite", action="store_true", help="fit again a prior of that name")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
 
     p = parsers["reconstruct"]
     p.add_argument("run_dir", type=Path)
@@ -627,7 +651,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the table as JSON (- for stdout)")
     p.add_argument("--no-page", action="store_true", help="write no compare.html")
     p.add_argument("--sort", metavar="COLUMN",
-                   help="sort by a column, e.g. negative_elbo (--sort=-COLUMN: descending); "
+                   help="sort by a column, e.g. negative_elbo (--sort -COLUMN: descending); "
                    "default: IW NLL, else negative ELBO, else test loss")  # fmt: skip
     p.add_argument("--iw-samples", type=_nonnegative, default=100, metavar="K",
                    help="importance samples for -log p(x) (default 100)")  # fmt: skip
@@ -714,7 +738,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     quietly with the shell's status for SIGPIPE, 141, as ``cat`` or ``ls`` would end.
     """
     try:
-        return _main(argv)
+        with _one_line_warnings():
+            return _main(argv)
     except BrokenPipeError:
         # Python flushes stdout again at exit; point it at /dev/null so that flush is silent
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -723,13 +748,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE
 
 
-_DRAWING = frozenset({"train", "eval", "sample", "reconstruct", "report", "plot", "sweep"})
+_DRAWING = frozenset(
+    {"train", "eval", "sample", "reconstruct", "fit-prior", "report", "plot", "sweep"}
+)
 """The commands that run models and may draw images or read data with torchvision."""
+
+
+_DASH_VALUES = ("--sort",)
+"""Options whose value may begin with ``-`` (``--sort -test_loss``: descending)."""
+
+
+def _attach_dash_values(argv: list[str]) -> list[str]:
+    """``--sort -COLUMN`` as ``--sort=-COLUMN``: argparse reads a value that begins with
+    ``-`` and is not a number as the next option, and fails with "expected one argument".
+    """
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in _DASH_VALUES and arg.startswith("-") and arg != "--":
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Show a :class:`GenkitWarning` as ``genkit: warning: ...``, one line without Python's
+    file and source line; other warnings as Python shows them.
+    """
+    shown_before = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        if issubclass(category, GenkitWarning):
+            print(f"genkit: warning: {one_line(str(message))}", file=sys.stderr)
+        else:
+            shown_before(message, category, *rest, **kw)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown_before
 
 
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_attach_dash_values(argv))
     args.argv = argv  # the command as typed: genkit sweep repeats it in its hint after Ctrl-C
     keep_freed_memory()  # the command owns its process: large CPU tensors reuse freed memory
     command, _ = _COMMANDS[args.command]
@@ -766,7 +830,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _leave_process_group(together)
 
 
-_READS_RUNS = ("eval", "sample", "reconstruct", "report", "plot", "compare")
+_READS_RUNS = ("eval", "sample", "reconstruct", "fit-prior", "report", "plot", "compare")
 """The verbs that read run directories, which may come from anyone (docs/reliability.md)."""
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from .errors import GenkitError, PluginError, SpecError
 from .interfaces import COMPONENT_KINDS
 from .registry import Registry, get_registry
 
-__all__ = ["build_component"]
+__all__ = ["build_component", "section_spec"]
 
 
 def build_component(
@@ -38,3 +39,51 @@ def build_component(
             f"{kind} '{name}' from plugin '{component.plugin}' failed to build: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+
+
+def section_spec(
+    kind: str, spec: str | Mapping[str, Any], example: str, registry: Registry | None = None
+) -> BaseModel:
+    """A component's validated parameters from its name (``mig``), an inline YAML mapping
+    (``'{type: dci, num_train: 2000}'``) or a mapping, as a command line takes them.
+
+    Args:
+        kind: the component kind (``metric``, ``prior``); errors name it as the field.
+        spec: the name, the YAML text or the mapping.
+        example: what a good value looks like, for the message.
+        registry: where the name resolves (the process-wide one by default).
+
+    Raises:
+        SpecError: unreadable YAML, no type, an unknown name (with the closest one), or
+            parameters the component refuses.
+    """
+    import yaml
+
+    from .spec.files import _load_yaml  # yaml.safe_load, refusing alias bombs
+
+    registry = registry or get_registry()
+    data: Any = spec
+    if isinstance(spec, str):
+        try:
+            data = _load_yaml(spec) if spec.lstrip().startswith("{") else {"type": spec}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem", None) or " ".join(str(exc).split())
+            raise SpecError(f"cannot read {spec!r} as a mapping: {mark}", field=kind) from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("type"), str):
+        raise SpecError(
+            f"expected a {kind}'s name or a mapping with its type, e.g. {example}, "
+            f"got {spec!r:.80}",
+            field=kind,
+        )
+    model = registry.spec_model(kind, data["type"])
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join([kind, *(str(p) for p in first["loc"])])
+        if first["type"] == "extra_forbidden":
+            takes = ", ".join(k for k in model.model_fields if k != "type")
+            message = f"{data['type']} takes no '{first['loc'][-1]}'; it takes {takes}"
+        else:
+            message = f"{first['msg']} (got {first.get('input')!r:.60})"
+        raise SpecError(message, field=field) from None

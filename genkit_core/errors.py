@@ -14,6 +14,7 @@ __all__ = [
     "DataError",
     "DuplicateComponentError",
     "GenkitError",
+    "GenkitWarning",
     "InstallError",
     "NonFiniteError",
     "PluginError",
@@ -109,3 +110,10 @@ class InstallError(GenkitError):
 
 class NonFiniteError(GenkitError):
     """Training produced a non-finite loss or gradient and the spec says to stop."""
+
+
+class GenkitWarning(RuntimeWarning):
+    """Something the user should know that does not stop the command (a tracker that went
+    away, an optimisation that fell back). The CLI prints it as one line,
+    ``genkit: warning: ...``, without Python's file and source line.
+    """

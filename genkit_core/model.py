@@ -233,19 +233,26 @@ class LatentVariableModel(nn.Module):
                     raise DataError(f"data '{source}', {name} split: {problem}")
 
     @torch.no_grad()
-    def fit_prior(self, batches: Iterable[tuple[Tensor, Tensor | None]]) -> None:
-        """Fit a prior that is fitted after training (``fitted_after_training``) to the codes of
-        ``batches`` (the whole training split, as trained on); other priors are left alone.
+    def codes_of(self, batches: Iterable[tuple[Tensor, Tensor | None]]) -> Tensor:
+        """The codes ``(N, *latent_shape)`` of every batch (posterior means, or an AE's codes),
+        in eval mode; the model's mode is restored.
         """
         from .data import as_float
 
-        if self.prior is None or not self.prior.fitted_after_training:
-            return
         was_training = self.training
         self.eval()
         codes = torch.cat([self.encode(as_float(x), y) for x, y in batches])
         self.train(was_training)
-        self.prior.fit(codes)
+        return codes
+
+    @torch.no_grad()
+    def fit_prior(self, batches: Iterable[tuple[Tensor, Tensor | None]]) -> None:
+        """Fit a prior that is fitted after training (``fitted_after_training``) to the codes of
+        ``batches`` (the whole training split, as trained on); other priors are left alone.
+        """
+        if self.prior is None or not self.prior.fitted_after_training:
+            return
+        self.prior.fit(self.codes_of(batches))
 
     def forward(
         self,

@@ -186,12 +186,17 @@ def load_run_spec(run_dir: str | Path, registry: Registry | None = None) -> Mode
 
 
 def load_run(
-    run_dir: str | Path, device: str | torch.device = "cpu", registry: Registry | None = None
+    run_dir: str | Path,
+    device: str | torch.device = "cpu",
+    registry: Registry | None = None,
+    prior: str | None = None,
 ) -> LatentVariableModel:
     """Rebuild a trained model from its run directory, in eval mode.
 
     The weights come from ``model.safetensors`` (or, for a run stopped before it wrote them,
-    from the last checkpoint); the spec from ``spec.yaml``. The data is not needed.
+    from the last checkpoint); the spec from ``spec.yaml``. The data is not needed. With
+    ``prior``, the prior fitted under that name in ``RUN/priors/`` (``genkit fit-prior``)
+    replaces the model's own (:func:`~genkit_core.fitted_priors.attach_prior`).
 
     Raises:
         RunError: files are missing or corrupt, or the weights do not fit the spec.
@@ -214,6 +219,10 @@ def load_run(
     info = None if data is None else DataInfo(**data.model_dump())
     model = build_model(spec, data=info, registry=registry, device=device)
     load_weights(model, tensors, weights_file)
+    if prior is not None:
+        from .fitted_priors import attach_prior
+
+        attach_prior(model, run_dir, prior, registry)
     return model.eval()
 
 

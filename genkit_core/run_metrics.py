@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from .errors import DataError, GenkitError, PluginError, RunError, SpecError
 from .files import atomic_write, read_metadata, read_small_file
@@ -195,37 +195,9 @@ def metric_spec(spec: str | Mapping[str, Any], registry: Registry | None = None)
     Raises:
         SpecError: an unknown metric (with the closest name), or parameters it refuses.
     """
-    import yaml
+    from .components import section_spec
 
-    from .registry import get_registry
-    from .spec.files import _load_yaml  # yaml.safe_load, refusing alias bombs
-
-    registry = registry or get_registry()
-    data: Any = spec
-    if isinstance(spec, str):
-        try:
-            data = _load_yaml(spec) if spec.lstrip().startswith("{") else {"type": spec}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem", None) or " ".join(str(exc).split())
-            raise SpecError(f"cannot read {spec!r} as a mapping: {mark}", field="metric") from None
-    if not isinstance(data, Mapping) or not isinstance(data.get("type"), str):
-        raise SpecError(
-            f"expected a metric's name or a mapping with its type, e.g. mig or "
-            f"'{{type: dci, num_train: 2000}}', got {spec!r:.80}",
-            field="metric",
-        )
-    model = registry.spec_model("metric", data["type"])
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(["metric", *(str(p) for p in first["loc"])])
-        if first["type"] == "extra_forbidden":
-            takes = ", ".join(k for k in model.model_fields if k != "type")
-            message = f"{data['type']} takes no '{first['loc'][-1]}'; it takes {takes}"
-        else:
-            message = f"{first['msg']} (got {first.get('input')!r:.60})"
-        raise SpecError(message, field=field) from None
+    return section_spec("metric", spec, "mig or '{type: dci, num_train: 2000}'", registry)
 
 
 def evaluate_metrics(

@@ -43,9 +43,12 @@ from .posteriors.gaussian import GaussianPosterior
 from .posteriors.hierarchical import HierarchicalPosterior
 from .posteriors.iaf import IAFPosterior
 from .posteriors.vq import VectorQuantizer
+from .priors.code_diffusion import CodeDiffusion
 from .priors.code_gaussian import CodeGaussian
 from .priors.code_gmm import CodeGMM
+from .priors.code_maf import CodeMAF
 from .priors.code_pixelcnn import CodePixelCNN
+from .priors.code_vae import CodeVAE
 from .priors.gaussian import LearnedGaussian
 from .priors.hierarchical import HierarchicalPrior
 from .priors.mixture import MixtureOfGaussians
@@ -74,6 +77,9 @@ def genkit_components() -> list[Component]:
         Component("code_gaussian", CodeGaussian),
         Component("code_gmm", CodeGMM),
         Component("code_pixelcnn", CodePixelCNN),
+        Component("code_maf", CodeMAF),
+        Component("code_vae", CodeVAE),
+        Component("code_diffusion", CodeDiffusion),
         Component("gaussian_kl", GaussianKL),
         Component("mc_kl", MonteCarloKL),
         Component("mmd", MMD),

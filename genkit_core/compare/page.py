@@ -18,10 +18,11 @@ from pathlib import Path
 from .._version import __version__
 from ..errors import GenkitError
 from ..files import atomic_write
-from ..report.figures import Picture, reconstructions_picture, samples_picture
-from ..report.page import Section, image_html, render_page
+from ..fitted_priors import fitted_priors
+from ..report.figures import Picture, prior_pictures, reconstructions_picture, samples_picture
+from ..report.page import Section, image_html, render_page, side_by_side
 from ..report.render import figure_png
-from ..report.view import open_run
+from ..report.view import RunView, open_run
 from ..report.writing import figure_section
 from ..spec import dump_spec
 from .collect import PrunedRun
@@ -177,7 +178,8 @@ def _curves_picture(table: list[Row]) -> Picture:
 
 
 def _pictures_html(table: list[Row], device: str) -> str:
-    heads, samples, recons = [], [], []
+    heads, samples, recons, priors = [], [], [], []
+    fitted = any(fitted_priors(r.configuration.runs[0].run_dir) for r in table)
     for i, r in enumerate(table, start=1):
         first = r.configuration.runs[0]
         label = html.escape(r.configuration.label)
@@ -188,9 +190,13 @@ def _pictures_html(table: list[Row], device: str) -> str:
             missing = f"<td class='missing'>Not drawn: {html.escape(str(exc))}</td>"
             samples.append(missing)
             recons.append(missing)
+            priors.append(missing)
             continue
         samples.append(_cell(partial(samples_picture, view)))
         recons.append(_cell(partial(reconstructions_picture, view, n=16)))
+        if fitted:
+            priors.append(_priors_cell(view))
+    priors_row = f"<tr><th>samples by prior</th>{''.join(priors)}</tr>" if fitted else ""
     return (
         "<p class='caption'>Each column: the first run (lowest seed) of one configuration. "
         "Samples decode draws from the prior (an AE's from a Gaussian fitted to its codes); "
@@ -198,11 +204,21 @@ def _pictures_html(table: list[Row], device: str) -> str:
         "codes.</p><div class='wide'><table class='columns'>"
         f"<tr><th></th>{''.join(heads)}</tr>"
         f"<tr><th>samples</th>{''.join(samples)}</tr>"
-        f"<tr><th>reconstructions</th>{''.join(recons)}</tr></table></div>"
+        f"<tr><th>reconstructions</th>{''.join(recons)}</tr>{priors_row}</table></div>"
         "<style>.wide { overflow-x: auto; } table.columns { table-layout: fixed; } "
         "table.columns td, table.columns th { vertical-align: top; min-width: 130px; "
         "padding: 0.3rem; }</style>"
     )
+
+
+def _priors_cell(view: RunView) -> str:
+    """The run's own prior and each prior fitted to it afterwards (genkit fit-prior), each
+    grid with its name under it.
+    """
+    try:
+        return f"<td>{side_by_side(prior_pictures(view, n=16))}</td>"
+    except GenkitError as exc:
+        return f"<td class='missing'>Not drawn: {html.escape(str(exc))}</td>"
 
 
 def _cell(draw: Callable[[], Picture]) -> str:

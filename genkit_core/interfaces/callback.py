@@ -75,6 +75,13 @@ class TrainingRun(Protocol):
     def step(self) -> int:
         """Optimiser steps taken so far."""
 
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """The measured columns an epoch row can hold: ``train_<name>`` for every epoch and
+        ``test_<name>`` for the epochs with a test pass, for the loss and each of the model's
+        terms (``train_loss``, ``test_kl``), known before the first step.
+        """
+
     def request_stop(self, reason: str) -> None:
         """End training after this epoch (``reason`` is said and recorded); a resumed run
         that was stopped stays stopped.

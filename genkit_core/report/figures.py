@@ -6,6 +6,7 @@ functions here, so a PNG and the page always show the same thing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..errors import RunError
-from ..images import as_images, reconstruction_pairs
+from ..errors import GenkitError, RunError
+from ..fitted_priors import fitted_priors, load_fitted_prior, prior_in_place
+from ..images import as_images, reconstruction_pairs, sample_grid
+from ..interfaces import Prior, spec_type
 from ..record import read_history
 from .curves import plot_curves
 from .interpolation import choose_pairs, interpolate
@@ -30,6 +33,7 @@ __all__ = [
     "curves_picture",
     "interpolation_picture",
     "latent_picture",
+    "prior_pictures",
     "reconstructions_picture",
     "samples_picture",
     "traversal_picture",
@@ -117,6 +121,32 @@ def samples_picture(view: RunView, seed: int = 0) -> Picture:
     fig = grid_figure(images, samples.nrow, row_labels=samples.row_labels)
     caption = f"The likelihood's mean at {samples.how}."
     return Picture("Samples", caption, figure_png(fig))
+
+
+@torch.no_grad()
+def prior_pictures(view: RunView, n: int = 36, seed: int = 0) -> list[Picture]:
+    """A grid of ``n`` samples for the run's own prior (when it has one) and for each prior
+    fitted to it afterwards (``RUN/priors/NAME``), the same seed for each; the title of each is
+    its name. A prior that cannot be loaded gets a picture-less caption saying why.
+    """
+    model = view.model
+    condition = None if view.test_y is None else view.test_y[:1]
+    found: list[Picture] = []
+    priors: list[tuple[str | None, Prior]] = [] if model.prior is None else [(None, model.prior)]
+    for name in fitted_priors(view.run_dir):
+        try:
+            priors.append((name, load_fitted_prior(model, view.run_dir, name)))
+        except GenkitError as exc:
+            found.append(Picture(name, f"not drawn: {exc}", b""))
+    for label, prior in priors:
+        with prior_in_place(model, prior):
+            grid = sample_grid(
+                model, n, per_class=3, condition=condition, nrow=max(1, math.isqrt(n)), seed=seed
+            )
+        fig = grid_figure(_images(view, grid.x), grid.nrow)
+        title = f"{spec_type(prior)} (the run's own)" if label is None else label
+        found.append(Picture(title, spec_type(prior), figure_png(fig)))
+    return found
 
 
 @torch.no_grad()

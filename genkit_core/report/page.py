@@ -15,7 +15,7 @@ from typing import Any
 
 from .figures import Picture
 
-__all__ = ["Section", "image_html", "metrics_table", "render_page"]
+__all__ = ["Section", "image_html", "metrics_table", "render_page", "side_by_side"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -29,6 +29,8 @@ pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem
 table { border-collapse: collapse; } td, th { padding: 0.15rem 0.9rem 0.15rem 0; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 nav a { margin-right: 0.8rem; }
+.row { display: flex; flex-wrap: wrap; gap: 1.2rem; } .row figure { margin: 0; max-width: 320px; }
+figcaption { text-align: center; font-size: 0.92rem; color: #444; }
 """
 
 _SCRIPT = """
@@ -111,3 +113,12 @@ def image_html(picture: Picture) -> str:
     """The picture as an ``<img>`` holding its PNG (a base64 data URI: no file to lose)."""
     data = base64.b64encode(picture.png).decode("ascii")
     return f"<img alt='{html.escape(picture.title)}' src='data:image/png;base64,{data}'>"
+
+
+def side_by_side(pictures: Sequence[Picture]) -> str:
+    """Pictures in a row, each with its title under it (a picture without PNG: its caption)."""
+    cells = []
+    for p in pictures:
+        shown = image_html(p) if p.png else f"<p class='missing'>{html.escape(p.caption)}</p>"
+        cells.append(f"<figure>{shown}<figcaption>{html.escape(p.title)}</figcaption></figure>")
+    return f"<div class='row'>{''.join(cells)}</div>"

@@ -10,6 +10,7 @@ from .._version import __version__
 from ..errors import GenkitError, RunError, with_article
 from ..evaluation import DEFAULT_IW_SAMPLES, evaluate_test_split
 from ..files import atomic_write
+from ..fitted_priors import fitted_priors
 from ..run import SPEC, load_run_spec
 from .figures import (
     PLOTS,
@@ -17,11 +18,12 @@ from .figures import (
     curves_picture,
     interpolation_picture,
     latent_picture,
+    prior_pictures,
     reconstructions_picture,
     samples_picture,
     traversal_picture,
 )
-from .page import Section, metrics_table, render_page
+from .page import Section, metrics_table, render_page, side_by_side
 from .view import RunView, open_run
 
 __all__ = ["REPORT", "figure_section", "write_plot", "write_report"]
@@ -52,6 +54,8 @@ def write_report(
     ]
     if view.model.can_sample or len(view.train_x) > 1:
         sections.append(figure_section("samples", lambda: samples_picture(view)))
+    if fitted_priors(run_dir):
+        sections.append(_priors_section(view))
     sections += [
         figure_section("reconstructions", lambda: reconstructions_picture(view)),
         figure_section("latent", lambda: latent_picture(view)),
@@ -94,6 +98,23 @@ def figure_section(anchor: str, draw: Callable[[], Picture]) -> Section:
     except GenkitError as exc:
         return Section(anchor, anchor.capitalize(), missing=str(exc))
     return Section(anchor, picture.title, picture=picture)
+
+
+def _priors_section(view: RunView) -> Section:
+    """Samples of each prior side by side: the run's own and those fitted afterwards (a run
+    without priors fitted afterwards has no such section: its samples are above).
+    """
+    title = "Samples by prior"
+    try:
+        pictures = prior_pictures(view)
+    except GenkitError as exc:
+        return Section("priors", title, missing=str(exc))
+    caption = (
+        "<p class='caption'>The likelihood's mean at codes drawn from each prior (the same "
+        "seed for each): the run's own prior, and each one fitted to its training codes "
+        "afterwards by genkit fit-prior (RUN/priors/NAME), named under its grid.</p>"
+    )
+    return Section("priors", title, body_html=caption + side_by_side(pictures))
 
 
 def _spec_html(run_dir: Path) -> str:

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from ..data.loading import as_float
+from ..errors import GenkitWarning
 from .distributed import Distributed
 from .optim import OptimizerGroups
 
@@ -234,7 +235,9 @@ class TrainStep:
         except Exception as exc:  # capture is an optimisation: fall back to eager steps
             torch.cuda.synchronize()
             _restore(self, saved)
-            warnings.warn(f"CUDA graph capture failed, training eagerly: {exc}", stacklevel=2)
+            warnings.warn(
+                f"CUDA graph capture failed, training eagerly: {exc}", GenkitWarning, stacklevel=2
+            )
             return False
         finally:
             Distribution.set_default_validate_args(validate)

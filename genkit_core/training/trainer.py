@@ -112,6 +112,11 @@ class Trainer:
     def step(self) -> int:
         return self.position.step
 
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        names = self.parts.step.names
+        return tuple(f"{split}_{name}" for split in ("train", "test") for name in names)
+
     def request_stop(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
 

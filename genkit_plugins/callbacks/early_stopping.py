@@ -68,15 +68,19 @@ class EarlyStopping(Callback):
         delta = self.params.min_delta
         return value < self.best - delta if self.params.mode == "min" else value > self.best + delta
 
+    def on_fit_start(self, run: TrainingRun) -> None:
+        """Refuse a metric the run's rows will never hold, before the first step."""
+        name, known = self.params.metric, run.metric_names
+        if name not in known:
+            raise SpecError(
+                f"early_stopping.metric: the epoch rows of this model have no '{name}'; "
+                f"they have {', '.join(known)}",
+                field="callbacks",
+            )
+
     def on_epoch_end(self, run: TrainingRun, metrics: dict[str, float]) -> None:
         name = self.params.metric
         if name not in metrics:
-            if any(k.startswith(name.split("_", 1)[0] + "_") for k in metrics):
-                known = ", ".join(k for k in metrics if k.startswith(("train_", "test_")))
-                raise SpecError(
-                    f"early_stopping.metric: the epoch rows have no '{name}'; they have {known}",
-                    field="callbacks",
-                )
             return  # no test pass this epoch
         value = float(metrics[name])
         if self._improves(value):

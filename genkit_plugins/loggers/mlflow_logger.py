@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 
 import genkit_core
 from genkit_core import Logger, Params, RunError, SpecError
-from genkit_core.errors import GenkitError, shown
+from genkit_core.errors import GenkitError, GenkitWarning, shown
 from genkit_core.files import atomic_write, read_small_file
 from genkit_core.interfaces.logger import RunStatus
 from genkit_core.record import has_history, read_history
@@ -333,7 +333,7 @@ class MLflowLogger(Logger):
                 f"mlflow: cannot log {what} to MLflow run {self.run_id} at {uri} "
                 f"({self._lost}); nothing more goes to MLflow for this run, and "
                 f"{self.run_dir} keeps every epoch's numbers and files",
-                RuntimeWarning,
+                GenkitWarning,
                 stacklevel=3,
             )
 

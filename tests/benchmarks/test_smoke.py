@@ -103,3 +103,10 @@ def test_the_frechet_distance_of_two_gaussians_is_the_closed_form():
     rng = np.random.default_rng(0)
     a, b = rng.normal(0, 1, (20_000, 3)), rng.normal(1, 2, (20_000, 3))
     assert frechet(a, b) == pytest.approx(6.0, abs=0.15)
+
+
+@pytest.mark.slow
+def test_samplers_times_every_sampler():
+    out = _run("samplers.py")
+    for prior in ("code_gaussian", "code_gmm", "code_maf", "code_vae", "code_diffusion"):
+        assert f"| {prior} | " in out

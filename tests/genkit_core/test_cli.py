@@ -190,3 +190,22 @@ def test_python_dash_m_genkit_core_runs_the_cli(tmp_path: Path, spec_dict):
     )
     assert done.returncode == 0, done.stderr
     assert ": ok (vae" in done.stdout
+
+
+def test_a_genkit_warning_is_one_line_and_others_keep_python_s_form(monkeypatch, capsys):
+    import warnings
+
+    from genkit_core import GenkitWarning, cli
+
+    def warn(args: object) -> int:
+        warnings.warn("the tracker went away; training goes on", GenkitWarning, stacklevel=1)
+        warnings.warn("a library's own warning", UserWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setitem(cli._COMMANDS, "plugins", (warn, "list"))
+    with warnings.catch_warnings(record=True) as passed_on:
+        warnings.simplefilter("always")
+        assert cli.main(["plugins"]) == 0
+    err = capsys.readouterr().err
+    assert err == "genkit: warning: the tracker went away; training goes on\n"
+    assert [str(w.message) for w in passed_on] == ["a library's own warning"]

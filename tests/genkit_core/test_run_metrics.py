@@ -144,6 +144,9 @@ def test_compare_shows_a_metric_score_as_a_column(run: Path, capsys):
     assert main(["compare", str(run), "--no-page", "--sort=-mig.discrete_mig"]) == 0
     text = capsys.readouterr().out
     assert "mig.discrete_mig" in text.splitlines()[0]
+    # the descending sort as typed with a space: argparse alone would take -mig... for an option
+    assert main(["compare", str(run), "--no-page", "--sort", "-mig.discrete_mig"]) == 0
+    assert capsys.readouterr().out == text
     assert "<metric>.<score> columns are a metric's scores (genkit eval --metric)" in text
 
 

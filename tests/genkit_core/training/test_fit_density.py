@@ -7,14 +7,20 @@ fits code_pixelcnn as the private loop it replaced did.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
 from torch import Tensor, nn
 
 from genkit_core.spec.train import OptimizerSpec
-from genkit_core.training.fit_density import fit_density
+from genkit_core.training import TrainingInterrupted
+from genkit_core.training.fit_density import fit_density, resumable
 
 
 class _Gaussian(nn.Module):
@@ -178,3 +184,90 @@ def test_no_step_waits_for_the_device():
         torch.cuda.set_sync_debug_mode("default")
     syncs = [w for w in caught if "synchroniz" in str(w.message)]
     assert len(syncs) <= 1, [str(w.message) for w in syncs]
+
+
+# --- resuming --------------------------------------------------------------------------------
+
+
+class _Noisy(_Gaussian):
+    """A loss that draws noise (as code_vae's and code_diffusion's do), so that a resumed fit
+    matches only if the global random state is restored too."""
+
+    def __init__(self, dim: int, interrupt: Callable[[int], None] | None = None):
+        super().__init__(dim)
+        self.calls, self.interrupt = 0, interrupt
+
+    def noisy_nll(self, x: Tensor) -> Tensor:
+        self.calls += 1
+        if self.interrupt is not None:
+            self.interrupt(self.calls)
+        return self.nll(x + 0.1 * torch.randn_like(x))
+
+
+def _fit(model: _Noisy, checkpoint: Path | None = None) -> list[float]:
+    context = resumable(checkpoint) if checkpoint is not None else contextlib.nullcontext()
+    with context:
+        return fit_density(model, _data(200), model.noisy_nll, epochs=4, batch_size=64, lr=0.05,
+                           seed=3)  # fmt: skip
+
+
+def _ctrl_c_at(call: int) -> Callable[[int], None]:
+    def interrupt(calls: int) -> None:
+        if calls == call:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return interrupt
+
+
+@pytest.mark.parametrize("call", [pytest.param(6, id="mid-epoch"), pytest.param(8, id="epoch-end")])
+def test_a_fit_stopped_by_ctrl_c_resumes_to_the_same_parameters_bit_for_bit(tmp_path, call):
+    """4 batches an epoch: Ctrl-C in the 6th step saves after it (epoch 2, batch 2), in the 8th
+    after the epoch; the same call again ends where an uninterrupted fit ends, losses included."""
+    whole = _Noisy(3)
+    expected = _fit(whole)
+    checkpoint = tmp_path / "fit.safetensors"
+    stopped = _Noisy(3, _ctrl_c_at(call))
+    with pytest.raises(TrainingInterrupted, match=r"the fit stopped .* the same command continues"):
+        _fit(stopped, checkpoint)
+    assert checkpoint.is_file() and stopped.calls == call
+    resumed = _Noisy(3)
+    assert _fit(resumed, checkpoint) == expected
+    assert resumed.calls == 16 - call  # nothing done twice
+    assert torch.equal(resumed.loc, whole.loc) and torch.equal(resumed.log_scale, whole.log_scale)
+
+
+def test_a_fit_killed_mid_epoch_resumes_from_the_last_epoch_end(tmp_path):
+    whole = _Noisy(3)
+    _fit(whole)
+    checkpoint = tmp_path / "fit.safetensors"
+
+    def crash(calls: int) -> None:
+        if calls == 11:
+            raise MemoryError("killed")
+
+    with pytest.raises(MemoryError):
+        _fit(_Noisy(3, crash), checkpoint)
+    resumed = _Noisy(3)
+    _fit(resumed, checkpoint)
+    assert resumed.calls == 8  # epochs 3 and 4 again
+    assert torch.equal(resumed.loc, whole.loc) and torch.equal(resumed.log_scale, whole.log_scale)
+
+
+def test_a_checkpoint_of_another_fit_is_ignored(tmp_path):
+    checkpoint = tmp_path / "fit.safetensors"
+    with resumable(checkpoint):
+        other = _Noisy(3)
+        fit_density(other, _data(100), other.noisy_nll, epochs=2, batch_size=64, lr=0.05, seed=3)
+    fresh, whole = _Noisy(3), _Noisy(3)
+    _fit(whole)
+    _fit(fresh, checkpoint)
+    assert fresh.calls == 16 and torch.equal(fresh.loc, whole.loc)
+
+
+def test_a_torn_checkpoint_is_started_over(tmp_path):
+    checkpoint = tmp_path / "fit.safetensors"
+    checkpoint.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    fresh, whole = _Noisy(3), _Noisy(3)
+    _fit(whole)
+    _fit(fresh, checkpoint)
+    assert fresh.calls == 16 and torch.equal(fresh.loc, whole.loc)

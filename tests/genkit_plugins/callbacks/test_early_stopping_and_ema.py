@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from genkit_core import Callback, SpecError, TrainingRun
+from genkit_core import Callback, Params, SpecError, TrainingRun
 from genkit_core.cli import main
 from genkit_core.files import read_tensors
 from genkit_core.record import read_history
@@ -94,10 +94,18 @@ def test_early_stopping_stops_when_the_metric_stalls_and_keeps_the_best_epoch(
     assert "skipping" not in capsys.readouterr().err
 
 
-def test_a_metric_the_rows_lack_is_one_readable_error(tmp_path: Path):
+def test_a_metric_the_rows_lack_is_one_readable_error_before_the_first_step(tmp_path: Path):
+    class CountSteps(Callback):
+        steps = 0
+
+        def on_step_end(self, run: TrainingRun, step: int) -> None:
+            CountSteps.steps += 1
+
     cb = {"type": "early_stopping", "metric": "test_lost"}
+    counter = CountSteps(Params())
     with pytest.raises(SpecError, match=r"no 'test_lost'; they have train_loss.*test_loss"):
-        Trainer(_spec([cb]), tmp_path / "run", stream=None).fit()
+        Trainer(_spec([cb]), tmp_path / "run", stream=None, callbacks=[counter]).fit()
+    assert CountSteps.steps == 0
 
 
 CALLBACKS = [

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from genkit_core import RunError, SpecError
+from genkit_core import GenkitWarning, RunError, SpecError
 from genkit_core.cli import main
 from genkit_core.components import build_component
 from genkit_core.spec import load_spec
@@ -291,7 +291,7 @@ def test_a_tracker_failing_mid_run_warns_once_and_training_goes_on(tmp_path, sto
         raise mlflow.exceptions.MlflowException("API request failed: connection refused")
 
     monkeypatch.setattr(logger.client, "log_batch", down)
-    with pytest.warns(RuntimeWarning, match=r"cannot log epoch 2 and later .*nothing more goes to"):
+    with pytest.warns(GenkitWarning, match=r"cannot log epoch 2 and later .*nothing more goes to"):
         logger.log(ROWS[1], 8)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
