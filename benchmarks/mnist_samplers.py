@@ -338,7 +338,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| run | library | sampler | FD | precision | recall | fit (CPU s) | sampling (CPU s) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for row in rows:
+    for row in _paired(rows):
         if "library" not in row:
             continue
         cells = [_cell(row, k, ".2f") for k in ("fd", "precision", "recall", "fit_s", "sample_s")]
@@ -355,11 +355,32 @@ def _images(x: np.ndarray, n: int) -> torch.Tensor:
 
 
 def _saved_rows(files: list[Path]) -> list[dict[str, Any]]:
-    """The rows of several saved JSONs, one floor, in the order given."""
-    rows: list[dict[str, Any]] = []
+    """The rows of several saved JSONs: a later file's row of a run, library and sampler
+    replaces an earlier one's (a sampler measured after it became available), one floor.
+    """
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for file in files:
-        rows += [r for r in json.loads(file.read_text()) if r["run"] != "floor" or not rows]
-    return rows
+        for row in json.loads(file.read_text()):
+            key = (row["run"], row.get("library", "head"), row.get("sampler", ""))
+            if key not in rows or row["run"] != "floor":
+                rows[key] = row
+    return list(rows.values())
+
+
+def _paired(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows in table order: the floor, then per run each genkit prior beside its Pythae
+    counterpart, then Pythae's samplers without one, then anything else (other seeds).
+    """
+    order = [("", "test vs train images")]
+    for section, counterpart in GENKIT_PRIORS:
+        order += [("genkit", section["type"])] + ([("pythae", counterpart)] if counterpart else [])
+    order += [("pythae", name) for name in PYTHAE_SAMPLERS if ("pythae", name) not in order]
+    rank = {key: i for i, key in enumerate(order)}
+    runs = list(dict.fromkeys(r["run"] for r in rows))
+    where = lambda r: rank.get((r.get("library"), r.get("sampler")), len(order))  # noqa: E731
+    return sorted(
+        rows, key=lambda r: (runs.index(r["run"]) if r["run"] != "floor" else -1, where(r))
+    )
 
 
 def main() -> int:
