@@ -7,7 +7,10 @@ network's weights; this machine has none and no network. A classifier trained on
 is the usual stand-in for digits ("FID with LeNet features"): its penultimate layer (128
 numbers) separates what matters for digits, and the distance between the Gaussians fitted to
 two sets of features, ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``, is computed
-exactly as the FID's. Its values are on another scale than Inception FIDs: compare them only
+exactly as the FID's. Both are genkit's own: the ``digit_classifier`` feature extractor (trained
+once, cached under ``$GENKIT_CACHE``) and ``frechet_distance``, which ``genkit eval RUN
+--metric fd`` uses too (docs/evaluation.md); this script adds the ex-post densities and the
+VQ-VAE's bound. Its values are on another scale than Inception FIDs: compare them only
 with each other, and with the floor, the distance between 10,000 test and 10,000 train images.
 
 For each run it reports, as the RAE paper's Table 1 does: ``rec`` (test reconstructions),
@@ -34,75 +37,41 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mnist_data import DEFAULT_DATA, load_mnist, synthetic
-from safetensors.torch import load_file, save_file
-from scipy import linalg
-from torch import nn
 
 from genkit_core.data import as_float, load_data
+from genkit_core.interfaces import DataBundle, DataInfo, MetricData, Split
 from genkit_core.run import load_run
+from genkit_plugins.features import DigitClassifier, DigitClassifierParams
+from genkit_plugins.metrics import frechet_distance as frechet
 
 
-class Classifier(nn.Module):
-    """Two 3x3 convolutions with max-pooling, a 128-unit layer (the features), 10 logits."""
+def classifier(data: dict[str, np.ndarray], steps: int, cache: bool) -> DigitClassifier:
+    """genkit's ``digit_classifier`` feature extractor, trained on the training images (or read
+    from genkit's cache, ``$GENKIT_CACHE/features``).
+    """
+    images = {k: torch.from_numpy(v) for k, v in data.items()}
+    bundle = DataBundle(
+        Split(images["x_train"].view(-1, 1, 28, 28), images["y_train"].long()),
+        Split(images["x_test"].view(-1, 1, 28, 28), images["y_test"].long()),
+        DataInfo((1, 28, 28), num_classes=10, name="mnist"),
+    )
+    net = DigitClassifier(DigitClassifierParams(steps=steps, cache=cache))
+    net.prepare(MetricData("mnist", lambda: bundle))
+    return net
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
-        )  # fmt: skip
-        self.head = nn.Linear(128, 10)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
-
-    @torch.no_grad()
-    def features(self, images: torch.Tensor) -> np.ndarray:
-        """``(N, 128)`` features of ``(N, 1, 28, 28)`` images in [0, 1], in batches."""
-        self.eval()
-        return torch.cat([self.body(b) for b in images.split(1000)]).double().numpy()
+def features(net: DigitClassifier, images: torch.Tensor) -> np.ndarray:
+    """``(N, 128)`` features of ``(N, 1, 28, 28)`` images in [0, 1], in batches."""
+    return torch.cat([net(b) for b in images.split(1000)]).double().numpy()
 
 
 def _images(x: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(x, dtype=torch.float32).div(255).view(-1, 1, 28, 28)
 
 
-def classifier(data: dict[str, np.ndarray], cache: Path | None, epochs: int) -> Classifier:
-    """The classifier, trained on the training images (or read from ``cache``)."""
-    net = Classifier()
-    if cache is not None and cache.is_file():
-        net.load_state_dict(load_file(cache))
-        return net
-    torch.manual_seed(0)
-    x, y = _images(data["x_train"]), torch.as_tensor(data["y_train"]).long()
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for _ in range(epochs):
-        for batch in torch.randperm(len(x)).split(128):
-            loss = F.cross_entropy(net(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    with torch.no_grad():
-        predicted = net.eval()(_images(data["x_test"])).argmax(1).numpy()
-    print(f"classifier test accuracy: {(predicted == data['y_test']).mean():.4f}", file=sys.stderr)
-    if cache is not None:
-        save_file(net.state_dict(), cache)
-    return net
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    """The Frechet distance between Gaussians fitted to two ``(N, D)`` feature sets."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(s_a @ s_b)
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * root.real))
-
-
 @torch.no_grad()
-def measure(run: Path, net: Classifier, reference: np.ndarray, n: int) -> dict[str, Any]:
+def measure(run: Path, net: DigitClassifier, reference: np.ndarray, n: int) -> dict[str, Any]:
     """Every figure of one run (see the module's docstring)."""
     torch.manual_seed(0)
     model = load_run(run)
@@ -110,7 +79,7 @@ def measure(run: Path, net: Classifier, reference: np.ndarray, n: int) -> dict[s
     test = as_float(torch.as_tensor(np.asarray(data.test.x[:n])))
     train = as_float(torch.as_tensor(np.asarray(data.train.x)))
     as_images = lambda x: x.reshape(-1, 1, 28, 28).clamp(0, 1)  # noqa: E731
-    score = lambda x: frechet(net.features(as_images(x)), reference)  # noqa: E731
+    score = lambda x: frechet(features(net, as_images(x)), reference)  # noqa: E731
     out: dict[str, Any] = {"run": str(run), "rec": score(model.reconstruct(test))}
     if model.can_sample:
         out["prior"] = score(model.sample(n))
@@ -158,21 +127,20 @@ def main() -> int:
     parser.add_argument("runs", nargs="*", type=Path, help="run directories of MNIST models")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="an mnist.npz")
     parser.add_argument("--n", type=int, default=5000, help="images per set (default 5000)")
-    parser.add_argument("--classifier", type=Path, help="cache of the classifier's weights")
-    parser.add_argument("--epochs", type=int, default=2, help="classifier training epochs")
+    parser.add_argument("--steps", type=int, default=1000, help="classifier training steps")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--smoke", action="store_true", help="random data, a tiny run")
     args = parser.parse_args()
-    runs, n, epochs = args.runs, args.n, args.epochs
+    runs, n, steps = args.runs, args.n, args.steps
     if args.smoke:
         folder = Path(tempfile.mkdtemp(prefix="genkit-smoke-"))
-        data, runs, n, epochs = synthetic(64, 32), [_smoke_run(folder)], 16, 1
+        data, runs, n, steps = synthetic(64, 32), [_smoke_run(folder)], 16, 2
     else:
         data = load_mnist(args.data)
     started = time.perf_counter()
-    net = classifier(data, None if args.smoke else args.classifier, epochs)
-    test_features = net.features(_images(data["x_test"][:n]))
-    reference = net.features(_images(data["x_train"][:n]))
+    net = classifier(data, steps, cache=not args.smoke)
+    test_features = features(net, _images(data["x_test"][:n]))
+    reference = features(net, _images(data["x_train"][:n]))
     floor = frechet(test_features, reference)
     results = [{"run": "test vs train images (the floor)", "rec": floor}]
     results += [measure(run, net, test_features, n) for run in runs]

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from genkit_core.components import build_component, section_spec
+from genkit_core.components import build_component, component_spec
 
 SAMPLERS = ("code_gaussian", "code_gmm", "code_maf", "code_vae", "code_diffusion")
 
@@ -52,7 +52,7 @@ def main() -> None:
     print("| --- | --- | --- |")
     for name in args.only:
         extra = {"epochs": 1} if args.smoke and name not in ("code_gaussian", "code_gmm") else {}
-        section = section_spec("prior", {"type": name, **extra}, name)
+        section = component_spec("prior", {"type": name, **extra}, example=name)
         prior = build_component("prior", section, latent_dim=codes.shape[1])
         start, cpu = time.perf_counter(), time.process_time()
         prior.fit(codes)

@@ -11,7 +11,7 @@ from .errors import GenkitError, PluginError, SpecError
 from .interfaces import COMPONENT_KINDS
 from .registry import Registry, get_registry
 
-__all__ = ["build_component", "section_spec"]
+__all__ = ["build_component", "component_spec"]
 
 
 def build_component(
@@ -41,49 +41,55 @@ def build_component(
         ) from exc
 
 
-def section_spec(
-    kind: str, spec: str | Mapping[str, Any], example: str, registry: Registry | None = None
+def component_spec(
+    kind: str,
+    spec: str | Mapping[str, Any],
+    registry: Registry | None = None,
+    field: str | None = None,
+    example: str = "",
 ) -> BaseModel:
-    """A component's validated parameters from its name (``mig``), an inline YAML mapping
-    (``'{type: dci, num_train: 2000}'``) or a mapping, as a command line takes them.
+    """The validated spec of a component named where it is used (a metric on the command line,
+    a metric's feature extractor): its name (``mig``), an inline YAML mapping
+    (``'{type: dci, num_train: 2000}'``) or a mapping.
 
     Args:
-        kind: the component kind (``metric``, ``prior``); errors name it as the field.
-        spec: the name, the YAML text or the mapping.
-        example: what a good value looks like, for the message.
-        registry: where the name resolves (the process-wide one by default).
+        kind: the component kind (``metric``).
+        spec: the name, YAML text or mapping.
+        registry: where the name is looked up (genkit's registry by default).
+        field: the field path errors name (default ``kind``), e.g. ``features``.
+        example: a valid spec for the error message (``mig or '{type: dci}'``).
 
     Raises:
-        SpecError: unreadable YAML, no type, an unknown name (with the closest one), or
-            parameters the component refuses.
+        SpecError: an unknown component (with the closest name), or parameters it refuses.
     """
     import yaml
 
     from .spec.files import _load_yaml  # yaml.safe_load, refusing alias bombs
 
     registry = registry or get_registry()
+    field = field or kind
     data: Any = spec
     if isinstance(spec, str):
         try:
             data = _load_yaml(spec) if spec.lstrip().startswith("{") else {"type": spec}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem", None) or " ".join(str(exc).split())
-            raise SpecError(f"cannot read {spec!r} as a mapping: {mark}", field=kind) from None
+            raise SpecError(f"cannot read {spec!r} as a mapping: {mark}", field=field) from None
     if not isinstance(data, Mapping) or not isinstance(data.get("type"), str):
+        hint = f", e.g. {example}" if example else ""
         raise SpecError(
-            f"expected a {kind}'s name or a mapping with its type, e.g. {example}, "
-            f"got {spec!r:.80}",
-            field=kind,
+            f"expected a {kind}'s name or a mapping with its type{hint}, got {spec!r:.80}",
+            field=field,
         )
     model = registry.spec_model(kind, data["type"])
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        field = ".".join([kind, *(str(p) for p in first["loc"])])
+        path = ".".join([field, *(str(p) for p in first["loc"])])
         if first["type"] == "extra_forbidden":
             takes = ", ".join(k for k in model.model_fields if k != "type")
             message = f"{data['type']} takes no '{first['loc'][-1]}'; it takes {takes}"
         else:
             message = f"{first['msg']} (got {first.get('input')!r:.60})"
-        raise SpecError(message, field=field) from None
+        raise SpecError(message, field=path) from None

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 import yaml
 
-from .components import build_component, section_spec
+from .components import build_component, component_spec
 from .errors import RunError, SpecError
 from .files import atomic_write, read_small_file, read_tensors, write_tensors
 from .interfaces import Prior
@@ -120,7 +120,7 @@ def fit_prior(
 
     registry = registry or get_registry()
     run_dir = Path(run_dir)
-    section = section_spec("prior", prior, _EXAMPLE, registry)
+    section = component_spec("prior", prior, registry, example=_EXAMPLE)
     name = check_prior_name(section.type if name is None else name)  # type: ignore[attr-defined]
     model = load_run(run_dir, device=device, registry=registry)
     fitted = _build(model, section, registry)
@@ -199,7 +199,7 @@ def load_fitted_prior(
         )
     tensors, meta = read_tensors(where / PRIOR_WEIGHTS)
     try:
-        section = section_spec("prior", meta.get("prior") or {}, _EXAMPLE, registry)
+        section = component_spec("prior", meta.get("prior") or {}, registry, example=_EXAMPLE)
         prior = _build(model, section, registry)
     except SpecError as exc:
         raise RunError(

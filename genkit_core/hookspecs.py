@@ -28,8 +28,8 @@ def genkit_components() -> Sequence[Component]:  # type: ignore[empty-body]  # p
     Each :class:`~genkit_core.registry.Component` pairs a name (what a spec's ``type:`` says)
     with a class that subclasses one of genkit's interfaces, one per component kind
     (:data:`genkit_core.interfaces.KINDS`: Encoder, Posterior, Decoder, Prior, Divergence,
-    Likelihood, Objective, Conditioner, DataSource, Logger, Callback, Metric) and carries its
-    pydantic parameter model as ``cls.Params``.
+    Likelihood, Objective, Conditioner, DataSource, Logger, Callback, Metric, FeatureExtractor)
+    and carries its pydantic parameter model as ``cls.Params``.
 
     Example::
 

@@ -35,6 +35,7 @@ from .metadata import CheckpointMetadata, WeightsMetadata, checked
 from .run import CHECKPOINT, EVAL, SPEC, WEIGHTS
 
 if TYPE_CHECKING:
+    from .interfaces import Metric
     from .model import LatentVariableModel
     from .registry import Registry
     from .spec import ModelSpec
@@ -43,7 +44,9 @@ __all__ = [
     "INFO_KEYS",
     "evaluate_metrics",
     "measure_run",
+    "metric_key",
     "metric_spec",
+    "prior_scores",
     "read_cached",
     "score_columns",
     "trained_position",
@@ -195,9 +198,35 @@ def metric_spec(spec: str | Mapping[str, Any], registry: Registry | None = None)
     Raises:
         SpecError: an unknown metric (with the closest name), or parameters it refuses.
     """
-    from .components import section_spec
+    from .components import component_spec
 
-    return section_spec("metric", spec, "mig or '{type: dci, num_train: 2000}'", registry)
+    return component_spec("metric", spec, registry, example="mig or '{type: dci, num_train: 2000}'")
+
+
+def metric_key(params: BaseModel, registry: Registry | None = None) -> str:
+    """The key a metric's scores are kept under (:meth:`~genkit_core.Metric.key`): its type,
+    or its type and what it measured (``fd@code_maf``).
+    """
+    from .registry import get_registry
+
+    cls: type[Metric] = (registry or get_registry()).get("metric", params.type).cls  # type: ignore[attr-defined]
+    return cls.key(params)
+
+
+def prior_scores(run_dir: str | Path, prior: str | None) -> dict[str, float]:
+    """The scores kept in the run's ``eval.json``, for its current weights, of the metrics that
+    measured draws from ``prior`` (a name under ``RUN/priors/``; None for the run's own prior):
+    ``{"fd": 31.2, "precision": 0.7, ...}``. A fitted prior's are kept as ``<metric>@<prior>``.
+    """
+    found = _current_scores(_read_eval(Path(run_dir)), trained_position(run_dir))
+    scores: dict[str, float] = {}
+    for key, entry in found.items():
+        if (key.partition("@")[2] or None) != prior or not isinstance(entry.get("scores"), dict):
+            continue
+        for score, value in entry["scores"].items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                scores[score] = float(value)
+    return scores
 
 
 def evaluate_metrics(
@@ -228,7 +257,7 @@ def evaluate_metrics(
     run_dir = Path(run_dir)
     load_run_spec(run_dir, registry)  # first: a metric may come from a module in its plugins:
     models = [s if isinstance(s, BaseModel) else metric_spec(s, registry) for s in specs]
-    names = [m.type for m in models]  # type: ignore[attr-defined]
+    names = [metric_key(m, registry) for m in models]
     twice = next((n for n in names if names.count(n) > 1), None)
     if twice is not None:
         raise SpecError(f"{twice} is named twice; name each metric once", field="metric")
@@ -236,7 +265,9 @@ def evaluate_metrics(
     stored = _read_eval(run_dir)
     found = _current_scores(stored, weights)
     wanted = {n: m.model_dump(mode="json") for n, m in zip(names, models, strict=True)}
-    missing = [m for m in models if found.get(m.type, {}).get("params") != wanted[m.type]]  # type: ignore[attr-defined]
+    missing = [
+        m for n, m in zip(names, models, strict=True) if found.get(n, {}).get("params") != wanted[n]
+    ]
     for name, scores in _compute(run_dir, missing, device, registry) if missing else ():
         found[name] = {"params": wanted[name], "scores": scores, "weights": weights}
         if cache:  # after each: a later metric that fails leaves the earlier ones kept
@@ -274,13 +305,13 @@ def _compute(
     assert spec is not None  # load_run builds the model from the run's spec
     source = data_source(spec, registry)
     factors = source if provides_factors(source) else None
-    data = MetricData(spec.data.type, lambda: load_data(spec, registry), factors)  # type: ignore[arg-type]
+    data = MetricData(spec.data.type, lambda: load_data(spec, registry), factors, run_dir)  # type: ignore[arg-type]
     for params in specs:
         metric = build_component("metric", params, registry)
         _check_fits(metric, model, data)
         generator = np.random.default_rng(metric.params.seed)
         scores = _call(metric, model, data, generator, registry)
-        yield metric.params.type, _scores(metric, scores, registry)
+        yield metric_key(params, registry), _scores(metric, scores, registry)
 
 
 def _check_fits(metric: Any, model: LatentVariableModel, data: Any) -> None:

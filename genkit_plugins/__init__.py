@@ -22,6 +22,7 @@ from .divergences.beta_tc import BetaTC
 from .divergences.gaussian_kl import GaussianKL
 from .divergences.mc_kl import MonteCarloKL
 from .divergences.mmd import MMD
+from .features import DigitClassifier, Inception, Pixels
 from .likelihoods.bernoulli import Bernoulli
 from .likelihoods.categorical256 import Categorical256
 from .likelihoods.discretized_logistic import DiscretizedLogistic
@@ -31,7 +32,7 @@ from .likelihoods.mse import MSE
 from .loggers.csv_logger import CSVLogger
 from .loggers.mlflow_logger import MLflowLogger
 from .loggers.tensorboard_logger import TensorBoardLogger
-from .metrics import DCI, MIG, SAP, BetaVAEScore, FactorVAEScore
+from .metrics import DCI, FD, MIG, SAP, BetaVAEScore, FactorVAEScore, PrecisionRecall
 from .networks.conv import ConvDecoder, ConvEncoder
 from .networks.mlp import MLPDecoder, MLPEncoder
 from .objectives.elbo import ELBO
@@ -115,4 +116,9 @@ def genkit_components() -> list[Component]:
         Component("beta_vae_score", BetaVAEScore),
         Component("dci", DCI),
         Component("sap", SAP),
+        Component("fd", FD),
+        Component("precision_recall", PrecisionRecall),
+        Component("digit_classifier", DigitClassifier),
+        Component("inception", Inception),
+        Component("pixels", Pixels),
     ]

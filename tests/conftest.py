@@ -8,7 +8,7 @@ import os
 import site
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,16 @@ BASE: dict[str, Any] = tiny_spec(train={**TINY_SPEC["train"], "batch_size": 32})
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads or writes the user's cache (``~/.cache/genkit``: trained feature
+    extractors); the tests share one of their own, subprocesses included.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENKIT_CACHE", str(tmp_path_factory.mktemp("genkit-cache")))
+        yield
 
 
 @pytest.fixture

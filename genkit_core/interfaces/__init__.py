@@ -6,6 +6,7 @@ from .callback import Callback, TrainingRun
 from .conditioner import Conditioner
 from .data import DataBundle, DataInfo, DataSource, GroundTruthData, Split
 from .divergence import Divergence, Penalty
+from .features import FeatureExtractor, feature_cache_dir
 from .likelihood import Likelihood
 from .logger import Logger, RunStatus
 from .metric import Metric, MetricData, MetricParams
@@ -19,8 +20,8 @@ from .prior import Prior
 @dataclass(frozen=True)
 class Kind:
     """A component kind: the interface its classes subclass, and the spec section that names
-    its components (``many``: a list of them; None: no section, as for a metric, which is
-    named where it is used).
+    its components (``many``: a list of them; None: no section, as for a metric or a feature
+    extractor, which is named where it is used).
     """
 
     interface: type
@@ -41,6 +42,7 @@ COMPONENT_KINDS: dict[str, Kind] = {
     "logger": Kind(Logger, "logging", many=True),
     "callback": Kind(Callback, "callbacks", many=True),
     "metric": Kind(Metric, None),
+    "feature_extractor": Kind(FeatureExtractor, None),
 }
 """The one table of component kinds: every other view (:data:`KINDS`, the spec's sections)
 is derived from it."""
@@ -63,6 +65,7 @@ __all__ = [
     "DivergenceParams",
     "Draw",
     "Encoder",
+    "FeatureExtractor",
     "GroundTruthData",
     "Kind",
     "Likelihood",
@@ -81,5 +84,6 @@ __all__ = [
     "RunStatus",
     "Split",
     "TrainingRun",
+    "feature_cache_dir",
     "spec_type",
 ]

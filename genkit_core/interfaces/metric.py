@@ -29,6 +29,7 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
@@ -60,13 +61,20 @@ class MetricData:
         factors: the data source when it has ground-truth factors
             (:class:`~genkit_core.GroundTruthData`), else None; never None for a metric that
             sets ``needs_factors``.
+        run_dir: the run directory being measured (None for a model measured outside a run),
+            where a metric finds the priors fitted to the run afterwards (``RUN/priors/NAME``).
     """
 
     def __init__(
-        self, name: str, load: Callable[[], DataBundle], factors: GroundTruthData | None = None
+        self,
+        name: str,
+        load: Callable[[], DataBundle],
+        factors: GroundTruthData | None = None,
+        run_dir: Path | None = None,
     ):
         self.name = name
         self.factors = factors
+        self.run_dir = run_dir
         self._load = load
 
     @cached_property
@@ -98,6 +106,15 @@ class Metric(ABC):
 
     def __init__(self, params: BaseModel):
         self.params = params
+
+    @classmethod
+    def key(cls, params: BaseModel) -> str:
+        """What ``eval.json`` keeps the scores under and ``genkit compare`` prefixes their
+        columns with: the metric's type (``mig``); a metric that can measure one of several
+        things of a run names it too (``fd@code_maf``: the Fréchet distance of the draws from
+        the prior fitted as ``code_maf``), so that each keeps its own scores.
+        """
+        return str(params.type)  # type: ignore[attr-defined]
 
     @abstractmethod
     def __call__(

@@ -44,6 +44,7 @@ DEFAULT_CONTEXT: dict[str, dict[str, Any]] = {
     "logger": {},
     "callback": {},
     "metric": {},
+    "feature_extractor": {},
 }
 """The constructor arguments each kind is checked with, unless ``context`` says otherwise."""
 
@@ -403,6 +404,32 @@ def _metric(check: _Checker, metric: Any, ctx: dict[str, Any]) -> None:
         check.fail(f"__call__ returned the scores {sorted(scores)}, not {list(metric.scores)}")
 
 
+def _feature_extractor(check: _Checker, extractor: Any, ctx: dict[str, Any]) -> None:
+    """Prepared on small labelled (1, 8, 8) images: ``(B, F)`` finite features, the same for an
+    image whichever batch it is in.
+    """
+    from ..interfaces import DataBundle, MetricData, Split
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(64, *_DATA.shape, generator=generator)
+    y = torch.arange(64) % 10
+    bundle = DataBundle(Split(x[:48], y[:48]), Split(x[48:], y[48:]), _DATA)
+    extractor.prepare(MetricData("digits", lambda: bundle))
+    images = x[:B]
+    features = extractor(images)
+    if not isinstance(features, Tensor) or features.dim() != 2 or len(features) != B:
+        check.fail(f"__call__ returned {_shape(features)} for {B} images, expected (B, F)")
+    if not torch.isfinite(features).all():
+        check.fail("__call__ returned non-finite features")
+    alone = extractor(images[:1])
+    if not torch.allclose(alone, features[:1], rtol=1e-4, atol=1e-5):
+        check.fail("__call__ gave an image other features alone than in a batch")
+
+
+def _shape(value: Any) -> str:
+    return str(tuple(value.shape)) if isinstance(value, Tensor) else type(value).__name__
+
+
 _CHECKS: dict[str, Callable[[_Checker, Any, dict[str, Any]], None]] = {
     "encoder": _encoder,
     "posterior": _posterior,
@@ -416,4 +443,5 @@ _CHECKS: dict[str, Callable[[_Checker, Any, dict[str, Any]], None]] = {
     "logger": _logger,
     "callback": _callback,
     "metric": _metric,
+    "feature_extractor": _feature_extractor,
 }

@@ -28,7 +28,7 @@ def test_a_closed_pipe_ends_the_command_quietly(verb: list[str]) -> None:
 
 
 # (not tqdm: torch.hub imports it)
-HEAVY = ("torchvision", "sklearn", "matplotlib", "tensorboard", "torch._dynamo")
+HEAVY = ("torchvision", "sklearn", "scipy", "matplotlib", "tensorboard", "torch._dynamo")
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor, nn
 
-from genkit_core import Encoder, Likelihood, Params, PluginError, get_registry
+from genkit_core import Encoder, FeatureExtractor, Likelihood, Params, PluginError, get_registry
 from genkit_core.testing import check_component
 from genkit_plugins.likelihoods.bernoulli import Bernoulli
 from genkit_plugins.networks.mlp import MLPEncoder
@@ -30,8 +30,19 @@ FEW_DRAWS = {
     "beta_vae_score": {"batch_size": 8, "num_train": 40, "num_eval": 20},
     "factor_vae_score": {"batch_size": 8, "num_train": 40, "num_eval": 20,
                          "num_variance_estimate": 200},
+    "fd": {"n": 40, "features": {"type": "pixels"}},
+    "precision_recall": {"n": 40, "features": {"type": "pixels"}},
 }  # fmt: skip
-"""A metric's contract holds on a few draws; its defaults (disentanglement_lib's) take minutes."""
+"""A metric's contract holds on a few draws; its defaults (disentanglement_lib's) take minutes.
+The sample-quality metrics compare pixels: the check's data has no labels to train a
+classifier on."""
+
+FEATURE_PARAMS = {"digit_classifier": {"steps": 5, "cache": False}}
+"""A feature extractor's contract holds after a few steps of training."""
+
+NEEDS_WEIGHTS = {"inception"}
+"""Extractors that read weights from a file: tests/genkit_plugins/features/ checks them on a
+file of their own."""
 
 SHORT_FITS = {
     "code_maf": {"epochs": 1, "transforms": 2, "hidden_features": [16]},
@@ -45,7 +56,8 @@ sized for 60,000 codes (seconds each here, 17 s for code_diffusion's 1,000 steps
 @pytest.mark.parametrize(
     "component",
     [pytest.param(c, id=f"{c.kind}-{c.name}") for c in get_registry().components()
-     if c.plugin == "builtins" and not (c.kind == "data" and c.name in NEEDS_FILES)],
+     if c.plugin == "builtins" and not (c.kind == "data" and c.name in NEEDS_FILES)
+     and not (c.kind == "feature_extractor" and c.name in NEEDS_WEIGHTS)],
 )  # fmt: skip
 def test_every_builtin_keeps_its_contract(component, tmp_path, monkeypatch):
     if component.kind == "logger":  # MLflow's default store is in the working directory
@@ -53,8 +65,8 @@ def test_every_builtin_keeps_its_contract(component, tmp_path, monkeypatch):
         monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
         monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a sqlite store takes seconds
     model = MODELS.get((component.kind, component.name))
-    params = FEW_DRAWS.get(component.name) if component.kind == "metric" else None
-    params = SHORT_FITS.get(component.name) if component.kind == "prior" else params
+    by_kind = {"metric": FEW_DRAWS, "feature_extractor": FEATURE_PARAMS, "prior": SHORT_FITS}
+    params = by_kind.get(component.kind, {}).get(component.name)
     built = check_component(component.cls, params, name=component.name, model=model)
     assert isinstance(built, component.cls)
 
@@ -155,9 +167,28 @@ class _Raising(Likelihood):
     def sample(self, params: Tensor) -> Tensor: ...
 
 
+class _FlatFeatures(FeatureExtractor):
+    """One number for the whole batch."""
+
+    def __call__(self, images: Tensor) -> Tensor:
+        return images.sum().reshape(1)
+
+
+class _BatchFeatures(FeatureExtractor):
+    """Features that depend on the rest of the batch (a batch norm left in training mode)."""
+
+    def __call__(self, images: Tensor) -> Tensor:
+        flat = images.flatten(1)
+        return flat - flat.mean(0)
+
+
 @pytest.mark.parametrize(
     ("cls", "params", "message"),
     [
+        pytest.param(_FlatFeatures, None, r"__call__ returned \(1,\) for 4 images, expected "
+                     r"\(B, F\)", id="features-shape"),
+        pytest.param(_BatchFeatures, None, "other features alone than in a batch",
+                     id="features-of-the-batch"),
         pytest.param(_WrongShape, None,
                      r"forward\(x\) returned shape \(512,\), expected \(4, 512\)", id="shape"),
         pytest.param(_Integer, None, "forward.x. returned dtype torch.int64", id="dtype"),
