@@ -11,13 +11,16 @@ its encoder returns the posterior mean as ``embedding`` and the model's ``z`` is
 Pythae fits the same codes (the script checks this and reports the largest difference).
 
 Every sampler draws ``--n`` latents, decoded to the likelihood's means, and is scored against
-``--n`` test images with the features of the MNIST classifier of
-``mnist_sample_quality.py`` (a Frechet distance computed as the FID's, with LeNet features,
-not Inception's), and the improved precision and recall of Kynkaenniemi et al. (2019, k = 3
-nearest neighbours). The floor is the same figures for ``--n`` training images against the
-test images. Fit and sampling times are CPU seconds of this process (one thread).
+``--n`` test images in the features of genkit's ``digit_classifier`` (trained on the training
+images once and cached, as ``mnist_sample_quality.py`` does): genkit's ``frechet_distance``
+(the FID's formula with a digit classifier's features, not Inception's) and
+``precision_recall`` (Kynkaenniemi et al., 2019, k = 3 nearest neighbours), the functions
+``genkit eval --metric fd`` and ``--metric precision_recall`` use. The floor is the same
+figures for ``--n`` training images against the test images. Fit and sampling times are CPU
+seconds of this process (one thread).
 
     python benchmarks/mnist_samplers.py RUN [RUN ...] --n 10000 --json out.json
+    python benchmarks/mnist_samplers.py --table-from out.json [more.json ...]
     python benchmarks/mnist_samplers.py --smoke          # random data; Pythae if installed
 """
 
@@ -37,13 +40,14 @@ from typing import Any
 import numpy as np
 import torch
 from mnist_data import DEFAULT_DATA, load_mnist, synthetic
-from mnist_sample_quality import Classifier, classifier, frechet
+from mnist_sample_quality import classifier, features
 
 from genkit_core.components import build_component
 from genkit_core.data import as_float, load_data
 from genkit_core.model import LatentVariableModel
 from genkit_core.registry import get_registry
 from genkit_core.run import load_run
+from genkit_plugins.metrics import frechet_distance, precision_recall
 
 # genkit's priors, each beside the Pythae sampler that does the same job (None: no counterpart).
 GENKIT_PRIORS: list[tuple[dict[str, Any], str | None]] = [
@@ -87,31 +91,9 @@ def _cpu_seconds(work: Callable[[], Any]) -> tuple[Any, float]:
 # --- the measure ---------------------------------------------------------------------------
 
 
-def _kth_neighbour_radii(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Each row's distance to its k-th nearest other row of ``x`` ``(N, D)``."""
-    return torch.cat([torch.cdist(c, x).kthvalue(k + 1, dim=1).values for c in x.split(1000)])
-
-
-def _inside_any_ball(query: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> float:
-    """The fraction of ``query`` rows within ``radii`` of at least one of ``centres``."""
-    hits = [(torch.cdist(c, centres) <= radii).any(1) for c in query.split(1000)]
-    return float(torch.cat(hits).double().mean())
-
-
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
-    """Improved precision and recall (Kynkaenniemi et al., 2019) of ``(N, D)`` feature sets:
-    the fraction of fakes inside the real set's k-NN balls, and of reals inside the fakes'.
-    """
-    r, f = torch.as_tensor(real), torch.as_tensor(fake)
-    precision = _inside_any_ball(f, r, _kth_neighbour_radii(r, k))
-    recall = _inside_any_ball(r, f, _kth_neighbour_radii(f, k))
-    return precision, recall
-
-
-def score(features: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+def score(drawn: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """FD, precision and recall of ``features`` against the test images' ``reference``."""
-    precision, recall = precision_recall(reference, features)
-    return {"fd": frechet(features, reference), "precision": precision, "recall": recall}
+    return {"fd": frechet_distance(drawn, reference), **precision_recall(reference, drawn)}
 
 
 # --- genkit's priors -----------------------------------------------------------------------
@@ -242,15 +224,13 @@ def _codes(model: LatentVariableModel, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([model.encode(b) for b in x.split(100)])
 
 
-def measure_run(
-    run: Path, net: Classifier, reference: np.ndarray, args: Any
-) -> list[dict[str, Any]]:
+def measure_run(run: Path, net: Any, reference: np.ndarray, args: Any) -> list[dict[str, Any]]:
     """Every sampler's row for one run."""
     torch.manual_seed(0)
     model = load_run(run).eval()
     train = as_float(torch.as_tensor(np.asarray(load_data(model.spec).train.x)))
     codes, encode_s = _cpu_seconds(lambda: _codes(model, train))
-    features = lambda d: net.features(d.images)  # noqa: E731
+    featured = lambda d: features(net, d.images)  # noqa: E731
     rows: list[dict[str, Any]] = []
 
     def add(library: str, sampler: str, result: Draws | str, counterpart: str | None) -> None:
@@ -260,7 +240,7 @@ def measure_run(
         if isinstance(result, str):
             row["skipped"] = result
         else:
-            row.update(score(features(result), reference), fit_s=result.fit_s)
+            row.update(score(featured(result), reference), fit_s=result.fit_s)
             row.update(sample_s=result.sample_s, spread=spread(result.latents, codes))
         rows.append(row)
         print(f"  {run.name} {library} {sampler}: {row}", file=sys.stderr)
@@ -362,7 +342,9 @@ def _saved_rows(files: list[Path]) -> list[dict[str, Any]]:
     for file in files:
         for row in json.loads(file.read_text()):
             key = (row["run"], row.get("library", "head"), row.get("sampler", ""))
-            if key not in rows or row["run"] != "floor":
+            if "library" not in row:  # a run's head: what each file learnt of its codes
+                rows[key] = {**rows.get(key, {}), **row}
+            elif key not in rows or row["run"] != "floor":
                 rows[key] = row
     return list(rows.values())
 
@@ -388,7 +370,7 @@ def main() -> int:
     parser.add_argument("runs", nargs="*", type=Path, help="run directories of MNIST models")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="an mnist.npz")
     parser.add_argument("--n", type=int, default=10_000, help="draws and test images per set")
-    parser.add_argument("--classifier", type=Path, help="cache of the classifier's weights")
+    parser.add_argument("--steps", type=int, default=1000, help="classifier training steps")
     parser.add_argument(
         "--epochs", type=int, default=5,
         help="epochs of Pythae's trained samplers (5 of batch 64: the steps of genkit's 20 of 256)",
@@ -403,19 +385,19 @@ def main() -> int:
     if args.table_from:
         print(table(_saved_rows(args.table_from)))
         return 0
-    runs, classifier_epochs = args.runs, 2
+    runs, steps = args.runs, args.steps
     torch.set_num_threads(1)
     if args.smoke:
         folder = Path(tempfile.mkdtemp(prefix="genkit-smoke-"))
-        data, runs, classifier_epochs = synthetic(64, 32), _smoke_runs(folder), 1
+        data, runs, steps = synthetic(64, 32), _smoke_runs(folder), 2
         args.n, args.epochs = 16, 1
     else:
         data = load_mnist(args.data)
-    net = classifier(data, None if args.smoke else args.classifier, classifier_epochs)
+    net = classifier(data, steps, cache=not args.smoke)
 
     as_images = partial(_images, n=args.n)
-    reference = net.features(as_images(data["x_test"]))
-    floor = score(net.features(as_images(data["x_train"])), reference)
+    reference = features(net, as_images(data["x_test"]))
+    floor = score(features(net, as_images(data["x_train"])), reference)
     rows: list[dict[str, Any]] = [
         {"run": "floor", "library": "", "sampler": "test vs train images", **floor}
     ]

@@ -1,5 +1,6 @@
 """benchmarks/mnist_samplers.py: the smoke run end to end (Pythae's rows skipped where it is not
-installed), and its precision/recall against a direct count.
+installed). Its measures are genkit's fd and precision_recall, tested in
+tests/genkit_plugins/metrics/test_sample_quality_math.py.
 """
 
 from __future__ import annotations
@@ -8,9 +9,7 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -39,25 +38,3 @@ def test_the_smoke_run_reports_every_sampler_of_both_libraries_and_the_floor() -
     else:
         assert "| ae | pythae | TwoStageVAESampler | not run: Pythae's TwoStageVAESampler" in out
         assert "Pythae's embeddings differ from them by 0 at most" in out
-
-
-def _precision_recall() -> Any:  # the script's directory holds its sibling modules
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        from mnist_samplers import precision_recall
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return precision_recall
-
-
-def test_precision_and_recall_count_the_points_inside_the_other_sets_balls() -> None:
-    """Reals on a line at 0, 1, ..., 9 (k = 1: each ball has radius 1); fakes at 0.5 (inside),
-    30 and 31 (outside). Precision 1/3. The fakes' balls: 0.5 has radius 29.5 (its nearest
-    other fake is 30), so it covers every real: recall 1. Both counted by hand.
-    """
-    precision_recall = _precision_recall()
-    real = np.arange(10.0)[:, None]
-    fake = np.array([[0.5], [30.0], [31.0]])
-    assert precision_recall(real, fake, k=1) == pytest.approx((1 / 3, 1.0))
-    pairs = np.array([[0.1], [0.4], [50.0], [50.5]])  # radii 0.3, 0.3, 0.5, 0.5: only 0 covered
-    assert precision_recall(real, pairs, k=1) == pytest.approx((0.5, 0.1))
