@@ -382,6 +382,13 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="random data, two tiny runs")
     parser.add_argument("--table-from", nargs="+", type=Path, help="print the table of saved JSONs")
     args = parser.parse_args()
+    known = [section["type"] for section, _ in GENKIT_PRIORS] + PYTHAE_SAMPLERS
+    unknown = sorted(set(args.only or []) - set(known))
+    if unknown:
+        parser.error(f"--only: unknown sampler {', '.join(unknown)}; known: {', '.join(known)}")
+    missing = [str(f) for f in args.table_from or [] if not f.is_file()]
+    if missing:
+        parser.error(f"--table-from: no such file {', '.join(missing)}")
     if args.table_from:
         print(table(_saved_rows(args.table_from)))
         return 0
