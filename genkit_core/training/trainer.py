@@ -1,11 +1,11 @@
 """``Trainer``: the one training loop, for every model kind, device and process count.
 
 Per epoch: one permutation (shared by all ranks), batches by index on the device, a step per
-batch with no host synchronisation on CUDA, then the epoch's end: the held-out loss, one row
-in the run's record and its loggers, the callbacks' events
-(:mod:`genkit_core.interfaces.callback`), the weights and an atomic checkpoint. Checkpoints are
-also written every ``train.checkpoint_every`` steps, and the run resumes from any of them
-exactly. Files are written on a background thread (:class:`~genkit_core.files.BackgroundWriter`).
+batch with no host synchronisation on CUDA, then the epoch's end: the held-out loss, one row in
+the run's record and its loggers, the callbacks' events (:mod:`genkit_core.interfaces.callback`),
+the weights and an atomic checkpoint. Checkpoints are also written every
+``train.checkpoint_every`` steps, and the run resumes from any of them exactly. Files are
+written on a background thread (:class:`~genkit_core.files.BackgroundWriter`).
 """
 
 from __future__ import annotations
@@ -92,8 +92,7 @@ class Trainer:
             if run_dir is None:
                 run_dir = default_run_dir(source if isinstance(source, str | Path) else None)
         self.run_dir = Path(run_dir)
-        # "stderr" is resolved now, not at import, so a replaced sys.stderr (pytest's capture,
-        # a notebook) is the one written to.
+        # "stderr" resolved now, not at import: a replaced sys.stderr (pytest, a notebook) counts
         self.stream = sys.stderr if stream == "stderr" else stream
         self.resume, self.overwrite = resume, overwrite
         self._extra_callbacks = list(callbacks)
@@ -114,8 +113,7 @@ class Trainer:
 
     @property
     def metric_names(self) -> tuple[str, ...]:
-        names = self.parts.step.names
-        return tuple(f"{split}_{name}" for split in ("train", "test") for name in names)
+        return tuple(f"{s}_{name}" for s in ("train", "test") for name in self.parts.step.names)
 
     def request_stop(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
