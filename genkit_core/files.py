@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import json
 import math
@@ -25,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -450,3 +451,37 @@ class BackgroundWriter:
             self.wait()
         finally:
             self._executor.shutdown()
+
+
+def lock_file(path: Path, wait: bool = True) -> IO[bytes] | None:
+    """An exclusive lock on ``path`` (created with its folder), held until the returned file is
+    closed or the process ends (the kernel's ``flock``: a killed holder frees it); None when
+    another process holds it and ``wait`` is false.
+
+    Raises:
+        RunError: the lock file cannot be created (a full disk, no permission), naming it.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.open("a+b")
+    except OSError as exc:
+        raise cannot_lock(path, exc) from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def cannot_lock(path: Any, exc: OSError) -> RunError:
+    """One line for a lock file that cannot be written: which, why, and what to do."""
+    fix = (
+        "free some space on its disk"
+        if exc.errno == errno.ENOSPC
+        else "choose another -o, or fix the permissions"
+    )
+    return RunError(
+        f"{path}: cannot write the lock file ({exc.strerror or exc}); {fix}, then run the same "
+        "command again"
+    )

@@ -35,7 +35,7 @@ import yaml
 
 from .components import build_component, component_spec
 from .errors import RunError, SpecError
-from .files import atomic_write, read_small_file, read_tensors, write_tensors
+from .files import atomic_write, lock_file, read_small_file, read_tensors, write_tensors
 from .interfaces import Prior
 from .model import LatentVariableModel
 from .registry import Registry, get_registry
@@ -58,6 +58,8 @@ PRIORS = "priors"
 PRIOR_SPEC = "prior.yaml"
 PRIOR_WEIGHTS = "prior.safetensors"
 FIT_CHECKPOINT = "fit_checkpoint.safetensors"
+FIT_LOCK = "fit.lock"
+"""Held by the process fitting the prior (the kernel frees it when that process ends)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _EXAMPLE = "code_maf or '{type: code_maf, epochs: 20}'"
 
@@ -125,6 +127,11 @@ def fit_prior(
     model = load_run(run_dir, device=device, registry=registry)
     fitted = _build(model, section, registry)
     where = run_dir / PRIORS / name
+    if any(p.is_symlink() for p in (run_dir / PRIORS, where)):
+        raise RunError(
+            f"{run_dir / PRIORS}: a link, which genkit does not write through (it may lead out of "
+            "the run); replace it with a folder"
+        )
     if (where / PRIOR_WEIGHTS).is_file() and not overwrite:
         raise RunError(
             f"{where}: a prior is already fitted under the name '{name}'; pass --overwrite to "
@@ -143,15 +150,23 @@ def fit_prior(
             "so no prior can be fitted to them; train the run again with a lower train.lr"
         )
     text = yaml.safe_dump(section.model_dump(mode="json"), sort_keys=False).encode()
-    where.mkdir(parents=True, exist_ok=True)
-    if not (where / PRIOR_SPEC).is_file() or read_small_file(where / PRIOR_SPEC) != text:
-        (where / FIT_CHECKPOINT).unlink(missing_ok=True)  # a fit of another prior: start over
-    atomic_write(where / PRIOR_SPEC, text)
-    with resumable(where / FIT_CHECKPOINT):
-        fitted.fit(codes)
-    meta = {"prior": section.model_dump(mode="json")}
-    write_tensors(where / PRIOR_WEIGHTS, fitted.state_dict(), meta)
-    (where / FIT_CHECKPOINT).unlink(missing_ok=True)
+    lock = lock_file(where / FIT_LOCK, wait=False)
+    if lock is None:
+        raise RunError(
+            f"{where}: another process is fitting the prior '{name}' now; let it finish, or fit "
+            "this one under another --name"
+        )
+    with lock:
+        if not (where / PRIOR_SPEC).is_file() or read_small_file(where / PRIOR_SPEC) != text:
+            (where / FIT_CHECKPOINT).unlink(missing_ok=True)  # a fit of another prior: start over
+        atomic_write(where / PRIOR_SPEC, text)
+        with resumable(where / FIT_CHECKPOINT):
+            fitted.fit(codes)
+        meta = {"prior": section.model_dump(mode="json")}
+        write_tensors(where / PRIOR_WEIGHTS, fitted.state_dict(), meta)
+        (where / FIT_CHECKPOINT).unlink(missing_ok=True)
+        # gone while held: a process that opened it meanwhile fails to take it (never waits)
+        (where / FIT_LOCK).unlink(missing_ok=True)
     return where
 
 

@@ -13,8 +13,6 @@ Locks need the workers to share DIR: one machine, or a network file system with 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from ..errors import RunError
+from ..files import cannot_lock, lock_file
 from .naming import safe_name
 from .plan import StudyPlan, Sweep
 
@@ -286,11 +285,11 @@ def directory_lock(directory: Path) -> Iterator[None]:
     """Hold DIR's claim lock: one process at a time asks for trials, probes orphans or sets DIR
     up.
     """
-    lock = _open_lock(directory / LOCKS / "claim.lock")
+    lock = lock_file(directory / LOCKS / "claim.lock")
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
         yield
     finally:
+        assert lock is not None  # a waiting lock is always held
         lock.close()
 
 
@@ -298,11 +297,8 @@ def _try_lock(
     directory: Path, study_name: str, number: int, wait: bool = False
 ) -> IO[bytes] | None:
     """The trial's lock, held; None when another live process holds it."""
-    lock = _open_lock(directory / LOCKS / f"{safe_name(study_name)}-{number}.lock")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-    except BlockingIOError:
-        lock.close()
+    lock = lock_file(directory / LOCKS / f"{safe_name(study_name)}-{number}.lock", wait)
+    if lock is None:
         return None
     try:  # who holds it, for a person looking (the kernel's lock is what counts)
         lock.seek(0)
@@ -311,25 +307,5 @@ def _try_lock(
         lock.flush()
     except OSError as exc:
         lock.close()
-        raise _cannot_lock(lock.name, exc) from None
+        raise cannot_lock(lock.name, exc) from None
     return lock
-
-
-def _open_lock(path: Path) -> IO[bytes]:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.open("a+b")
-    except OSError as exc:
-        raise _cannot_lock(path, exc) from None
-
-
-def _cannot_lock(path: Any, exc: OSError) -> RunError:
-    fix = (
-        "free some space on its disk"
-        if exc.errno == errno.ENOSPC
-        else "choose another -o, or fix the permissions"
-    )
-    return RunError(
-        f"{path}: cannot write the lock file ({exc.strerror or exc}); {fix}, then run the same "
-        "command again"
-    )

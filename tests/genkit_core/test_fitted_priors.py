@@ -16,8 +16,14 @@ import torch
 from genkit_core import SpecError
 from genkit_core.cli import main
 from genkit_core.errors import RunError
-from genkit_core.files import read_tensors
-from genkit_core.fitted_priors import FIT_CHECKPOINT, PRIOR_WEIGHTS, fit_prior, fitted_priors
+from genkit_core.files import lock_file, read_tensors
+from genkit_core.fitted_priors import (
+    FIT_CHECKPOINT,
+    FIT_LOCK,
+    PRIOR_WEIGHTS,
+    fit_prior,
+    fitted_priors,
+)
 from genkit_core.model import LatentVariableModel
 from genkit_core.run import load_run
 from genkit_plugins.priors.code_vae import CodeVAE
@@ -88,6 +94,35 @@ def test_an_unsafe_prior_name_is_refused_in_one_line(runs, name, capsys):
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all(line.startswith("genkit: error: prior name ") for line in err)
     assert not (run / "priors").exists() and not (run.parent / "escape").exists()
+
+
+def test_a_second_fit_of_one_name_while_the_first_runs_is_refused_and_the_first_kept(runs):
+    run = runs["ae"]
+    fit_prior(run, SAMPLERS["code_maf"])
+    weights = run / "priors" / "code_maf" / PRIOR_WEIGHTS
+    before = weights.read_bytes()
+    held = lock_file(run / "priors" / "code_maf" / FIT_LOCK)  # as the first fit holds it
+    try:
+        with pytest.raises(
+            RunError,
+            match="another process is fitting the prior 'code_maf' "
+            "now; let it finish, or fit this one under another --name",
+        ):
+            fit_prior(run, {**SAMPLERS["code_maf"], "seed": 1}, overwrite=True)
+    finally:
+        assert held is not None
+        held.close()
+    assert weights.read_bytes() == before  # the first fit's weights untouched
+    fit_prior(run, {**SAMPLERS["code_maf"], "seed": 1}, overwrite=True)  # free again
+
+
+def test_a_priors_folder_that_is_a_link_is_not_written_through(runs, tmp_path: Path):
+    run, elsewhere = runs["ae"], tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run / "priors").symlink_to(elsewhere)
+    with pytest.raises(RunError, match="priors: a link, which genkit does not write through"):
+        fit_prior(run, SAMPLERS["code_maf"])
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_a_fitted_prior_is_kept_unless_overwritten(runs):
