@@ -213,19 +213,21 @@ def metric_key(params: BaseModel, registry: Registry | None = None) -> str:
     return cls.key(params)
 
 
-def prior_scores(run_dir: str | Path, prior: str | None) -> dict[str, float]:
-    """The scores kept in the run's ``eval.json``, for its current weights, of the metrics that
-    measured draws from ``prior`` (a name under ``RUN/priors/``; None for the run's own prior):
-    ``{"fd": 31.2, "precision": 0.7, ...}``. A fitted prior's are kept as ``<metric>@<prior>``.
+def prior_scores(run_dir: str | Path) -> dict[str | None, dict[str, float]]:
+    """The scores kept in the run's ``eval.json`` for its current weights, by the prior whose
+    draws they measured (a name under ``RUN/priors/``; None for the run's own prior):
+    ``{None: {"fd": 31.2, ...}, "code_maf": {"fd": 20.4, ...}}``. A fitted prior's are kept as
+    ``<metric>@<prior>``. ``eval.json`` is read once.
     """
     found = _current_scores(_read_eval(Path(run_dir)), trained_position(run_dir))
-    scores: dict[str, float] = {}
+    scores: dict[str | None, dict[str, float]] = {}
     for key, entry in found.items():
-        if (key.partition("@")[2] or None) != prior or not isinstance(entry.get("scores"), dict):
+        if not isinstance(entry.get("scores"), dict):
             continue
+        of_prior = scores.setdefault(key.partition("@")[2] or None, {})
         for score, value in entry["scores"].items():
             if isinstance(value, int | float) and not isinstance(value, bool):
-                scores[score] = float(value)
+                of_prior[score] = float(value)
     return scores
 
 
@@ -311,7 +313,7 @@ def _compute(
         _check_fits(metric, model, data)
         generator = np.random.default_rng(metric.params.seed)
         scores = _call(metric, model, data, generator, registry)
-        yield metric_key(params, registry), _scores(metric, scores, registry)
+        yield type(metric).key(params), _scores(metric, scores, registry)
 
 
 def _check_fits(metric: Any, model: LatentVariableModel, data: Any) -> None:

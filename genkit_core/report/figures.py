@@ -185,6 +185,7 @@ def prior_pictures(view: RunView, n: int = 36, seed: int = 0) -> list[Picture]:
             priors.append((name, load_fitted_prior(model, view.run_dir, name)))
         except GenkitError as exc:
             found.append(Picture(name, f"not drawn: {exc}", b""))
+    measured = prior_scores(view.run_dir) if priors else {}
     for label, prior in priors:
         with prior_in_place(model, prior):
             grid = sample_grid(
@@ -192,7 +193,7 @@ def prior_pictures(view: RunView, n: int = 36, seed: int = 0) -> list[Picture]:
             )
         fig = grid_figure(_images(view, grid.x), grid.nrow)
         title = f"{spec_type(prior)} (the run's own)" if label is None else label
-        figures = _quality_line(prior_scores(view.run_dir, label))
+        figures = _quality_line(measured.get(label, {}))
         title = f"{title}: {figures}" if figures else title
         found.append(Picture(title, spec_type(prior), figure_png(fig)))
     return found

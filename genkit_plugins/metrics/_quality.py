@@ -11,7 +11,6 @@ with the images before binarisation, as its draws (the likelihood's means) are g
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Annotated, Any, NamedTuple
 
@@ -125,15 +124,12 @@ def draw_images(
     seed = int(random_state.integers(2**63))
     device = next(model.parameters()).device
     chunks = torch.split(torch.arange(n), batch_size)
-    with contextlib.ExitStack() as stack:
-        if prior is not None:
-            stack.enter_context(prior_in_place(model, prior))
-        stack.enter_context(
-            torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
-        )
+    drawn = prior if prior is not None else model.prior
+    assert drawn is not None  # check_can_draw refuses a model without one
+    devices = [device] if device.type == "cuda" else []
+    with prior_in_place(model, drawn), torch.random.fork_rng(devices=devices), torch.no_grad():
         torch.manual_seed(seed)
-        with torch.no_grad():
-            return torch.cat([model.sample(len(c)) for c in chunks])
+        return torch.cat([model.sample(len(c)) for c in chunks])
 
 
 def check_can_draw(model: LatentVariableModel, prior: Prior | None = None) -> None:
